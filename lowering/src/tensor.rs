@@ -1,0 +1,268 @@
+//! Host tensors: dense row-major data in aligned buffers, typed by a [`TensorType`].
+
+use crate::error::Error;
+use crate::types::{DType, Shape, TensorType};
+use ndarray::{ArrayD, IxDyn};
+use std::alloc::{self, Layout};
+use std::ptr::NonNull;
+
+/// Buffers at least this large are 2 MiB-aligned and advised for transparent huge pages.
+const HUGE_THRESHOLD: usize = 4 << 20;
+const HUGE_ALIGN: usize = 2 << 20;
+const ALIGN: usize = 64;
+
+/// A zero-initialised, 64-byte aligned byte buffer (2 MiB-aligned with huge pages requested
+/// when it spans several MiB; streaming from huge pages measured 20–25% faster here).
+pub struct Buffer {
+    ptr: NonNull<u8>,
+    len: usize,
+    layout: Layout,
+}
+
+// SAFETY: Buffer owns its allocation exclusively (like Vec<u8>); no interior mutability.
+unsafe impl Send for Buffer {}
+// SAFETY: shared access only reads through &self.
+unsafe impl Sync for Buffer {}
+
+impl Buffer {
+    /// Allocates `len` zeroed bytes.
+    pub fn zeroed(len: usize) -> Buffer {
+        let align = if len >= HUGE_THRESHOLD {
+            HUGE_ALIGN
+        } else {
+            ALIGN
+        };
+        // Allocate at least one alignment unit so the pointer is never dangling and a
+        // zero-length buffer still has a valid, aligned address.
+        let size = len.max(1).next_multiple_of(align);
+        let layout = Layout::from_size_align(size, align).expect("buffer size overflows");
+        // SAFETY: layout has non-zero size.
+        let raw = unsafe { alloc::alloc_zeroed(layout) };
+        let Some(ptr) = NonNull::new(raw) else {
+            alloc::handle_alloc_error(layout)
+        };
+        if align == HUGE_ALIGN {
+            // SAFETY: the range is our own fresh allocation; MADV_HUGEPAGE only changes paging
+            // policy and cannot invalidate memory. Failure is harmless, so it is ignored.
+            unsafe {
+                libc::madvise(ptr.as_ptr().cast(), size, libc::MADV_HUGEPAGE);
+            }
+        }
+        Buffer { ptr, len, layout }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn as_ptr(&self) -> *const u8 {
+        self.ptr.as_ptr()
+    }
+
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        // SAFETY: ptr is valid for len initialised (zeroed or written) bytes we own.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    pub fn as_bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as above, and &mut self gives exclusive access.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `zeroed` with exactly this layout.
+        unsafe { alloc::dealloc(self.ptr.as_ptr(), self.layout) }
+    }
+}
+
+impl Clone for Buffer {
+    fn clone(&self) -> Buffer {
+        let mut b = Buffer::zeroed(self.len);
+        b.as_bytes_mut().copy_from_slice(self.as_bytes());
+        b
+    }
+}
+
+impl std::fmt::Debug for Buffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Buffer({} bytes)", self.len)
+    }
+}
+
+/// Rust element types that tensors hold.
+pub trait Element: Copy + Default + PartialEq + std::fmt::Debug + Send + Sync + 'static {
+    const DTYPE: DType;
+}
+
+impl Element for f32 {
+    const DTYPE: DType = DType::F32;
+}
+impl Element for f64 {
+    const DTYPE: DType = DType::F64;
+}
+impl Element for i32 {
+    const DTYPE: DType = DType::I32;
+}
+impl Element for i64 {
+    const DTYPE: DType = DType::I64;
+}
+impl Element for bool {
+    const DTYPE: DType = DType::Bool;
+}
+
+/// A dense row-major host tensor.
+#[derive(Clone, Debug)]
+pub struct Tensor {
+    ty: TensorType,
+    buf: Buffer,
+}
+
+impl Tensor {
+    /// All-zero (false) tensor of type `ty`.
+    pub fn zeros(ty: TensorType) -> Tensor {
+        let buf = Buffer::zeroed(ty.size_bytes());
+        Tensor { ty, buf }
+    }
+
+    /// A tensor of `shape` holding `data` in row-major order.
+    ///
+    /// ```
+    /// use lazyjit_lowering::Tensor;
+    /// let t = Tensor::from_vec(vec![2, 2], vec![1.0f32, 2.0, 3.0, 4.0]).unwrap();
+    /// assert_eq!(t.as_slice::<f32>().unwrap(), &[1.0, 2.0, 3.0, 4.0]);
+    /// ```
+    pub fn from_vec<T: Element>(shape: impl Into<Shape>, data: Vec<T>) -> Result<Tensor, Error> {
+        Tensor::from_slice(shape, &data)
+    }
+
+    /// Like [`Tensor::from_vec`], copying from a slice.
+    pub fn from_slice<T: Element>(shape: impl Into<Shape>, data: &[T]) -> Result<Tensor, Error> {
+        let shape = shape.into();
+        if shape.checked_numel() != Some(data.len()) {
+            return Err(Error::Data(format!(
+                "a tensor of shape {shape} needs {} elements, got {}",
+                shape.numel(),
+                data.len()
+            )));
+        }
+        let mut t = Tensor::zeros(TensorType::new(T::DTYPE, shape));
+        t.as_mut_slice::<T>()?.copy_from_slice(data);
+        Ok(t)
+    }
+
+    /// A scalar (rank-0) tensor.
+    pub fn scalar<T: Element>(v: T) -> Tensor {
+        let mut t = Tensor::zeros(TensorType::new(T::DTYPE, Shape::scalar()));
+        t.as_mut_slice::<T>().expect("dtype matches")[0] = v;
+        t
+    }
+
+    /// Copies an ndarray (any layout) into a row-major tensor.
+    pub fn from_array<T: Element>(a: &ArrayD<T>) -> Tensor {
+        let mut t = Tensor::zeros(TensorType::new(T::DTYPE, a.shape().to_vec()));
+        let dst = t.as_mut_slice::<T>().expect("dtype matches");
+        for (d, s) in dst.iter_mut().zip(a.iter()) {
+            *d = *s;
+        }
+        t
+    }
+
+    /// Copies the data into an ndarray; errors if `T` is not the tensor's dtype.
+    pub fn to_array<T: Element>(&self) -> Result<ArrayD<T>, Error> {
+        let v = self.as_slice::<T>()?.to_vec();
+        ArrayD::from_shape_vec(IxDyn(self.ty.shape.dims()), v)
+            .map_err(|e| Error::Data(format!("to_array: {e}")))
+    }
+
+    pub fn ty(&self) -> &TensorType {
+        &self.ty
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.ty.dtype
+    }
+
+    pub fn shape(&self) -> &Shape {
+        &self.ty.shape
+    }
+
+    pub fn numel(&self) -> usize {
+        self.ty.shape.numel()
+    }
+
+    pub fn buffer(&self) -> &Buffer {
+        &self.buf
+    }
+
+    pub fn buffer_mut(&mut self) -> &mut Buffer {
+        &mut self.buf
+    }
+
+    fn check_dtype<T: Element>(&self) -> Result<(), Error> {
+        if T::DTYPE == self.ty.dtype {
+            Ok(())
+        } else {
+            Err(Error::Data(format!(
+                "tensor of type {} read as {}",
+                self.ty,
+                T::DTYPE
+            )))
+        }
+    }
+
+    /// The elements as a slice; errors if `T` is not the tensor's dtype.
+    pub fn as_slice<T: Element>(&self) -> Result<&[T], Error> {
+        self.check_dtype::<T>()?;
+        // SAFETY: the buffer is 64-byte aligned, holds numel * size_of::<T>() initialised
+        // bytes, and every byte pattern written to it is a valid T (bools are only ever
+        // written as 0 or 1, by us and by generated code).
+        Ok(unsafe { std::slice::from_raw_parts(self.buf.as_ptr().cast::<T>(), self.numel()) })
+    }
+
+    /// The elements as a mutable slice; errors if `T` is not the tensor's dtype.
+    pub fn as_mut_slice<T: Element>(&mut self) -> Result<&mut [T], Error> {
+        self.check_dtype::<T>()?;
+        let n = self.numel();
+        // SAFETY: as in `as_slice`, with exclusive access through &mut self.
+        Ok(unsafe { std::slice::from_raw_parts_mut(self.buf.as_mut_ptr().cast::<T>(), n) })
+    }
+
+    /// Element `i` (row-major) converted to f64, for printing and comparisons in tests.
+    pub fn get_f64(&self, i: usize) -> Option<f64> {
+        if i >= self.numel() {
+            return None;
+        }
+        let b = self.buf.as_bytes();
+        let sz = self.ty.dtype.size_bytes();
+        let bytes = &b[i * sz..(i + 1) * sz];
+        Some(match self.ty.dtype {
+            DType::F32 => f32::from_ne_bytes(bytes.try_into().ok()?) as f64,
+            DType::F64 => f64::from_ne_bytes(bytes.try_into().ok()?),
+            DType::I32 => i32::from_ne_bytes(bytes.try_into().ok()?) as f64,
+            DType::I64 => i64::from_ne_bytes(bytes.try_into().ok()?) as f64,
+            DType::Bool => (bytes[0] != 0) as i64 as f64,
+        })
+    }
+
+    /// All elements converted to f64 (row-major).
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        (0..self.numel()).filter_map(|i| self.get_f64(i)).collect()
+    }
+}
+
+impl PartialEq for Tensor {
+    /// Same type and the same bytes (so NaN equals NaN with the same bits).
+    fn eq(&self, o: &Tensor) -> bool {
+        self.ty == o.ty && self.buf.as_bytes() == o.buf.as_bytes()
+    }
+}

@@ -1,0 +1,258 @@
+//! Element types, shapes and scalar literals of the program format.
+
+use std::fmt;
+
+/// Element type of a tensor.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DType {
+    F32,
+    F64,
+    I32,
+    I64,
+    /// Stored as one byte per element holding 0 or 1.
+    Bool,
+}
+
+impl DType {
+    /// Every dtype, in a stable order.
+    pub const ALL: [DType; 5] = [DType::F32, DType::F64, DType::I32, DType::I64, DType::Bool];
+
+    /// Size of one element in bytes.
+    pub fn size_bytes(self) -> usize {
+        match self {
+            DType::F32 | DType::I32 => 4,
+            DType::F64 | DType::I64 => 8,
+            DType::Bool => 1,
+        }
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::F32 | DType::F64)
+    }
+
+    pub fn is_int(self) -> bool {
+        matches!(self, DType::I32 | DType::I64)
+    }
+
+    /// Float or integer (everything but bool).
+    pub fn is_numeric(self) -> bool {
+        self != DType::Bool
+    }
+
+    /// The name used in the text form (`f32`, `i64`, `bool`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::F64 => "f64",
+            DType::I32 => "i32",
+            DType::I64 => "i64",
+            DType::Bool => "bool",
+        }
+    }
+
+    /// Parses a name produced by [`DType::name`].
+    pub fn from_name(s: &str) -> Option<DType> {
+        DType::ALL.into_iter().find(|d| d.name() == s)
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Dimensions of a tensor, outermost first (row-major). Rank 0 is a scalar.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Shape(pub Vec<usize>);
+
+impl Shape {
+    pub fn new(dims: impl Into<Vec<usize>>) -> Shape {
+        Shape(dims.into())
+    }
+
+    pub fn scalar() -> Shape {
+        Shape(Vec::new())
+    }
+
+    pub fn rank(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn dims(&self) -> &[usize] {
+        &self.0
+    }
+
+    /// Number of elements (1 for rank 0, 0 if any dim is 0). `None` on overflow.
+    pub fn checked_numel(&self) -> Option<usize> {
+        self.0.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+    }
+
+    /// Number of elements; saturates at `usize::MAX` (verified programs never overflow).
+    pub fn numel(&self) -> usize {
+        self.checked_numel().unwrap_or(usize::MAX)
+    }
+
+    /// Row-major strides in elements.
+    pub fn strides(&self) -> Vec<usize> {
+        let mut s = vec![0; self.rank()];
+        let mut acc = 1usize;
+        for (i, &d) in self.0.iter().enumerate().rev() {
+            s[i] = acc;
+            acc = acc.saturating_mul(d);
+        }
+        s
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{d}")?;
+        }
+        f.write_str("]")
+    }
+}
+
+impl From<Vec<usize>> for Shape {
+    fn from(v: Vec<usize>) -> Shape {
+        Shape(v)
+    }
+}
+
+impl From<&[usize]> for Shape {
+    fn from(v: &[usize]) -> Shape {
+        Shape(v.to_vec())
+    }
+}
+
+impl<const N: usize> From<[usize; N]> for Shape {
+    fn from(v: [usize; N]) -> Shape {
+        Shape(v.to_vec())
+    }
+}
+
+/// The type of a tensor value: element type and shape. Printed as `f32[4, 8]`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TensorType {
+    pub dtype: DType,
+    pub shape: Shape,
+}
+
+impl TensorType {
+    pub fn new(dtype: DType, shape: impl Into<Shape>) -> TensorType {
+        TensorType {
+            dtype,
+            shape: shape.into(),
+        }
+    }
+
+    /// Size in bytes of a dense row-major buffer of this type.
+    pub fn size_bytes(&self) -> usize {
+        self.shape.numel().saturating_mul(self.dtype.size_bytes())
+    }
+}
+
+impl fmt::Display for TensorType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.dtype, self.shape)
+    }
+}
+
+/// A scalar literal (constant values, pad values).
+///
+/// Floats compare and hash by bit pattern so that programs holding NaN constants
+/// still compare equal to themselves (needed for lossless round-trips and caching).
+#[derive(Copy, Clone, Debug)]
+pub enum Scalar {
+    Float(f64),
+    Int(i64),
+    Bool(bool),
+}
+
+impl Scalar {
+    /// The value converted to f64 (bool is 0 or 1).
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Scalar::Float(v) => v,
+            Scalar::Int(v) => v as f64,
+            Scalar::Bool(b) => b as i64 as f64,
+        }
+    }
+
+    /// The value converted to i64 with Rust `as` semantics (saturating, NaN → 0).
+    pub fn as_i64(self) -> i64 {
+        match self {
+            Scalar::Float(v) => v as i64,
+            Scalar::Int(v) => v,
+            Scalar::Bool(b) => b as i64,
+        }
+    }
+
+    /// Non-zero (NaN counts as true, as a cast to bool does).
+    pub fn as_bool(self) -> bool {
+        match self {
+            Scalar::Float(v) => v != 0.0,
+            Scalar::Int(v) => v != 0,
+            Scalar::Bool(b) => b,
+        }
+    }
+
+    /// Whether this literal may be used for a tensor of `dtype`: floats need a float
+    /// dtype, integers fit any numeric dtype (range-checked for i32), bools need bool.
+    pub fn fits(self, dtype: DType) -> bool {
+        match (self, dtype) {
+            (Scalar::Float(_), d) => d.is_float(),
+            (Scalar::Int(v), DType::I32) => i32::try_from(v).is_ok(),
+            (Scalar::Int(_), d) => d.is_numeric(),
+            (Scalar::Bool(_), d) => d == DType::Bool,
+        }
+    }
+
+    fn key(&self) -> (u8, u64) {
+        match *self {
+            Scalar::Float(v) => (0, v.to_bits()),
+            Scalar::Int(v) => (1, v as u64),
+            Scalar::Bool(b) => (2, b as u64),
+        }
+    }
+}
+
+impl PartialEq for Scalar {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Scalar {}
+
+impl std::hash::Hash for Scalar {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state)
+    }
+}
+
+impl fmt::Display for Scalar {
+    /// Floats print so that they parse back to the same bits: `inf`, `-inf`, `nan`
+    /// and Rust's shortest round-trip form with a `.` or exponent always present.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Scalar::Float(v) => {
+                if v.is_nan() {
+                    f.write_str("nan")
+                } else if v.is_infinite() {
+                    f.write_str(if v > 0.0 { "inf" } else { "-inf" })
+                } else {
+                    let s = format!("{v:?}");
+                    f.write_str(&s)
+                }
+            }
+            Scalar::Int(v) => write!(f, "{v}"),
+            Scalar::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}

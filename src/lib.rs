@@ -1,0 +1,6 @@
+//! lazyjit: lazy tensors for Rust with a Cranelift native-code JIT.
+//!
+//! The lazy tensor front end is under construction; today this crate re-exports the
+//! backend, [`lowering`], which parses, verifies, compiles and runs post-ordered programs.
+
+pub use lazyjit_lowering as lowering;
