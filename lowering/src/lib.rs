@@ -11,10 +11,14 @@
 //! assert!(p.verify().is_ok());
 //! ```
 
+pub mod codegen;
 pub mod error;
+pub mod kernels;
 pub mod op;
 pub mod program;
+pub mod reference;
 pub mod tensor;
+pub mod text;
 pub mod types;
 
 pub use error::Error;

@@ -187,7 +187,24 @@ impl Program {
     pub fn verify(&self) -> Result<(), Vec<Violation>> {
         let mut errs = Vec::new();
         let np = self.params.len();
+        let mut names = std::collections::HashSet::new();
         for (i, p) in self.params.iter().enumerate() {
+            if !is_param_name(&p.name) {
+                errs.push(Violation {
+                    value: Some(ValueId(i as u32)),
+                    loc: None,
+                    message: format!(
+                        "parameter name {:?} is not an identifier ([A-Za-z_][A-Za-z0-9_.]*)",
+                        p.name
+                    ),
+                });
+            } else if !names.insert(p.name.as_str()) {
+                errs.push(Violation {
+                    value: Some(ValueId(i as u32)),
+                    loc: None,
+                    message: format!("parameter name {:?} is used twice", p.name),
+                });
+            }
             if p.ty.shape.checked_numel().is_none() {
                 errs.push(Violation {
                     value: Some(ValueId(i as u32)),
@@ -274,4 +291,42 @@ impl Program {
         }
         c
     }
+}
+
+/// Whether `s` is a valid parameter name: `[A-Za-z_][A-Za-z0-9_.]*`.
+pub fn is_param_name(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
+        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '.')
+}
+
+/// Checks that `inputs` match the program's parameters in count, dtype and shape.
+pub fn check_inputs(program: &Program, inputs: &[&crate::Tensor]) -> Result<(), crate::Error> {
+    if inputs.len() != program.params.len() {
+        return Err(crate::Error::Input(format!(
+            "the program takes {} parameters, got {} inputs",
+            program.params.len(),
+            inputs.len()
+        )));
+    }
+    for (i, (p, t)) in program.params.iter().zip(inputs).enumerate() {
+        if t.ty() != &p.ty {
+            return Err(crate::Error::Input(format!(
+                "parameter {i} (%{}) is {} but the input is {}",
+                p.name,
+                p.ty,
+                t.ty()
+            )));
+        }
+        if t.buffer().len() != p.ty.size_bytes() {
+            return Err(crate::Error::Input(format!(
+                "parameter {i} (%{}) of type {} needs {} bytes, the buffer has {}",
+                p.name,
+                p.ty,
+                p.ty.size_bytes(),
+                t.buffer().len()
+            )));
+        }
+    }
+    Ok(())
 }

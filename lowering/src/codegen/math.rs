@@ -1,0 +1,1 @@
+//! Vector polynomial math (exp, log, tanh, ...) emitted as Cranelift IR.

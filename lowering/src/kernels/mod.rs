@@ -1,0 +1,1 @@
+//! Runtime kernels called by compiled programs.

@@ -1,0 +1,1 @@
+//! Text form of programs: printer and parser (see docs/program-format.md).
