@@ -1,0 +1,481 @@
+//! Compiling a program into machine code, and running it safely.
+
+use super::emit::KernelEmitter;
+use super::math::{register_symbols, MathEmitter};
+use super::plan::{view_base, FusionPlan, KernelKind, Storage};
+use crate::error::Error;
+use crate::kernels::MatMulPlan;
+use crate::op::Op;
+use crate::program::{check_inputs, Program, ValueId};
+use crate::tensor::{Buffer, Tensor};
+use crate::types::TensorType;
+use cranelift_codegen::ir::{AbiParam, UserFuncName};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, Linkage, Module};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Cranelift optimisation level.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum OptLevel {
+    /// No optimisation: fastest compile (about 1.5x faster), about 20% slower code.
+    None,
+    /// Cranelift's `speed` level (egraph optimisation, LICM).
+    #[default]
+    Speed,
+}
+
+/// What to compile and what to keep for inspection.
+#[derive(Clone, Debug)]
+pub struct CompileOptions {
+    pub opt_level: OptLevel,
+    /// Run Cranelift's IR verifier on every function (costs 20–40% compile time).
+    pub verify_clif: bool,
+    /// Keep each kernel's CLIF as the lowering built it (before Cranelift's optimiser).
+    pub keep_clif: bool,
+    /// Keep each kernel's machine code listing (VCode form, after register allocation).
+    pub keep_disasm: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            opt_level: OptLevel::Speed,
+            verify_clif: cfg!(debug_assertions),
+            keep_clif: false,
+            keep_disasm: false,
+        }
+    }
+}
+
+/// Time spent in each compile phase.
+#[derive(Clone, Debug, Default)]
+pub struct CompileStats {
+    pub verify: Duration,
+    pub plan: Duration,
+    /// Building CLIF and Cranelift's compilation of every kernel.
+    pub codegen: Duration,
+    pub finalize: Duration,
+}
+
+impl CompileStats {
+    pub fn total(&self) -> Duration {
+        self.verify + self.plan + self.codegen + self.finalize
+    }
+}
+
+/// Texts of one kernel, when requested in [`CompileOptions`].
+#[derive(Clone, Debug, Default)]
+pub struct KernelText {
+    pub name: String,
+    pub clif: Option<String>,
+    pub disasm: Option<String>,
+}
+
+type KernelFn = unsafe extern "C" fn(*const *mut u8, *mut i64);
+
+enum Step {
+    Jit(KernelFn),
+    MatMul {
+        plan: MatMulPlan,
+        a: usize,
+        a_off: usize,
+        b: usize,
+        b_off: usize,
+        out: usize,
+    },
+}
+
+/// A compiled program: call [`Compiled::run`] with input tensors.
+///
+/// ```
+/// use lazyjit_lowering::{codegen::{compile, CompileOptions}, text, Tensor};
+/// let p = text::parse("param %a: f32[3]\nparam %b: f32[3]\n%2: f32[3] = mul %a, %b\nreturn %2\n").unwrap();
+/// let c = compile(&p, &CompileOptions::default()).unwrap();
+/// let a = Tensor::from_vec(vec![3], vec![1.0f32, 2.0, 3.0]).unwrap();
+/// let out = c.run(&[&a, &a]).unwrap();
+/// assert_eq!(out[0].as_slice::<f32>().unwrap(), &[1.0, 4.0, 9.0]);
+/// ```
+pub struct Compiled {
+    program: Program,
+    plan: FusionPlan,
+    steps: Vec<Step>,
+    /// Buffer table layout: one slot per value with storage.
+    slot_types: Vec<TensorType>,
+    slot_of: HashMap<ValueId, usize>,
+    texts: Vec<KernelText>,
+    stats: CompileStats,
+    module: Mutex<Option<JITModule>>,
+}
+
+impl Drop for Compiled {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.module.lock() {
+            if let Some(m) = m.take() {
+                // SAFETY: the function pointers into this module live in `self.steps`, which is
+                // being dropped; `run` borrows `self`, so no call can be in flight.
+                unsafe { m.free_memory() };
+            }
+        }
+    }
+}
+
+fn isa_for(opts: &CompileOptions) -> Result<cranelift_codegen::isa::OwnedTargetIsa, Error> {
+    let mut fb = settings::builder();
+    let set = |fb: &mut settings::Builder, k: &str, v: &str| {
+        fb.set(k, v)
+            .map_err(|e| Error::Codegen(format!("setting {k}={v}: {e}")))
+    };
+    let lvl = match opts.opt_level {
+        OptLevel::None => "none",
+        OptLevel::Speed => "speed",
+    };
+    set(&mut fb, "opt_level", lvl)?;
+    set(
+        &mut fb,
+        "enable_verifier",
+        if opts.verify_clif { "true" } else { "false" },
+    )?;
+    set(&mut fb, "is_pic", "false")?;
+    set(&mut fb, "use_colocated_libcalls", "false")?;
+    let isa = cranelift_native::builder()
+        .map_err(|e| Error::Codegen(format!("host ISA: {e}")))?
+        .finish(settings::Flags::new(fb))
+        .map_err(|e| Error::Codegen(format!("host ISA: {e}")))?;
+    Ok(isa)
+}
+
+fn has_flag(isa: &dyn cranelift_codegen::isa::TargetIsa, name: &str) -> bool {
+    isa.isa_flags()
+        .iter()
+        .any(|f| f.name == name && f.as_bool().unwrap_or(false))
+}
+
+/// Verifies, plans and compiles `program` to machine code.
+pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Error> {
+    let mut stats = CompileStats::default();
+    let t = Instant::now();
+    program.verify().map_err(Error::Verify)?;
+    stats.verify = t.elapsed();
+
+    let t = Instant::now();
+    let plan = FusionPlan::new(program);
+    let mut slot_types = Vec::new();
+    let mut slot_of = HashMap::new();
+    for (v, s) in plan.storage.iter().enumerate() {
+        if *s != Storage::Inline {
+            slot_of.insert(ValueId(v as u32), slot_types.len());
+            slot_types.push(program.value_type(ValueId(v as u32)).clone());
+        }
+    }
+    stats.plan = t.elapsed();
+
+    let t = Instant::now();
+    let isa = isa_for(opts)?;
+    let has_fma = has_flag(&*isa, "has_fma");
+    let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
+    register_symbols(&mut jb);
+    let mut module = JITModule::new(jb);
+    let ptr_ty = module.target_config().pointer_type();
+    let mut ctx = module.make_context();
+    let mut fctx = FunctionBuilderContext::new();
+    let mut texts = Vec::new();
+    let mut pending: Vec<Option<cranelift_module::FuncId>> = Vec::new();
+    let mut steps_proto = Vec::new();
+    for (k, kern) in plan.kernels.iter().enumerate() {
+        if kern.kind == KernelKind::MatMul {
+            steps_proto.push(matmul_step(program, &plan, &slot_of, kern.root)?);
+            pending.push(None);
+            continue;
+        }
+        let name = format!("k{k}");
+        ctx.func.signature.params.clear();
+        ctx.func.signature.params.push(AbiParam::new(ptr_ty));
+        ctx.func.signature.params.push(AbiParam::new(ptr_ty));
+        ctx.func.name = UserFuncName::user(0, k as u32);
+        let id = module
+            .declare_function(&name, Linkage::Local, &ctx.func.signature)
+            .map_err(|e| Error::Codegen(format!("declare {name}: {e}")))?;
+        let tcfg = module.target_config();
+        {
+            let math = MathEmitter::new(&mut module, has_fma);
+            let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+            KernelEmitter::emit(program, &plan, &slot_of, kern, b, math, ptr_ty, tcfg)?;
+        }
+        let mut text = KernelText {
+            name: name.clone(),
+            ..Default::default()
+        };
+        if opts.keep_clif {
+            text.clif = Some(ctx.func.display().to_string());
+        }
+        if opts.keep_disasm {
+            ctx.set_disasm(true);
+        }
+        module.define_function(id, &mut ctx).map_err(|e| {
+            let detail = match &e {
+                cranelift_module::ModuleError::Compilation(
+                    cranelift_codegen::CodegenError::Verifier(errs),
+                ) => cranelift_codegen::print_errors::pretty_verifier_error(&ctx.func, None, errs.clone()),
+                _ => format!("{e:?}"),
+            };
+            Error::Codegen(format!("kernel {name} for {}: {detail}", kern.root))
+        })?;
+        if opts.keep_disasm {
+            text.disasm = ctx
+                .compiled_code()
+                .and_then(|c| c.vcode.clone());
+        }
+        texts.push(text);
+        module.clear_context(&mut ctx);
+        pending.push(Some(id));
+        steps_proto.push(None);
+    }
+    stats.codegen = t.elapsed();
+
+    let t = Instant::now();
+    module
+        .finalize_definitions()
+        .map_err(|e| Error::Codegen(format!("finalize: {e}")))?;
+    let mut steps = Vec::with_capacity(pending.len());
+    for (id, proto) in pending.into_iter().zip(steps_proto) {
+        match (id, proto) {
+            (Some(id), _) => {
+                let ptr = module.get_finalized_function(id);
+                // SAFETY: the function was declared with signature (ptr, ptr) -> () in the
+                // host calling convention, which is KernelFn.
+                let f: KernelFn = unsafe { std::mem::transmute::<*const u8, KernelFn>(ptr) };
+                steps.push(Step::Jit(f));
+            }
+            (None, Some(s)) => steps.push(s),
+            (None, None) => return Err(Error::Codegen("kernel without code or plan".into())),
+        }
+    }
+    stats.finalize = t.elapsed();
+    Ok(Compiled {
+        program: program.clone(),
+        plan,
+        steps,
+        slot_types,
+        slot_of,
+        texts,
+        stats,
+        module: Mutex::new(Some(module)),
+    })
+}
+
+/// Strides (in elements) and element offset of a view chain over a buffer.
+fn view_strides(p: &Program, v: ValueId, base: ValueId) -> (Vec<usize>, usize) {
+    if v == base {
+        return (p.value_type(v).shape.strides(), 0);
+    }
+    let inst = p.inst(v).expect("views are instructions");
+    let (st, off) = view_strides(p, inst.args[0], base);
+    let in_dims = p.value_type(inst.args[0]).shape.dims();
+    match &inst.op {
+        Op::Permute { perm } => (perm.iter().map(|&i| st[i]).collect(), off),
+        Op::Expand { shape } => {
+            let lead = shape.rank() - in_dims.len();
+            let mut s = vec![0; lead];
+            s.extend(in_dims.iter().zip(&st).map(|(&n, &x)| if n == 1 { 0 } else { x }));
+            (s, off)
+        }
+        Op::Slice { starts, steps, .. } => {
+            let off = off + starts.iter().zip(&st).map(|(a, s)| a * s).sum::<usize>();
+            (st.iter().zip(steps).map(|(s, k)| s * k).collect(), off)
+        }
+        _ => (st, off),
+    }
+}
+
+fn matmul_step(
+    p: &Program,
+    plan: &FusionPlan,
+    slot_of: &HashMap<ValueId, usize>,
+    root: ValueId,
+) -> Result<Option<Step>, Error> {
+    let inst = p.inst(root).ok_or_else(|| Error::Codegen("matmul root".into()))?;
+    let (a, b) = (inst.args[0], inst.args[1]);
+    let (ab, bb) = (
+        view_base(p, a, Some(&plan.storage)),
+        view_base(p, b, Some(&plan.storage)),
+    );
+    let (ast, aoff) = view_strides(p, a, ab);
+    let (bst, boff) = view_strides(p, b, bb);
+    let mp = MatMulPlan::new(
+        inst.ty.dtype,
+        p.value_type(a).shape.dims(),
+        &ast,
+        p.value_type(b).shape.dims(),
+        &bst,
+    )
+    .map_err(|e| Error::Codegen(format!("matmul {root}: {e}")))?;
+    let size = inst.ty.dtype.size_bytes();
+    let slot = |v: ValueId| {
+        slot_of
+            .get(&v)
+            .copied()
+            .ok_or_else(|| Error::Codegen(format!("no buffer for {v}")))
+    };
+    Ok(Some(Step::MatMul {
+        a: slot(ab)?,
+        a_off: aoff * size,
+        b: slot(bb)?,
+        b_off: boff * size,
+        out: slot(root)?,
+        plan: mp,
+    }))
+}
+
+impl Compiled {
+    /// Runs the program on `inputs` (one per parameter, matching dtype and shape) and returns
+    /// the outputs in order. Inputs are checked before any generated code runs.
+    pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, Error> {
+        check_inputs(&self.program, inputs)?;
+        let p = &self.program;
+        let np = p.params.len();
+        // Buffers of non-parameter slots, allocated fresh for this run.
+        let mut owned: Vec<Option<Buffer>> = self
+            .slot_types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (i >= np).then(|| Buffer::zeroed(t.size_bytes())))
+            .collect();
+        let mut table: Vec<*mut u8> = Vec::with_capacity(owned.len());
+        for (i, b) in owned.iter_mut().enumerate() {
+            table.push(match b {
+                Some(b) => b.as_mut_ptr(),
+                // Kernels never store to parameter slots (only kernel roots are written), so
+                // the const-to-mut cast is never written through.
+                None => inputs[i].buffer().as_ptr() as *mut u8,
+            });
+        }
+        let mut status = [0i64; 4];
+        for step in &self.steps {
+            match step {
+                // SAFETY: every slot in `table` points to a live buffer whose size equals the
+                // byte size of the value's type (inputs checked by check_inputs, the rest
+                // allocated above from slot_types), and the kernel only accesses elements
+                // inside those types — index arithmetic is derived from the same shapes, and
+                // data-dependent indices are bounds-checked in the generated code.
+                Step::Jit(f) => unsafe { f(table.as_ptr(), status.as_mut_ptr()) },
+                Step::MatMul {
+                    plan,
+                    a,
+                    a_off,
+                    b,
+                    b_off,
+                    out,
+                } => {
+                    // SAFETY: MatMulPlan::new validated the strided views against the operand
+                    // types, whose buffers are in the table with their full sizes; the output
+                    // is a fresh buffer distinct from both operands.
+                    unsafe {
+                        plan.run(
+                            table[*a].add(*a_off),
+                            table[*b].add(*b_off),
+                            table[*out],
+                        )
+                    }
+                }
+            }
+            if status[0] != 0 {
+                return Err(self.index_error(status[0], status[1]));
+            }
+        }
+        let mut outs = Vec::with_capacity(p.outputs.len());
+        let mut taken = vec![false; owned.len()];
+        for o in &p.outputs {
+            let slot = self.slot_of[o];
+            let ty = p.value_type(*o).clone();
+            let t = if slot < np {
+                let mut t = Tensor::zeros(ty);
+                t.buffer_mut()
+                    .as_bytes_mut()
+                    .copy_from_slice(inputs[slot].buffer().as_bytes());
+                t
+            } else if !std::mem::replace(&mut taken[slot], true) {
+                let buf = owned[slot].take().ok_or_else(|| Error::Codegen("output buffer".into()))?;
+                Tensor::from_buffer(ty, buf)?
+            } else {
+                let first = outs
+                    .iter()
+                    .zip(&p.outputs)
+                    .find(|(_, v)| *v == o)
+                    .map(|(t, _): (&Tensor, _)| t.clone())
+                    .ok_or_else(|| Error::Codegen("repeated output".into()))?;
+                first
+            };
+            outs.push(t);
+        }
+        Ok(outs)
+    }
+
+    fn index_error(&self, code: i64, index: i64) -> Error {
+        let v = ValueId((code - 1) as u32);
+        let (op, axis, size) = match self.program.inst(v) {
+            Some(inst) => {
+                let axis = match inst.op {
+                    Op::Gather { axis } | Op::IndexSelect { axis } => axis,
+                    _ => 0,
+                };
+                let size = self.program.value_type(inst.args[0]).shape.dims()[axis];
+                (inst.op.name(), axis, size)
+            }
+            None => ("gather", 0, 0),
+        };
+        Error::IndexOutOfRange {
+            op,
+            value: v.0,
+            index,
+            axis,
+            size,
+        }
+    }
+
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// The fusion plan (which instructions went into which kernel).
+    pub fn plan(&self) -> &FusionPlan {
+        &self.plan
+    }
+
+    /// Kernel texts (CLIF / disassembly) kept according to [`CompileOptions`].
+    pub fn kernel_texts(&self) -> &[KernelText] {
+        &self.texts
+    }
+
+    pub fn stats(&self) -> &CompileStats {
+        &self.stats
+    }
+
+    /// All kept CLIF, kernel after kernel.
+    pub fn clif(&self) -> String {
+        self.texts
+            .iter()
+            .filter_map(|t| t.clif.as_ref().map(|c| format!("; {}\n{c}", t.name)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// All kept disassembly, kernel after kernel.
+    pub fn disasm(&self) -> String {
+        self.texts
+            .iter()
+            .filter_map(|t| t.disasm.as_ref().map(|c| format!("; {}\n{c}", t.name)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Compiled({} kernels)", self.plan.kernels.len())
+    }
+}
