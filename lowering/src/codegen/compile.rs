@@ -8,7 +8,6 @@ use crate::kernels::MatMulPlan;
 use crate::op::Op;
 use crate::program::{check_inputs, Program, ValueId};
 use crate::tensor::{Buffer, Tensor};
-use crate::types::TensorType;
 use cranelift_codegen::ir::{AbiParam, UserFuncName};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
@@ -104,8 +103,8 @@ pub struct Compiled {
     program: Program,
     plan: FusionPlan,
     steps: Vec<Step>,
-    /// Buffer table layout: one slot per value with storage.
-    slot_types: Vec<TensorType>,
+    /// Buffer table layout: byte size of each slot (one per value with storage).
+    slot_bytes: Vec<usize>,
     slot_of: HashMap<ValueId, usize>,
     texts: Vec<KernelText>,
     stats: CompileStats,
@@ -164,13 +163,20 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Err
 
     let t = Instant::now();
     let plan = FusionPlan::new(program);
-    let mut slot_types = Vec::new();
+    let mut slot_bytes = Vec::new();
     let mut slot_of = HashMap::new();
     for (v, s) in plan.storage.iter().enumerate() {
-        if *s != Storage::Inline {
-            slot_of.insert(ValueId(v as u32), slot_types.len());
-            slot_types.push(program.value_type(ValueId(v as u32)).clone());
-        }
+        let ty = program.value_type(ValueId(v as u32));
+        let bytes = match *s {
+            Storage::Inline => continue,
+            Storage::Scratch { outer } => {
+                let rows: usize = ty.shape.dims()[..outer].iter().product();
+                ty.size_bytes() / rows.max(1)
+            }
+            Storage::Param(_) | Storage::Buffer => ty.size_bytes(),
+        };
+        slot_of.insert(ValueId(v as u32), slot_bytes.len());
+        slot_bytes.push(bytes);
     }
     stats.plan = t.elapsed();
 
@@ -186,12 +192,17 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Err
     let mut texts = Vec::new();
     let mut pending: Vec<Option<cranelift_module::FuncId>> = Vec::new();
     let mut steps_proto = Vec::new();
-    for (k, kern) in plan.kernels.iter().enumerate() {
-        if kern.kind == KernelKind::MatMul {
-            steps_proto.push(matmul_step(program, &plan, &slot_of, kern.root)?);
-            pending.push(None);
-            continue;
+    for (k, group) in plan.groups.iter().enumerate() {
+        let kerns: Vec<&super::plan::Kernel> =
+            group.kernels.iter().map(|&i| &plan.kernels[i]).collect();
+        if let [kern] = kerns[..] {
+            if kern.kind == KernelKind::MatMul {
+                steps_proto.push(matmul_step(program, &plan, &slot_of, kern.root)?);
+                pending.push(None);
+                continue;
+            }
         }
+        let root = kerns.last().map(|k| k.root).unwrap_or(ValueId(0));
         let name = format!("k{k}");
         ctx.func.signature.params.clear();
         ctx.func.signature.params.push(AbiParam::new(ptr_ty));
@@ -204,7 +215,17 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Err
         {
             let math = MathEmitter::new(&mut module, has_fma);
             let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-            KernelEmitter::emit(program, &plan, &slot_of, kern, b, math, ptr_ty, tcfg)?;
+            KernelEmitter::emit(
+                program,
+                &plan,
+                &slot_of,
+                &kerns,
+                &group.outer,
+                b,
+                math,
+                ptr_ty,
+                tcfg,
+            )?;
         }
         let mut text = KernelText {
             name: name.clone(),
@@ -223,7 +244,7 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Err
                 ) => cranelift_codegen::print_errors::pretty_verifier_error(&ctx.func, None, errs.clone()),
                 _ => format!("{e:?}"),
             };
-            Error::Codegen(format!("kernel {name} for {}: {detail}", kern.root))
+            Error::Codegen(format!("kernel {name} for {root}: {detail}"))
         })?;
         if opts.keep_disasm {
             text.disasm = ctx
@@ -260,7 +281,7 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Err
         program: program.clone(),
         plan,
         steps,
-        slot_types,
+        slot_bytes,
         slot_of,
         texts,
         stats,
@@ -340,10 +361,10 @@ impl Compiled {
         let np = p.params.len();
         // Buffers of non-parameter slots, allocated fresh for this run.
         let mut owned: Vec<Option<Buffer>> = self
-            .slot_types
+            .slot_bytes
             .iter()
             .enumerate()
-            .map(|(i, t)| (i >= np).then(|| Buffer::zeroed(t.size_bytes())))
+            .map(|(i, &n)| (i >= np).then(|| Buffer::zeroed(n)))
             .collect();
         let mut table: Vec<*mut u8> = Vec::with_capacity(owned.len());
         for (i, b) in owned.iter_mut().enumerate() {

@@ -13,7 +13,7 @@
 
 use super::index::{Atom, Idx, Var};
 use super::math::MathEmitter;
-use super::plan::{FusionPlan, Kernel, KernelKind};
+use super::plan::{FusionPlan, Kernel, KernelKind, Storage};
 use crate::error::Error;
 use crate::op::{BinaryOp, Op, ReduceOp, UnaryOp};
 use crate::program::{Program, ValueId};
@@ -66,7 +66,6 @@ fn row_strides(s: &Shape) -> Vec<i64> {
 pub(crate) struct KernelEmitter<'a, 'f, 'm, M: Module> {
     p: &'a Program,
     plan: &'a FusionPlan,
-    slot_of: &'a HashMap<ValueId, usize>,
     b: FunctionBuilder<'f>,
     math: MathEmitter<'m, M>,
     ptr_ty: Type,
@@ -79,13 +78,15 @@ pub(crate) struct KernelEmitter<'a, 'f, 'm, M: Module> {
 }
 
 impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
-    /// Emits `kernel` into the function behind `b` (signature already set) and finalizes it.
+    /// Emits a group of kernels (one kernel, or several sharing an outer loop nest over the
+    /// `outer` leading dims) into the function behind `b` and finalizes it.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn emit(
         p: &'a Program,
         plan: &'a FusionPlan,
         slot_of: &'a HashMap<ValueId, usize>,
-        kernel: &Kernel,
+        kernels: &[&Kernel],
+        outer: &[usize],
         mut b: FunctionBuilder<'f>,
         math: MathEmitter<'m, M>,
         ptr_ty: Type,
@@ -97,22 +98,26 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let bufs = b.block_params(entry)[0];
         let status = b.block_params(entry)[1];
         let mut bases = HashMap::new();
-        for v in kernel.inputs.iter().chain(std::iter::once(&kernel.root)) {
-            let slot = *slot_of
-                .get(v)
-                .ok_or_else(|| cg(format!("no buffer slot for {v}")))?;
-            let ptr = b.ins().load(
-                ptr_ty,
-                MemFlagsData::trusted().with_readonly(),
-                bufs,
-                (slot * 8) as i32,
-            );
-            bases.insert(*v, ptr);
+        for kernel in kernels {
+            for v in kernel.inputs.iter().chain(std::iter::once(&kernel.root)) {
+                if bases.contains_key(v) {
+                    continue;
+                }
+                let slot = *slot_of
+                    .get(v)
+                    .ok_or_else(|| cg(format!("no buffer slot for {v}")))?;
+                let ptr = b.ins().load(
+                    ptr_ty,
+                    MemFlagsData::trusted().with_readonly(),
+                    bufs,
+                    (slot * 8) as i32,
+                );
+                bases.insert(*v, ptr);
+            }
         }
         let mut e = KernelEmitter {
             p,
             plan,
-            slot_of,
             b,
             math,
             ptr_ty,
@@ -123,16 +128,47 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             lane: None,
             memo: HashMap::new(),
         };
-        match kernel.kind {
-            KernelKind::Loop => e.loop_kernel(kernel.root)?,
-            KernelKind::Reduce => e.reduce_kernel(kernel.root)?,
-            KernelKind::MatMul => return Err(cg("matmul kernels are not emitted as code")),
+        let mut outer_idx = Vec::with_capacity(outer.len());
+        let mut outer_vars = Vec::new();
+        for &n in outer {
+            if n > 1 {
+                let v = e.new_var(n);
+                outer_vars.push(v);
+                outer_idx.push(Idx::var(v));
+            } else {
+                outer_idx.push(Idx::konst(0));
+            }
+        }
+        if outer.iter().product::<usize>() > 0 {
+            e.nest(&outer_vars, &mut |e| {
+                for kernel in kernels {
+                    match kernel.kind {
+                        KernelKind::Loop => e.loop_kernel(kernel.root, &outer_idx)?,
+                        KernelKind::Reduce => e.reduce_kernel(kernel.root, &outer_idx)?,
+                        KernelKind::MatMul => {
+                            return Err(cg("matmul kernels are not emitted as code"))
+                        }
+                    }
+                }
+                Ok(())
+            })?;
         }
         e.b.ins().return_(&[]);
         e.b.seal_all_blocks();
         e.b.finalize(tcfg);
-        let _ = e.slot_of;
         Ok(())
+    }
+
+    /// `idx` with the leading row dims zeroed when `v` lives in a row scratch buffer.
+    fn strip(&self, v: ValueId, idx: &[Idx]) -> Vec<Idx> {
+        match self.plan.storage[v.index()] {
+            Storage::Scratch { outer } => idx
+                .iter()
+                .enumerate()
+                .map(|(d, i)| if d < outer { Idx::konst(0) } else { i.clone() })
+                .collect(),
+            _ => idx.to_vec(),
+        }
     }
 
     fn new_var(&mut self, extent: usize) -> Var {
@@ -188,7 +224,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
 
     // ---------------------------------------------------------------- kernels
 
-    fn loop_kernel(&mut self, root: ValueId) -> R<()> {
+    fn loop_kernel(&mut self, root: ValueId, outer: &[Idx]) -> R<()> {
         let ty = self.p.value_type(root).clone();
         if ty.shape.numel() == 0 {
             return Ok(());
@@ -197,8 +233,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let rs = row_strides(&ty.shape);
         let mut idx = Vec::with_capacity(dims.len());
         let mut looped = Vec::new();
-        for &n in &dims {
-            if n > 1 {
+        for (d, &n) in dims.iter().enumerate() {
+            if d < outer.len() {
+                idx.push(outer[d].clone());
+            } else if n > 1 {
                 let v = self.new_var(n);
                 looped.push(v);
                 idx.push(Idx::var(v));
@@ -206,7 +244,8 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 idx.push(Idx::konst(0));
             }
         }
-        let out_off = idx
+        let out_off = self
+            .strip(root, &idx)
             .iter()
             .zip(&rs)
             .fold(Idx::konst(0), |acc, (i, s)| acc.add(&i.scale(*s)));
@@ -238,7 +277,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         })
     }
 
-    fn reduce_kernel(&mut self, root: ValueId) -> R<()> {
+    fn reduce_kernel(&mut self, root: ValueId, outer: &[Idx]) -> R<()> {
         let inst = self.p.inst(root).ok_or_else(|| cg("reduce root is not an instruction"))?;
         let Op::Reduce { op, axes, .. } = &inst.op else {
             return Err(cg("reduce kernel root is not a reduction"));
@@ -265,8 +304,17 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let mut out_off = Idx::konst(0);
         let mut out_vars = Vec::new();
         let mut red_vars = Vec::new();
+        let scratch_rows = match self.plan.storage[root.index()] {
+            Storage::Scratch { outer } => outer,
+            _ => 0,
+        };
         for d in 0..r {
-            if dims[d] > 1 {
+            if d < outer.len() {
+                in_idx.push(outer[d].clone());
+                if d >= scratch_rows {
+                    out_off = out_off.add(&outer[d].scale(ors[d]));
+                }
+            } else if dims[d] > 1 {
                 let v = self.new_var(dims[d]);
                 in_idx.push(Idx::var(v));
                 if axes.contains(&d) {
@@ -280,7 +328,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             }
         }
         let count: usize = axes.iter().map(|&a| dims[a]).product();
-        let last_looped = (0..r).rev().find(|&d| dims[d] > 1);
+        let last_looped = (outer.len()..r).rev().find(|&d| dims[d] > 1);
         let simple = !op.is_arg() && vec_dtype(dt) && dt != DType::Bool;
         let inner_vec = simple
             && last_looped.is_some_and(|d| axes.contains(&d) && dims[d] >= LANES as usize);
@@ -565,7 +613,8 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let ty = self.p.value_type(v).clone();
         let base = *self.bases.get(&v).ok_or_else(|| cg(format!("{v} has no buffer")))?;
         let st = row_strides(&ty.shape);
-        let off = idx
+        let off = self
+            .strip(v, idx)
             .iter()
             .zip(&st)
             .fold(Idx::konst(0), |acc, (i, s)| acc.add(&i.scale(*s)));

@@ -47,12 +47,25 @@ pub enum Storage {
     Param(usize),
     /// A buffer produced by a kernel.
     Buffer,
+    /// A buffer produced and consumed only inside one row group: it holds a single row
+    /// (the dims after the group's `outer` leading dims) and is reused for every row.
+    Scratch { outer: usize },
+}
+
+/// Kernels that share an outer loop nest over `outer` leading dims: for every outer index,
+/// each kernel runs its inner loops in turn, so intermediate rows stay in L1 between them
+/// (softmax becomes one pass over memory). A group of one kernel has `outer` empty.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub kernels: Vec<usize>,
+    pub outer: Vec<usize>,
 }
 
 /// The fusion plan of a program.
 #[derive(Clone, Debug)]
 pub struct FusionPlan {
     pub kernels: Vec<Kernel>,
+    pub groups: Vec<Group>,
     pub storage: Vec<Storage>,
 }
 
@@ -187,12 +200,120 @@ impl FusionPlan {
                 inputs,
             });
         }
-        FusionPlan { kernels, storage }
+        let mut storage = storage;
+        let groups = form_groups(p, &kernels, &mut storage);
+        FusionPlan {
+            kernels,
+            groups,
+            storage,
+        }
     }
 
     pub fn is_buffer(&self, v: ValueId) -> bool {
         self.storage[v.index()] != Storage::Inline
     }
+}
+
+/// The leading dims a kernel could share with a group, given the group's outer rank `k`:
+/// `Some(dims[..k])` if the kernel can iterate its first `k` dims outermost.
+fn outer_of(p: &Program, kern: &Kernel, k: usize) -> Option<Vec<usize>> {
+    let inst = p.inst(kern.root)?;
+    match (&kern.kind, &inst.op) {
+        (KernelKind::Loop, _) => {
+            let d = inst.ty.shape.dims();
+            (d.len() > k).then(|| d[..k].to_vec())
+        }
+        (KernelKind::Reduce, Op::Reduce { axes, .. }) => {
+            let d = p.value_type(inst.args[0]).shape.dims();
+            (axes.first().is_some_and(|&a| a >= k)).then(|| d[..k].to_vec())
+        }
+        _ => None,
+    }
+}
+
+/// The outer rank a kernel proposes when it starts a group.
+fn proposed_outer(p: &Program, kern: &Kernel) -> usize {
+    let Some(inst) = p.inst(kern.root) else { return 0 };
+    match (&kern.kind, &inst.op) {
+        (KernelKind::Loop, _) => inst.ty.shape.rank().saturating_sub(1),
+        (KernelKind::Reduce, Op::Reduce { axes, .. }) => axes.first().copied().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Whether every read of a value in `internal` from `v` (inside one kernel) happens at the
+/// current outer index: the path keeps the leading `k` dims aligned with the outer loops.
+fn aligned_reads(
+    p: &Program,
+    storage: &[Storage],
+    v: ValueId,
+    outer: &[usize],
+    aligned: bool,
+    internal: &[ValueId],
+    is_root: bool,
+) -> bool {
+    if !is_root && storage[v.index()] != Storage::Inline {
+        return aligned || !internal.contains(&v);
+    }
+    let Some(inst) = p.inst(v) else { return true };
+    let k = outer.len();
+    inst.args.iter().all(|a| {
+        let at = p.value_type(*a);
+        let same_rank = at.shape.rank() == inst.ty.shape.rank();
+        let keeps = aligned
+            && (matches!(inst.op, Op::Reduce { .. }) || (inst.op.is_elementwise() && same_rank))
+            && at.shape.rank() >= k
+            && at.shape.dims()[..k] == *outer;
+        aligned_reads(p, storage, *a, outer, keeps, internal, false)
+    })
+}
+
+fn form_groups(p: &Program, kernels: &[Kernel], storage: &mut [Storage]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut cur: Option<Group> = None;
+    for (i, kern) in kernels.iter().enumerate() {
+        if let Some(g) = cur.as_mut() {
+            let internal: Vec<ValueId> = g.kernels.iter().map(|&j| kernels[j].root).collect();
+            let fits = outer_of(p, kern, g.outer.len()).as_deref() == Some(&g.outer[..])
+                && aligned_reads(p, storage, kern.root, &g.outer, true, &internal, true);
+            if fits {
+                g.kernels.push(i);
+                continue;
+            }
+        }
+        if let Some(g) = cur.take() {
+            groups.push(g);
+        }
+        let k = proposed_outer(p, kern);
+        let outer = if k > 0 { outer_of(p, kern, k) } else { None };
+        cur = Some(Group {
+            kernels: vec![i],
+            outer: outer.unwrap_or_default(),
+        });
+    }
+    groups.extend(cur);
+    // Split singleton groups back to plain kernels; find scratch buffers.
+    let outputs: Vec<ValueId> = p.outputs.clone();
+    for g in &mut groups {
+        if g.kernels.len() < 2 || g.outer.iter().product::<usize>() <= 1 {
+            g.outer.clear();
+            continue;
+        }
+        for &j in &g.kernels {
+            let r = kernels[j].root;
+            let local = !outputs.contains(&r)
+                && kernels
+                    .iter()
+                    .enumerate()
+                    .all(|(m, kk)| g.kernels.contains(&m) || !kk.inputs.contains(&r));
+            if local {
+                storage[r.index()] = Storage::Scratch {
+                    outer: g.outer.len(),
+                };
+            }
+        }
+    }
+    groups
 }
 
 fn collect_views(p: &Program, mut v: ValueId, base: ValueId, out: &mut Vec<ValueId>) {
@@ -226,8 +347,30 @@ fn collect(
 }
 
 impl fmt::Display for FusionPlan {
-    /// One line per kernel: `kernel k (loop) -> %root: fuses %a %b ...; reads %x %y`.
+    /// One line per kernel: `kernel k (loop) -> %root: fuses %a %b ...; reads %x %y`, with
+    /// a `group` line before kernels that share an outer loop nest.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for g in &self.groups {
+            if g.kernels.len() > 1 && !g.outer.is_empty() {
+                let rows: Vec<String> = g.outer.iter().map(|d| d.to_string()).collect();
+                let scratch: Vec<String> = g
+                    .kernels
+                    .iter()
+                    .map(|&k| self.kernels[k].root)
+                    .filter(|r| matches!(self.storage[r.index()], Storage::Scratch { .. }))
+                    .map(|r| r.to_string())
+                    .collect();
+                write!(f, "group of kernels")?;
+                for k in &g.kernels {
+                    write!(f, " {k}")?;
+                }
+                write!(f, " over rows [{}]", rows.join(", "))?;
+                if !scratch.is_empty() {
+                    write!(f, "; row scratch {}", scratch.join(" "))?;
+                }
+                writeln!(f)?;
+            }
+        }
         for (k, kern) in self.kernels.iter().enumerate() {
             let kind = match kern.kind {
                 KernelKind::Loop => "loop",

@@ -1,1 +1,0 @@
-//! Vector polynomial math (exp, log, tanh, ...) emitted as Cranelift IR.

@@ -1,0 +1,245 @@
+//! The math library the code generator calls to emit transcendental functions.
+//!
+//! [`MathEmitter::unary`] emits `exp`, `log`, `tanh`, `sigmoid`, `erf`, `sin` and `cos`;
+//! [`MathEmitter::pow`] emits `x^y`.
+//!
+//! * **`F32` and `F32X4`**: inline polynomial approximations (module `poly`), no call per
+//!   element. Each function is written once, generic over the type, so an `F32X4` lane and an
+//!   `F32` scalar tail element get **bit-identical** results on one machine (NaN payloads
+//!   included). With `has_fma` every multiply-add is one `fma`, otherwise `fmul` + `fadd`; the
+//!   two settings round differently, so results may differ between machines, never between the
+//!   vector and scalar code of one compilation.
+//! * **`F64`** (scalar) and **`pow`** of every type: calls to Rust `extern "C"` shims (std /
+//!   `libm`), imported with `Linkage::Import`. [`register_symbols`] must be called on the
+//!   `JITBuilder`, or `finalize_definitions` panics on the unresolved symbol. `F32X4` `pow`
+//!   calls the `f32` shim once per lane.
+//! * `sin`/`cos` of `F32`/`F32X4` with |x| > 1e5 (and ±inf) are also routed to a shim
+//!   (`(x as f64).sin() as f32`): the emitted code tests the lanes and branches to a cold block
+//!   only when some lane is that large. See "Control flow" below.
+//!
+//! # Measured accuracy (f32 paths, this machine; see `docs/math.md` for the full table)
+//!
+//! Errors are against the `f64` std/libm function of the same f32 input, in ulps of the f32
+//! result (`ulp(2^e) = 2^(e-23)`, subnormals `2^-149`), over every finite f32 in the range
+//! given (exhaustive run, `--ignored`), with fma / without fma:
+//!
+//! | function | range | max error fma / no fma | bound asserted |
+//! |---|---|---|---|
+//! | exp | all inputs (normal results) | see docs/math.md | 2 ulp |
+//! | log | all positive inputs | see docs/math.md | 2 ulp |
+//! | tanh | all inputs | see docs/math.md | 3 ulp |
+//! | sigmoid | all inputs | see docs/math.md | 3 ulp |
+//! | erf | all inputs | see docs/math.md | 3 ulp |
+//! | sin, cos | \|x\| <= 1e5 | see docs/math.md (absolute) | 2e-7 absolute |
+//!
+//! # Special values
+//! NaN -> NaN everywhere. `exp(+inf) = +inf`, `exp(x > 88.7228) = +inf`, `exp(-inf) = 0`,
+//! subnormal results are rounded correctly (`exp(-100) = 3.72e-44`), 0 below
+//! `ln(2^-150) = -103.97`. `log(±0) = -inf`, `log(x < 0) = NaN`, `log(+inf) = +inf`,
+//! subnormal inputs are exact-scaled by 2^23 first. `tanh(±inf) = ±1`, `tanh(-0) = -0`;
+//! `sigmoid(+inf) = 1`, `sigmoid(-inf) = 0`, `sigmoid(-80) = 1.8e-35` (relative accuracy, and
+//! subnormal results); `erf(±inf) = ±1`, exactly odd; `sin(±inf) = cos(±inf) = NaN`,
+//! `sin(-0) = -0`. `log` of a NaN returns the default quiet NaN; the others propagate the
+//! input NaN.
+//!
+//! # Control flow
+//! Everything except `sin`/`cos` of `F32`/`F32X4` is straight-line code in the current block.
+//! `sin`/`cos` end with `brif any_huge, cold, join(v)`: they create two blocks, seal both, and
+//! return with the builder positioned in the `join` block (a fresh block with one parameter,
+//! the result). Callers must not assume they are still in the block they were in before the
+//! call; appending further instructions and terminators to the current block is fine, and so
+//! are `Variable`s.
+//!
+//! # Masks
+//! Internally conditions are `fcmp` results: an `I32X4` all-ones/zeros mask for `F32X4`
+//! (bitcast to `F32X4` before `bitselect`), an `I8` flag for scalars (`select`). Nothing of
+//! that is visible at this API: inputs and outputs are plain float values of type `ty`.
+
+mod poly;
+mod shims;
+
+use std::collections::HashMap;
+
+use cranelift_codegen::ir::{
+    types, AbiParam, ExternalName, FuncRef, InstBuilder, MemFlagsData, Type, UserExternalName,
+    Value,
+};
+use cranelift_frontend::FunctionBuilder;
+use cranelift_module::{FuncId, Linkage, Module};
+
+use crate::op::UnaryOp;
+use poly::K;
+
+pub use poly::SINCOS_INLINE_MAX;
+
+/// Emits math into the functions being built in one module.
+///
+/// Shim declarations are cached per module; the `FuncRef` of a shim is looked up in the
+/// function being built each time (an import already present in `b.func` is reused), so one
+/// emitter may serve several functions in turn. The code generator creates one per function.
+pub struct MathEmitter<'m, M: Module> {
+    module: &'m mut M,
+    has_fma: bool,
+    ids: HashMap<&'static str, FuncId>,
+}
+
+impl<'m, M: Module> MathEmitter<'m, M> {
+    /// `has_fma`: the target ISA has a native fused multiply-add (x64: `has_fma`). Emitting
+    /// `fma` without it would become a `fmaf` libcall per lane, so pass `false` then.
+    pub fn new(module: &'m mut M, has_fma: bool) -> Self {
+        MathEmitter {
+            module,
+            has_fma,
+            ids: HashMap::new(),
+        }
+    }
+
+    /// Whether `fma` is emitted.
+    pub fn has_fma(&self) -> bool {
+        self.has_fma
+    }
+
+    /// `op(x)` for `ty` in `F32`, `F32X4` (inline) or `F64` (shim call). Supports
+    /// `UnaryOp::{Exp, Log, Tanh, Sigmoid, Erf, Sin, Cos}`; panics on any other op or type.
+    pub fn unary(&mut self, b: &mut FunctionBuilder, op: UnaryOp, ty: Type, x: Value) -> Value {
+        match ty {
+            types::F32 | types::F32X4 => {
+                let k = K::new(ty, self.has_fma);
+                match op {
+                    UnaryOp::Exp => poly::exp(k, b, x, true),
+                    UnaryOp::Log => poly::log(k, b, x),
+                    UnaryOp::Tanh => poly::tanh(k, b, x),
+                    UnaryOp::Sigmoid => poly::sigmoid(k, b, x),
+                    UnaryOp::Erf => poly::erf(k, b, x),
+                    UnaryOp::Sin => self.sincos(k, b, x, false),
+                    UnaryOp::Cos => self.sincos(k, b, x, true),
+                    _ => panic!("lazyjit math: {op:?} is not a math-library function"),
+                }
+            }
+            types::F64 => {
+                let name = match op {
+                    UnaryOp::Exp => shims::EXP_F64,
+                    UnaryOp::Log => shims::LOG_F64,
+                    UnaryOp::Tanh => shims::TANH_F64,
+                    UnaryOp::Sigmoid => shims::SIGMOID_F64,
+                    UnaryOp::Erf => shims::ERF_F64,
+                    UnaryOp::Sin => shims::SIN_F64,
+                    UnaryOp::Cos => shims::COS_F64,
+                    _ => panic!("lazyjit math: {op:?} is not a math-library function"),
+                };
+                self.call(b, name, &[x])
+            }
+            _ => panic!("lazyjit math: unary {op:?} on {ty}: expected F32, F32X4 or F64"),
+        }
+    }
+
+    /// `x^y` (C `pow` semantics: `pow(x, ±0) = 1`, `pow(1, y) = 1` even for NaN, negative `x`
+    /// with a non-integer `y` gives NaN). `ty` is `F32`, `F32X4` or `F64`; always a shim call
+    /// (four for `F32X4`).
+    pub fn pow(&mut self, b: &mut FunctionBuilder, ty: Type, x: Value, y: Value) -> Value {
+        match ty {
+            types::F32 => self.call(b, shims::POW_F32, &[x, y]),
+            types::F64 => self.call(b, shims::POW_F64, &[x, y]),
+            types::F32X4 => {
+                let mut out = x;
+                for lane in 0..4u8 {
+                    let xi = b.ins().extractlane(x, lane);
+                    let yi = b.ins().extractlane(y, lane);
+                    let r = self.call(b, shims::POW_F32, &[xi, yi]);
+                    out = b.ins().insertlane(out, r, lane);
+                }
+                out
+            }
+            _ => panic!("lazyjit math: pow on {ty}: expected F32, F32X4 or F64"),
+        }
+    }
+
+    /// Inline sin/cos, with a cold per-lane shim fallback for |x| > [`SINCOS_INLINE_MAX`].
+    fn sincos(&mut self, k: K, b: &mut FunctionBuilder, x: Value, cos: bool) -> Value {
+        let (v, huge) = poly::sincos(k, b, x, cos);
+        let cold = b.create_block();
+        let join = b.create_block();
+        let out = b.append_block_param(join, k.ty);
+        let any = if k.ty.is_vector() {
+            b.ins().vany_true(huge)
+        } else {
+            huge
+        };
+        b.ins().brif(any, cold, &[], join, &[v.into()]);
+        b.seal_block(cold);
+        b.set_cold_block(cold);
+        b.switch_to_block(cold);
+        let name = if cos { shims::COS_F32 } else { shims::SIN_F32 };
+        let fixed = if k.ty.is_vector() {
+            let mut s = v;
+            for lane in 0..4u8 {
+                let xi = b.ins().extractlane(x, lane);
+                let r = self.call(b, name, &[xi]);
+                s = b.ins().insertlane(s, r, lane);
+            }
+            let m = b.ins().bitcast(k.ty, MemFlagsData::new(), huge);
+            b.ins().bitselect(m, s, v)
+        } else {
+            self.call(b, name, &[x])
+        };
+        b.ins().jump(join, &[fixed.into()]);
+        b.seal_block(join);
+        b.switch_to_block(join);
+        out
+    }
+
+    /// Calls shim `name` with `args`; returns its single result.
+    fn call(&mut self, b: &mut FunctionBuilder, name: &'static str, args: &[Value]) -> Value {
+        let f = self.func_ref(b, name);
+        let call = b.ins().call(f, args);
+        b.inst_results(call)[0]
+    }
+
+    /// The `FuncRef` of shim `name` in the function being built (declared on first use).
+    fn func_ref(&mut self, b: &mut FunctionBuilder, name: &'static str) -> FuncRef {
+        let id = match self.ids.get(name) {
+            Some(&id) => id,
+            None => {
+                let s = shims::by_name(name);
+                let t = if s.f64 { types::F64 } else { types::F32 };
+                let mut sig = self.module.make_signature();
+                for _ in 0..s.arity {
+                    sig.params.push(AbiParam::new(t));
+                }
+                sig.returns.push(AbiParam::new(t));
+                let id = self
+                    .module
+                    .declare_function(name, Linkage::Import, &sig)
+                    .unwrap_or_else(|e| panic!("lazyjit math: declaring {name}: {e}"));
+                self.ids.insert(name, id);
+                id
+            }
+        };
+        let want = UserExternalName {
+            namespace: 0,
+            index: id.as_u32(),
+        };
+        let named = b.func.params.user_named_funcs();
+        let existing = b.func.dfg.ext_funcs.iter().find_map(|(fr, data)| match data.name {
+            ExternalName::User(r) if named.get(r) == Some(&want) => Some(fr),
+            _ => None,
+        });
+        match existing {
+            Some(fr) => fr,
+            None => self.module.declare_func_in_func(id, b.func),
+        }
+    }
+}
+
+/// Registers every shim symbol a [`MathEmitter`] may import. Call it on the `JITBuilder`
+/// before `JITModule::new`.
+pub fn register_symbols(jb: &mut cranelift_jit::JITBuilder) {
+    for s in shims::all() {
+        jb.symbol(s.name, s.addr);
+    }
+}
+
+/// The names of all shim symbols (for tests and diagnostics).
+pub fn symbol_names() -> Vec<&'static str> {
+    shims::all().iter().map(|s| s.name).collect()
+}
