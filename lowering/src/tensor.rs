@@ -184,18 +184,6 @@ impl Tensor {
             .map_err(|e| Error::Data(format!("to_array: {e}")))
     }
 
-    /// Wraps a buffer holding exactly `ty.size_bytes()` bytes of row-major data.
-    pub(crate) fn from_buffer(ty: TensorType, buf: Buffer) -> Result<Tensor, Error> {
-        if buf.len() != ty.size_bytes() {
-            return Err(Error::Data(format!(
-                "a tensor of type {ty} needs {} bytes, the buffer has {}",
-                ty.size_bytes(),
-                buf.len()
-            )));
-        }
-        Ok(Tensor { ty, buf })
-    }
-
     pub fn ty(&self) -> &TensorType {
         &self.ty
     }

@@ -108,6 +108,8 @@ pub struct Compiled {
     slot_of: HashMap<ValueId, usize>,
     texts: Vec<KernelText>,
     stats: CompileStats,
+    /// Intermediate buffers kept between runs (taken by one run at a time).
+    temps: Mutex<Option<Vec<Buffer>>>,
     module: Mutex<Option<JITModule>>,
 }
 
@@ -285,6 +287,7 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Err
         slot_of,
         texts,
         stats,
+        temps: Mutex::new(None),
         module: Mutex::new(Some(module)),
     })
 }
@@ -356,32 +359,86 @@ impl Compiled {
     /// Runs the program on `inputs` (one per parameter, matching dtype and shape) and returns
     /// the outputs in order. Inputs are checked before any generated code runs.
     pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, Error> {
+        let mut outs: Vec<Tensor> = self
+            .program
+            .outputs
+            .iter()
+            .map(|o| Tensor::zeros(self.program.value_type(*o).clone()))
+            .collect();
+        self.run_into(inputs, &mut outs)?;
+        Ok(outs)
+    }
+
+    /// Runs the program writing into caller-owned `outputs` (one per program output, of the
+    /// output's exact type), so steady-state runs allocate nothing: row scratch and
+    /// intermediate buffers are kept between runs.
+    pub fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), Error> {
         check_inputs(&self.program, inputs)?;
         let p = &self.program;
+        if outputs.len() != p.outputs.len() {
+            return Err(Error::Input(format!(
+                "the program has {} outputs, got {} output tensors",
+                p.outputs.len(),
+                outputs.len()
+            )));
+        }
+        for (i, (o, t)) in p.outputs.iter().zip(outputs.iter()).enumerate() {
+            let ty = p.value_type(*o);
+            if t.ty() != ty || t.buffer().len() != ty.size_bytes() {
+                return Err(Error::Input(format!(
+                    "output {i} ({o}) is {ty} but the output tensor is {}",
+                    t.ty()
+                )));
+            }
+        }
         let np = p.params.len();
-        // Buffers of non-parameter slots, allocated fresh for this run.
-        let mut owned: Vec<Option<Buffer>> = self
-            .slot_bytes
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| (i >= np).then(|| Buffer::zeroed(n)))
-            .collect();
-        let mut table: Vec<*mut u8> = Vec::with_capacity(owned.len());
-        for (i, b) in owned.iter_mut().enumerate() {
-            table.push(match b {
-                Some(b) => b.as_mut_ptr(),
+        // The first output naming a computed value receives it directly; other outputs
+        // (parameters, repeats) are copied afterwards.
+        let mut direct: HashMap<usize, usize> = HashMap::new();
+        for (i, o) in p.outputs.iter().enumerate() {
+            let slot = self.slot_of[o];
+            if slot >= np {
+                direct.entry(slot).or_insert(i);
+            }
+        }
+        let mut temps = self
+            .temps
+            .lock()
+            .ok()
+            .and_then(|mut t| t.take())
+            .unwrap_or_else(|| {
+                self.slot_bytes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &n)| {
+                        if i < np || direct.contains_key(&i) {
+                            Buffer::zeroed(0)
+                        } else {
+                            Buffer::zeroed(n)
+                        }
+                    })
+                    .collect()
+            });
+        let mut table: Vec<*mut u8> = Vec::with_capacity(self.slot_bytes.len());
+        for i in 0..self.slot_bytes.len() {
+            table.push(if i < np {
                 // Kernels never store to parameter slots (only kernel roots are written), so
-                // the const-to-mut cast is never written through.
-                None => inputs[i].buffer().as_ptr() as *mut u8,
+                // this const-to-mut cast is never written through.
+                inputs[i].buffer().as_ptr() as *mut u8
+            } else if let Some(&o) = direct.get(&i) {
+                outputs[o].buffer_mut().as_mut_ptr()
+            } else {
+                temps[i].as_mut_ptr()
             });
         }
         let mut status = [0i64; 4];
+        let mut result = Ok(());
         for step in &self.steps {
             match step {
-                // SAFETY: every slot in `table` points to a live buffer whose size equals the
-                // byte size of the value's type (inputs checked by check_inputs, the rest
-                // allocated above from slot_types), and the kernel only accesses elements
-                // inside those types — index arithmetic is derived from the same shapes, and
+                // SAFETY: every slot in `table` points to a live buffer of the slot's byte
+                // size (inputs and outputs checked above against the program's types, the rest
+                // allocated from slot_bytes), and the kernel only accesses elements inside those
+                // types — its index arithmetic derives from the same shapes, and
                 // data-dependent indices are bounds-checked in the generated code.
                 Step::Jit(f) => unsafe { f(table.as_ptr(), status.as_mut_ptr()) },
                 Step::MatMul {
@@ -394,7 +451,7 @@ impl Compiled {
                 } => {
                     // SAFETY: MatMulPlan::new validated the strided views against the operand
                     // types, whose buffers are in the table with their full sizes; the output
-                    // is a fresh buffer distinct from both operands.
+                    // is a buffer distinct from both operands.
                     unsafe {
                         plan.run(
                             table[*a].add(*a_off),
@@ -405,35 +462,32 @@ impl Compiled {
                 }
             }
             if status[0] != 0 {
-                return Err(self.index_error(status[0], status[1]));
+                result = Err(self.index_error(status[0], status[1]));
+                break;
             }
         }
-        let mut outs = Vec::with_capacity(p.outputs.len());
-        let mut taken = vec![false; owned.len()];
-        for o in &p.outputs {
-            let slot = self.slot_of[o];
-            let ty = p.value_type(*o).clone();
-            let t = if slot < np {
-                let mut t = Tensor::zeros(ty);
-                t.buffer_mut()
-                    .as_bytes_mut()
-                    .copy_from_slice(inputs[slot].buffer().as_bytes());
-                t
-            } else if !std::mem::replace(&mut taken[slot], true) {
-                let buf = owned[slot].take().ok_or_else(|| Error::Codegen("output buffer".into()))?;
-                Tensor::from_buffer(ty, buf)?
-            } else {
-                let first = outs
-                    .iter()
-                    .zip(&p.outputs)
-                    .find(|(_, v)| *v == o)
-                    .map(|(t, _): (&Tensor, _)| t.clone())
-                    .ok_or_else(|| Error::Codegen("repeated output".into()))?;
-                first
-            };
-            outs.push(t);
+        if let Ok(mut t) = self.temps.lock() {
+            *t = Some(temps);
         }
-        Ok(outs)
+        result?;
+        for (i, o) in p.outputs.iter().enumerate() {
+            let slot = self.slot_of[o];
+            let src: Option<*const u8> = if slot < np {
+                Some(inputs[slot].buffer().as_ptr())
+            } else {
+                match direct.get(&slot) {
+                    Some(&first) if first != i => Some(outputs[first].buffer().as_ptr()),
+                    _ => None,
+                }
+            };
+            if let Some(src) = src {
+                let n = outputs[i].buffer().len();
+                // SAFETY: src is a live buffer of the same type (n bytes) distinct from
+                // outputs[i] (a different output tensor or an input).
+                unsafe { std::ptr::copy_nonoverlapping(src, outputs[i].buffer_mut().as_mut_ptr(), n) };
+            }
+        }
+        Ok(())
     }
 
     fn index_error(&self, code: i64, index: i64) -> Error {

@@ -272,7 +272,7 @@ fn form_groups(p: &Program, kernels: &[Kernel], storage: &mut [Storage]) -> Vec<
     let mut groups: Vec<Group> = Vec::new();
     let mut cur: Option<Group> = None;
     for (i, kern) in kernels.iter().enumerate() {
-        if let Some(g) = cur.as_mut() {
+        if let Some(g) = cur.as_mut().filter(|g| !g.outer.is_empty()) {
             let internal: Vec<ValueId> = g.kernels.iter().map(|&j| kernels[j].root).collect();
             let fits = outer_of(p, kern, g.outer.len()).as_deref() == Some(&g.outer[..])
                 && aligned_reads(p, storage, kern.root, &g.outer, true, &internal, true);
@@ -292,11 +292,27 @@ fn form_groups(p: &Program, kernels: &[Kernel], storage: &mut [Storage]) -> Vec<
         });
     }
     groups.extend(cur);
-    // Split singleton groups back to plain kernels; find scratch buffers.
+    // A group is worth its loop nest only with several kernels and several rows; split the
+    // others into one group per kernel.
+    let groups: Vec<Group> = groups
+        .into_iter()
+        .flat_map(|g| {
+            if g.kernels.len() >= 2 && g.outer.iter().product::<usize>() > 1 {
+                vec![g]
+            } else {
+                g.kernels
+                    .into_iter()
+                    .map(|k| Group {
+                        kernels: vec![k],
+                        outer: Vec::new(),
+                    })
+                    .collect()
+            }
+        })
+        .collect();
     let outputs: Vec<ValueId> = p.outputs.clone();
-    for g in &mut groups {
-        if g.kernels.len() < 2 || g.outer.iter().product::<usize>() <= 1 {
-            g.outer.clear();
+    for g in &groups {
+        if g.outer.is_empty() {
             continue;
         }
         for &j in &g.kernels {

@@ -1,1 +1,9 @@
 //! Runtime kernels called by compiled programs.
+//!
+//! - [`gemm`]: batched, strided, broadcasting matrix multiplication ([`MatMulPlan`]), the
+//!   kernel behind `Op::MatMul`. f32/f64 go to `matrixmultiply` (chosen by measurement, see
+//!   `docs/matmul.md`), i32/i64 to a blocked wrapping-arithmetic loop.
+
+pub mod gemm;
+
+pub use gemm::{matmul_plan_run, MatMulPlan};

@@ -28,8 +28,10 @@ const MIN_NORMAL: f32 = f32::MIN_POSITIVE;
 /// `1.5 * 2^23`: adding it rounds an f32 in (-2^22, 2^22) to an integer held in the low
 /// mantissa bits (round to nearest even), so no float-to-int instruction is needed.
 const MAGIC: f32 = 12_582_912.0;
-/// Bit pattern of [`MAGIC`].
-const MAGIC_BITS: i32 = 0x4B40_0000;
+// The bit pattern of `MAGIC + k` is `0x4B40_0000 + k`; since the low 9 bits of 0x4B40_0000
+// (and of its half) are zero, `bits << 23 == k << 23` and `(bits >> 1) << 23 == (k >> 1) << 23`
+// (mod 2^32): the integer `k` never has to be materialized, and the exponent bias is added as
+// the bits of 1.0, which the polynomials already hold in a register.
 
 impl K {
     pub fn new(ty: Type, fma: bool) -> K {
@@ -180,33 +182,29 @@ pub(crate) fn exp(k: K, b: &mut FunctionBuilder, x: Value, full: bool) -> Value 
     let big = k.mul_add(b, x, l2e, magic);
     let kf = b.ins().fsub(big, magic);
     let kb = k.bits(b, big);
-    let mb = k.ic(b, MAGIC_BITS);
-    let ki = b.ins().isub(kb, mb);
     let r = k.mul_addc(b, kf, -LN2_HI, x);
-    let r = {
-        let l = k.c(b, -LN2_LO);
-        k.mul_add(b, kf, l, r)
-    };
+    let r = k.mul_addc(b, kf, -LN2_LO, r);
     let z = b.ins().fmul(r, r);
     let p = k.horner(b, r, &EXP_P);
     let p = k.mul_add(b, p, z, r);
     let one = k.c(b, 1.0);
     let p = b.ins().fadd(p, one);
-    let bias = k.ic(b, 127);
+    // 2^e from integer bits whose low bits hold e: (e << 23) + bits(1.0)
+    let one_bits = k.bits(b, one);
     let pow2 = |b: &mut FunctionBuilder, e: Value| {
-        let t = b.ins().iadd(e, bias);
-        let t = b.ins().ishl_imm_u(t, 23);
+        let t = b.ins().ishl_imm_u(e, 23);
+        let t = b.ins().iadd(t, one_bits);
         k.float(b, t)
     };
     if full {
-        let k1 = b.ins().sshr_imm_u(ki, 1);
-        let k2 = b.ins().isub(ki, k1);
-        let s1 = pow2(b, k1);
-        let s2 = pow2(b, k2);
+        let h = b.ins().sshr_imm_u(kb, 1);
+        let rest = b.ins().isub(kb, h);
+        let s1 = pow2(b, h);
+        let s2 = pow2(b, rest);
         let t = b.ins().fmul(p, s1);
         b.ins().fmul(t, s2)
     } else {
-        let s = pow2(b, ki);
+        let s = pow2(b, kb);
         b.ins().fmul(p, s)
     }
 }
@@ -214,19 +212,14 @@ pub(crate) fn exp(k: K, b: &mut FunctionBuilder, x: Value, full: bool) -> Value 
 // ---------------------------------------------------------------------------------------------
 // log
 
-/// Cephes `logf` polynomial: `log(1+f) = f - f^2/2 + f^3 P(f)`, `f` in [sqrt(1/2)-1, sqrt(2)-1].
-const LOG_P: [f32; 9] = [
-    7.037_683_6e-2,
-    -1.151_461e-1,
-    1.167_699_84e-1,
-    -1.242_014_1e-1,
-    1.424_932_3e-1,
-    -1.666_805_7e-1,
-    2.000_071_4e-1,
-    -2.499_999_4e-1,
-    3.333_333e-1,
+/// FreeBSD `logf` (`e_logf.c`) coefficients: `R(z) = Lg1 z + Lg2 z^2 + Lg3 z^3 + Lg4 z^4`
+/// approximates `log((1+s)/(1-s)) / s - 2` with `z = s^2`, |s| <= 0.1716.
+const LOG_LG: [f32; 4] = [
+    f32::from_bits(0x3f2a_aaaa), // 0.666_666_63
+    f32::from_bits(0x3ecc_ce13), // 0.400_009_72
+    f32::from_bits(0x3e91_e9ee), // 0.284_987_87
+    f32::from_bits(0x3e78_9e26), // 0.242_790_79
 ];
-
 /// Natural log. Subnormal inputs are scaled by 2^23 first. `x = 2^e z` with `z` in
 /// [sqrt(1/2), sqrt(2)) from integer arithmetic on the bits; `log x = e ln2 + log(z)`.
 /// Specials: `log(±0) = -inf`, `log(+inf) = +inf`, `log(x<0) = log(-inf) = NaN`, NaN -> NaN
@@ -257,14 +250,34 @@ pub(crate) fn log(k: K, b: &mut FunctionBuilder, x: Value) -> Value {
     let e = b.ins().fcvt_from_sint(k.ty, ei);
     let e = b.ins().fsub(e, eadj);
 
-    let f2 = b.ins().fmul(f, f);
-    let p = k.horner(b, f, &LOG_P);
-    let p = b.ins().fmul(p, f);
-    let y = b.ins().fmul(p, f2);
-    let y = k.mul_addc(b, e, LN2_LO, y);
-    let y = k.mul_addc(b, f2, -0.5, y);
-    let r = b.ins().fadd(f, y);
-    let r = k.mul_addc(b, e, LN2_HI, r);
+    // log(1+f) = f - hfsq + s (hfsq + R(s^2)), s = f / (2 + f), hfsq = f^2/2 (FreeBSD logf)
+    let two = k.c(b, 2.0);
+    let d = b.ins().fadd(f, two);
+    let s = b.ins().fdiv(f, d);
+    let z = b.ins().fmul(s, s);
+    let w = b.ins().fmul(z, z);
+    let t1 = {
+        let c4 = k.c(b, LOG_LG[3]);
+        let c2 = k.c(b, LOG_LG[1]);
+        let t = k.mul_add(b, w, c4, c2);
+        b.ins().fmul(w, t)
+    };
+    let t2 = {
+        let c3 = k.c(b, LOG_LG[2]);
+        let c1 = k.c(b, LOG_LG[0]);
+        let t = k.mul_add(b, w, c3, c1);
+        b.ins().fmul(z, t)
+    };
+    let rr = b.ins().fadd(t2, t1);
+    let half = k.c(b, 0.5);
+    let hf = b.ins().fmul(half, f);
+    let hfsq = b.ins().fmul(hf, f);
+    let u = b.ins().fadd(hfsq, rr);
+    let t = b.ins().fmul(s, u);
+    let t = k.mul_addc(b, e, LN2_LO, t);
+    let t = b.ins().fsub(t, hfsq);
+    let t = b.ins().fadd(t, f);
+    let r = k.mul_addc(b, e, LN2_HI, t);
 
     let inf = k.c(b, f32::INFINITY);
     let m = k.cmp(b, FloatCC::Equal, x, inf);
@@ -402,9 +415,8 @@ pub(crate) fn sincos(k: K, b: &mut FunctionBuilder, x: Value, cos: bool) -> (Val
     let tpi = k.c(b, std::f32::consts::FRAC_2_PI);
     let big = k.mul_add(b, a, tpi, magic);
     let jf = b.ins().fsub(big, magic);
-    let jb = k.bits(b, big);
-    let mb = k.ic(b, MAGIC_BITS);
-    let j = b.ins().isub(jb, mb);
+    // the low bits of bits(big) are those of j (see MAGIC)
+    let j = k.bits(b, big);
     let mut r = a;
     for c in [PIO2_1, PIO2_2, PIO2_3, PIO2_4] {
         r = k.mul_addc(b, jf, -c, r);

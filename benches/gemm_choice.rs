@@ -1,0 +1,281 @@
+//! Which GEMM crate backs `MatMulPlan` for f32/f64: measured, single-threaded.
+//!
+//! Baseline set at 1024^3 f32 (and f64): `matrixmultiply::sgemm` / `dgemm` (no "threading"
+//! feature, so one thread; AVX-512 kernels on by default), `gemm::gemm` with
+//! `Parallelism::None` (built with its `x86-v4` feature so that it, too, may use AVX-512),
+//! ndarray's `a.dot(&b)` (ndarray is built without a BLAS feature, so it calls matrixmultiply
+//! and allocates the result), and `lazyjit_lowering::kernels::MatMulPlan` itself (to show that
+//! the wrapper costs nothing). Smaller and transposed cases show the picture where compiled
+//! programs usually live; the i32/i64 group measures the integer loop.
+//!
+//! Run: `cargo bench --bench gemm_choice`. Throughput is reported as elements/s where one
+//! "element" is one FLOP (2*m*k*n per product), so `Gelem/s` reads as GFLOP/s.
+//! Results and the decision: `docs/matmul.md`.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use lazyjit_lowering::kernels::MatMulPlan;
+use lazyjit_lowering::DType;
+use ndarray::Array2;
+use std::hint::black_box;
+use std::time::Duration;
+
+/// One float type and its two candidate kernels, both called as `c = a x b` on strided
+/// operands with a dense row-major `c`.
+trait Float: Copy + Default + Into<f64> + 'static {
+    const DTYPE: DType;
+    const NAME: &'static str;
+    fn from_f64(x: f64) -> Self;
+    /// # Safety: the strided views are in bounds, c is m x n row-major and separate.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn matrixmultiply(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const Self,
+        rsa: isize,
+        csa: isize,
+        b: *const Self,
+        rsb: isize,
+        csb: isize,
+        c: *mut Self,
+    );
+}
+
+impl Float for f32 {
+    const DTYPE: DType = DType::F32;
+    const NAME: &'static str = "f32";
+    fn from_f64(x: f64) -> f32 {
+        x as f32
+    }
+    unsafe fn matrixmultiply(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const f32,
+        rsa: isize,
+        csa: isize,
+        b: *const f32,
+        rsb: isize,
+        csb: isize,
+        c: *mut f32,
+    ) {
+        // SAFETY: forwarded contract.
+        unsafe {
+            matrixmultiply::sgemm(
+                m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, n as isize, 1,
+            )
+        }
+    }
+}
+
+impl Float for f64 {
+    const DTYPE: DType = DType::F64;
+    const NAME: &'static str = "f64";
+    fn from_f64(x: f64) -> f64 {
+        x
+    }
+    unsafe fn matrixmultiply(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const f64,
+        rsa: isize,
+        csa: isize,
+        b: *const f64,
+        rsb: isize,
+        csb: isize,
+        c: *mut f64,
+    ) {
+        // SAFETY: forwarded contract.
+        unsafe {
+            matrixmultiply::dgemm(
+                m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, n as isize, 1,
+            )
+        }
+    }
+}
+
+/// `c = a x b` with the `gemm` crate, single-threaded.
+///
+/// # Safety: as [`Float::matrixmultiply`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_crate<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const T,
+    rsa: isize,
+    csa: isize,
+    b: *const T,
+    rsb: isize,
+    csb: isize,
+    c: *mut T,
+) {
+    // SAFETY: forwarded contract. gemm computes dst = alpha*dst + beta*lhs*rhs and takes
+    // (column, row) strides; with read_dst = false, dst is only written.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c,
+            1,
+            n as isize,
+            false,
+            a,
+            csa,
+            rsa,
+            b,
+            csb,
+            rsb,
+            T::from_f64(0.0),
+            T::from_f64(1.0),
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+/// Operand layouts.
+#[derive(Copy, Clone, PartialEq)]
+enum Layout {
+    /// Both row-major.
+    Nn,
+    /// `a` stored transposed (column-major), as in the weight gradient `x^T · dy`.
+    Tn,
+}
+
+/// Benchmarks one float matmul shape with every candidate.
+fn float_case<T: Float>(c: &mut Criterion, m: usize, k: usize, n: usize, layout: Layout) {
+    let a: Vec<T> = (0..m * k)
+        .map(|i| T::from_f64(((i * 7919 + 13) % 2003) as f64 / 1001.5 - 1.0))
+        .collect();
+    let b: Vec<T> = (0..k * n)
+        .map(|i| T::from_f64(((i * 104_729 + 7) % 1999) as f64 / 999.5 - 1.0))
+        .collect();
+    let mut out: Vec<T> = vec![T::default(); m * n];
+    let (rsa, csa) = match layout {
+        Layout::Nn => (k, 1),
+        Layout::Tn => (1, m),
+    };
+    let (rsb, csb) = (n, 1);
+    let lay = match layout {
+        Layout::Nn => "",
+        Layout::Tn => "_aT",
+    };
+    let name = format!("{}_{m}x{k}x{n}{lay}", T::NAME);
+    let mut g = c.benchmark_group(&name);
+    let secs = if m * k * n >= 1 << 27 { 3 } else { 2 };
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(secs))
+        .throughput(Throughput::Elements(2 * (m * k * n) as u64));
+
+    let (ap, bp) = (a.as_ptr(), b.as_ptr());
+    let (ra, ca, rb, cb) = (rsa as isize, csa as isize, rsb as isize, csb as isize);
+    g.bench_function("matrixmultiply", |bch| {
+        bch.iter(|| {
+            // SAFETY: the views match the buffers built above; out is separate.
+            unsafe { T::matrixmultiply(m, k, n, ap, ra, ca, bp, rb, cb, out.as_mut_ptr()) };
+            black_box(&mut out);
+        })
+    });
+    g.bench_function("gemm", |bch| {
+        bch.iter(|| {
+            // SAFETY: as above.
+            unsafe { gemm_crate(m, k, n, ap, ra, ca, bp, rb, cb, out.as_mut_ptr()) };
+            black_box(&mut out);
+        })
+    });
+    if T::DTYPE == DType::F32 && layout == Layout::Nn && m == 1024 {
+        let aa = Array2::from_shape_fn((m, k), |(i, p)| a[i * k + p].into() as f32);
+        let bb = Array2::from_shape_fn((k, n), |(p, j)| b[p * n + j].into() as f32);
+        g.bench_function("ndarray_dot", |bch| bch.iter(|| black_box(aa.dot(&bb))));
+    }
+    let plan = MatMulPlan::new(T::DTYPE, &[m, k], &[rsa, csa], &[k, n], &[rsb, csb]).unwrap();
+    g.bench_function("MatMulPlan", |bch| {
+        bch.iter(|| {
+            // SAFETY: buffers of the plan's dtype, at least a_min_len / b_min_len / out_numel
+            // long; out is separate.
+            unsafe { plan.run(ap.cast(), bp.cast(), out.as_mut_ptr().cast()) };
+            black_box(&mut out);
+        })
+    });
+    g.finish();
+
+    // Cross-check outside the timed loops: MatMulPlan and the gemm crate agree.
+    let mut want: Vec<T> = vec![T::default(); m * n];
+    // SAFETY: as above.
+    unsafe {
+        plan.run(ap.cast(), bp.cast(), out.as_mut_ptr().cast());
+        gemm_crate(m, k, n, ap, ra, ca, bp, rb, cb, want.as_mut_ptr());
+    }
+    let worst = out
+        .iter()
+        .zip(&want)
+        .map(|(&x, &y)| (x.into() - y.into()).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        worst < 1e-2,
+        "{name}: MatMulPlan and gemm disagree by {worst}"
+    );
+}
+
+fn floats(c: &mut Criterion) {
+    float_case::<f32>(c, 1024, 1024, 1024, Layout::Nn);
+    float_case::<f64>(c, 1024, 1024, 1024, Layout::Nn);
+    float_case::<f32>(c, 256, 256, 256, Layout::Nn);
+    float_case::<f32>(c, 64, 64, 64, Layout::Nn);
+    // An MLP layer (batch 64, 784 -> 128) and its weight gradient (x^T · dy).
+    float_case::<f32>(c, 64, 784, 128, Layout::Nn);
+    float_case::<f32>(c, 784, 64, 128, Layout::Tn);
+}
+
+fn ints(c: &mut Criterion) {
+    let n = 512usize;
+    let mut g = c.benchmark_group(format!("int_{n}x{n}x{n}"));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(2 * (n as u64).pow(3)));
+    let a32: Vec<i32> = (0..n * n).map(|i| (i % 17) as i32 - 8).collect();
+    let b32: Vec<i32> = (0..n * n).map(|i| (i % 13) as i32 - 6).collect();
+    let mut c32 = vec![0i32; n * n];
+    let a64: Vec<i64> = a32.iter().map(|&x| x as i64).collect();
+    let b64: Vec<i64> = b32.iter().map(|&x| x as i64).collect();
+    let mut c64 = vec![0i64; n * n];
+    let p32 = MatMulPlan::contiguous(DType::I32, &[n, n], &[n, n]).unwrap();
+    let p64 = MatMulPlan::contiguous(DType::I64, &[n, n], &[n, n]).unwrap();
+    g.bench_function("MatMulPlan_i32", |bch| {
+        bch.iter(|| {
+            // SAFETY: i32 buffers of n*n elements, c separate.
+            unsafe {
+                p32.run(
+                    a32.as_ptr().cast(),
+                    b32.as_ptr().cast(),
+                    c32.as_mut_ptr().cast(),
+                )
+            };
+            black_box(&mut c32);
+        })
+    });
+    g.bench_function("MatMulPlan_i64", |bch| {
+        bch.iter(|| {
+            // SAFETY: i64 buffers of n*n elements, c separate.
+            unsafe {
+                p64.run(
+                    a64.as_ptr().cast(),
+                    b64.as_ptr().cast(),
+                    c64.as_mut_ptr().cast(),
+                )
+            };
+            black_box(&mut c64);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, floats, ints);
+criterion_main!(benches);

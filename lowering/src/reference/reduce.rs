@@ -1,0 +1,145 @@
+//! Reductions: sum, mean, max, min, prod, argmax, argmin.
+
+use super::value::{from_vec, Num, Value};
+use crate::op::ReduceOp;
+use ndarray::{ArrayD, IxDyn};
+
+/// Reduces `x` over `axes` (sorted, unique). Each output element folds its reduced elements in
+/// row-major order, starting from the first; an empty fold gives the op's identity.
+pub(super) fn reduce(
+    op: ReduceOp,
+    axes: &[usize],
+    keepdim: bool,
+    x: &Value,
+) -> Result<Value, String> {
+    if axes.is_empty() && !op.is_arg() {
+        return Ok(x.clone());
+    }
+    if axes.iter().any(|&a| a >= x.shape().len()) {
+        return Err(format!(
+            "{} axes {axes:?} out of range for {:?}",
+            op.name(),
+            x.shape()
+        ));
+    }
+    let dims: Vec<usize> = x
+        .shape()
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| if axes.contains(&i) { 1 } else { d })
+        .collect();
+    let out_dims: Vec<usize> = if keepdim {
+        dims
+    } else {
+        x.shape()
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !axes.contains(i))
+            .map(|(_, &d)| d)
+            .collect()
+    };
+    match x {
+        Value::F32(a) => reduce_num(op, axes, a, &out_dims),
+        Value::F64(a) => reduce_num(op, axes, a, &out_dims),
+        Value::I32(a) => reduce_num(op, axes, a, &out_dims),
+        Value::I64(a) => reduce_num(op, axes, a, &out_dims),
+        Value::Bool(_) => Err(format!("{} does not accept bool", op.name())),
+    }
+}
+
+/// The elements of `a` reordered so that each output element's reduced elements are one
+/// contiguous row (in row-major order of the reduced axes), and the row length.
+fn rows<T: Copy>(a: &ArrayD<T>, axes: &[usize]) -> (Vec<T>, usize) {
+    let mut perm: Vec<usize> = (0..a.ndim()).filter(|i| !axes.contains(i)).collect();
+    perm.extend_from_slice(axes);
+    let inner = axes.iter().map(|&i| a.shape()[i]).product();
+    let data = a
+        .view()
+        .permuted_axes(IxDyn(&perm))
+        .iter()
+        .copied()
+        .collect();
+    (data, inner)
+}
+
+fn fold<T: Copy>(row: &[T], empty: T, f: fn(T, T) -> T) -> T {
+    match row.split_first() {
+        None => empty,
+        Some((&first, rest)) => rest.iter().fold(first, |acc, &x| f(acc, x)),
+    }
+}
+
+/// Index of the first element of `row` that `better` prefers to all earlier ones; a NaN is
+/// preferred to everything and the first NaN wins. `row` is never empty (verifier rule).
+fn arg_index<T: Num>(row: &[T], better: fn(T, T) -> bool) -> usize {
+    let mut best = 0;
+    for (i, &x) in row.iter().enumerate().skip(1) {
+        if row[best].is_nan() {
+            break;
+        }
+        if x.is_nan() || better(x, row[best]) {
+            best = i;
+        }
+    }
+    best
+}
+
+fn reduce_num<T: Num>(
+    op: ReduceOp,
+    axes: &[usize],
+    a: &ArrayD<T>,
+    out_dims: &[usize],
+) -> Result<Value, String> {
+    let (data, inner) = rows(a, axes);
+    let outer: usize = out_dims.iter().product();
+    let row = |o: usize| &data[o * inner..(o + 1) * inner];
+    if op.is_arg() {
+        let better: fn(T, T) -> bool = match op {
+            ReduceOp::ArgMax => |x, best| x > best,
+            _ => |x, best| x < best,
+        };
+        if inner == 0 && outer > 0 {
+            return Err(format!("{} over an empty axis", op.name()));
+        }
+        let res = (0..outer)
+            .map(|o| arg_index(row(o), better) as i64)
+            .collect();
+        return from_vec(out_dims, res).map(Value::I64);
+    }
+    let (empty, f): (T, fn(T, T) -> T) = match op {
+        ReduceOp::Sum | ReduceOp::Mean => (T::ZERO, T::plus),
+        ReduceOp::Max => (T::LOWEST, T::maximum),
+        ReduceOp::Min => (T::HIGHEST, T::minimum),
+        _ => (T::ONE, T::times),
+    };
+    let mut res: Vec<T> = (0..outer).map(|o| fold(row(o), empty, f)).collect();
+    if op == ReduceOp::Mean {
+        let count = T::from_index(inner);
+        for r in &mut res {
+            *r = r.over(count);
+        }
+    }
+    from_vec(out_dims, res).map(T::wrap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arg_index_prefers_first_nan() {
+        let row = [1.0f32, f32::NAN, 5.0, f32::NAN];
+        assert_eq!(arg_index(&row, |x, b| x > b), 1);
+        assert_eq!(arg_index(&row, |x, b| x < b), 1);
+        assert_eq!(arg_index(&[3, 7, 7, 1], |x: i32, b| x > b), 1);
+    }
+
+    #[test]
+    fn fold_empty_is_identity() {
+        assert_eq!(fold::<i32>(&[], 1, i32::times), 1);
+        assert_eq!(
+            fold(&[-0.0f32], 0.0, f32::plus).to_bits(),
+            (-0.0f32).to_bits()
+        );
+    }
+}

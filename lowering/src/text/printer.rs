@@ -1,0 +1,139 @@
+//! Printer of the program text form: the inverse of the parser.
+
+use crate::op::Op;
+use crate::program::{Program, ValueId};
+use crate::types::Scalar;
+use std::fmt::{self, Write};
+
+/// Writes a scalar so that the parser reads back the identical value (floats by bits).
+///
+/// Unlike `Scalar`'s `Display`, NaNs other than the canonical `f64::NAN` keep their bit
+/// pattern (`nan:0x7ff8000000000001`), and finite floats always carry a `.` or an exponent
+/// so they never read back as integers.
+pub(crate) fn write_scalar(f: &mut impl Write, s: Scalar) -> fmt::Result {
+    match s {
+        Scalar::Float(v) if v.is_nan() => {
+            if v.to_bits() == f64::NAN.to_bits() {
+                f.write_str("nan")
+            } else {
+                write!(f, "nan:0x{:016x}", v.to_bits())
+            }
+        }
+        Scalar::Float(v) if v.is_infinite() => f.write_str(if v > 0.0 { "inf" } else { "-inf" }),
+        Scalar::Float(v) => {
+            // `{:?}` is the shortest representation that round-trips; it always has a `.` or
+            // an exponent today, but guard against a bare integer anyway.
+            let text = format!("{v:?}");
+            f.write_str(&text)?;
+            if !text.contains(['.', 'e', 'E']) {
+                f.write_str(".0")?;
+            }
+            Ok(())
+        }
+        Scalar::Int(v) => write!(f, "{v}"),
+        Scalar::Bool(b) => write!(f, "{b}"),
+    }
+}
+
+/// Writes a value's name: `%param_name` for parameters, `%N` for instruction results.
+fn write_value(f: &mut impl Write, p: &Program, v: ValueId) -> fmt::Result {
+    match p.params.get(v.index()) {
+        Some(param) => write!(f, "%{}", param.name),
+        None => write!(f, "%{}", v.0),
+    }
+}
+
+fn write_list(f: &mut impl Write, v: &[usize]) -> fmt::Result {
+    f.write_char('[')?;
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{x}")?;
+    }
+    f.write_char(']')
+}
+
+/// Writes the attributes of `op` in the order the format lists them, each preceded by `" "`
+/// if it is the first item after the op name (`first`) and by `", "` otherwise.
+fn write_attrs(f: &mut impl Write, op: &Op, mut first: bool) -> fmt::Result {
+    let mut key = |f: &mut dyn Write, k: &str| -> fmt::Result {
+        f.write_str(if first { " " } else { ", " })?;
+        first = false;
+        write!(f, "{k}=")
+    };
+    match op {
+        Op::Reduce { axes, keepdim, .. } => {
+            key(f, "axes")?;
+            write_list(f, axes)?;
+            key(f, "keepdim")?;
+            write!(f, "{keepdim}")
+        }
+        Op::Reshape { shape } | Op::Expand { shape } => {
+            key(f, "shape")?;
+            write_list(f, shape.dims())
+        }
+        Op::Permute { perm } => {
+            key(f, "perm")?;
+            write_list(f, perm)
+        }
+        Op::Slice {
+            starts,
+            stops,
+            steps,
+        } => {
+            key(f, "starts")?;
+            write_list(f, starts)?;
+            key(f, "stops")?;
+            write_list(f, stops)?;
+            key(f, "steps")?;
+            write_list(f, steps)
+        }
+        Op::Concat { axis }
+        | Op::Iota { axis }
+        | Op::Gather { axis }
+        | Op::IndexSelect { axis } => {
+            key(f, "axis")?;
+            write!(f, "{axis}")
+        }
+        Op::Pad { lo, hi, value } => {
+            key(f, "lo")?;
+            write_list(f, lo)?;
+            key(f, "hi")?;
+            write_list(f, hi)?;
+            key(f, "value")?;
+            write_scalar(f, *value)
+        }
+        Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast | Op::Constant { .. } | Op::MatMul => {
+            Ok(())
+        }
+    }
+}
+
+/// Writes the whole program. Never panics, even on programs that fail verification
+/// (operands out of range print as `%N`).
+pub(crate) fn write_program(f: &mut impl Write, p: &Program) -> fmt::Result {
+    for param in &p.params {
+        writeln!(f, "param %{}: {}", param.name, param.ty)?;
+    }
+    for (i, inst) in p.insts.iter().enumerate() {
+        let id = p.params.len().saturating_add(i);
+        write!(f, "%{id}: {} = {}", inst.ty, inst.op.name())?;
+        if let Op::Constant { value } = inst.op {
+            f.write_char(' ')?;
+            write_scalar(f, value)?;
+        }
+        for (k, a) in inst.args.iter().enumerate() {
+            f.write_str(if k == 0 { " " } else { ", " })?;
+            write_value(f, p, *a)?;
+        }
+        write_attrs(f, &inst.op, inst.args.is_empty())?;
+        f.write_char('\n')?;
+    }
+    f.write_str("return")?;
+    for (k, v) in p.outputs.iter().enumerate() {
+        f.write_str(if k == 0 { " " } else { ", " })?;
+        write_value(f, p, *v)?;
+    }
+    f.write_char('\n')
+}

@@ -1,0 +1,953 @@
+//! Measured accuracy, special values, vector/scalar agreement and rough throughput of the
+//! inline math library (`lazyjit_lowering::codegen::math`).
+//!
+//! Every kernel is `fn(a: *const T, b: *const T, dst: *mut T, n: i64)`: an `F32X4` loop over
+//! `n & !3` elements and a scalar tail loop (or the scalar loop alone), compiled through a
+//! `JITModule` exactly as the code generator does. Errors are measured against the `f64`
+//! std/libm function of the same input, in ulps of the f32 result.
+//!
+//! `cargo test --release -p lazyjit-lowering --test math_accuracy -- --nocapture` prints the
+//! error table and timings; `-- --ignored exhaustive --nocapture` runs every f32 input.
+
+use std::time::Instant;
+
+use cranelift_codegen::ir::{condcodes::IntCC, types, AbiParam, InstBuilder, MemFlagsData, Type};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, Linkage, Module};
+use lazyjit_lowering::codegen::math::{register_symbols, MathEmitter, SINCOS_INLINE_MAX};
+use lazyjit_lowering::UnaryOp;
+
+type Kernel<T> = unsafe extern "C" fn(*const T, *const T, *mut T, i64);
+
+/// What a kernel applies.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum F {
+    Un(UnaryOp),
+    Pow,
+}
+
+const FUNCS: [UnaryOp; 7] = [
+    UnaryOp::Exp,
+    UnaryOp::Log,
+    UnaryOp::Tanh,
+    UnaryOp::Sigmoid,
+    UnaryOp::Erf,
+    UnaryOp::Sin,
+    UnaryOp::Cos,
+];
+
+fn host_has_fma() -> bool {
+    let isa = cranelift_native::builder()
+        .unwrap()
+        .finish(settings::Flags::new(settings::builder()))
+        .unwrap();
+    isa.isa_flags()
+        .iter()
+        .any(|f| f.name == "has_fma" && f.value_string() == "true")
+}
+
+/// The fma settings this host can run: always `false`, and `true` if the ISA has it.
+fn fma_modes() -> Vec<bool> {
+    if host_has_fma() {
+        vec![true, false]
+    } else {
+        vec![false]
+    }
+}
+
+/// Compiles one kernel. `elem` is `F32` or `F64`; `vector` adds the `F32X4` main loop.
+/// Also returns the CLIF text and the VCode disassembly.
+fn compile_full<T>(
+    elem: Type,
+    f: F,
+    fma: bool,
+    vector: bool,
+    opt: &str,
+) -> (Kernel<T>, String, String) {
+    let mut fb = settings::builder();
+    fb.set("opt_level", opt).unwrap();
+    fb.set("enable_verifier", "true").unwrap();
+    let isa = cranelift_native::builder()
+        .unwrap()
+        .finish(settings::Flags::new(fb))
+        .unwrap();
+    let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
+    register_symbols(&mut jb);
+    let mut module = JITModule::new(jb);
+    let ptr = module.target_config().pointer_type();
+    let mut ctx = module.make_context();
+    for _ in 0..3 {
+        ctx.func.signature.params.push(AbiParam::new(ptr));
+    }
+    ctx.func.signature.params.push(AbiParam::new(types::I64));
+    let id = module
+        .declare_function("k", Linkage::Export, &ctx.func.signature)
+        .unwrap();
+    let tcfg = module.target_config();
+    let mut fctx = FunctionBuilderContext::new();
+    let esize: i64 = if elem == types::F64 { 8 } else { 4 };
+    let esh = esize.trailing_zeros() as i64;
+    {
+        let mut math = MathEmitter::new(&mut module, fma);
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let body = |b: &mut FunctionBuilder,
+                        math: &mut MathEmitter<JITModule>,
+                        ty: Type,
+                        pa,
+                        pb,
+                        pd,
+                        i| {
+            let fl = MemFlagsData::new().with_notrap();
+            let off = b.ins().ishl_imm_u(i, esh);
+            let aa = b.ins().iadd(pa, off);
+            let x = b.ins().load(ty, fl, aa, 0);
+            let r = match f {
+                F::Un(op) => math.unary(b, op, ty, x),
+                F::Pow => {
+                    let ab = b.ins().iadd(pb, off);
+                    let y = b.ins().load(ty, fl, ab, 0);
+                    math.pow(b, ty, x, y)
+                }
+            };
+            let ad = b.ins().iadd(pd, off);
+            b.ins().store(fl, r, ad, 0);
+        };
+        let entry = b.create_block();
+        let tail = b.create_block();
+        let sloop = b.create_block();
+        let exit = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        let t0 = b.append_block_param(tail, types::I64);
+        let j = b.append_block_param(sloop, types::I64);
+        b.switch_to_block(entry);
+        let p = b.block_params(entry).to_vec();
+        let (pa, pb, pd, n) = (p[0], p[1], p[2], p[3]);
+        let zero = b.ins().iconst(types::I64, 0);
+        if vector {
+            let vloop = b.create_block();
+            let i = b.append_block_param(vloop, types::I64);
+            let nvec = b.ins().band_imm(n, -4);
+            let any = b.ins().icmp_imm(IntCC::SignedGreaterThan, nvec, 0);
+            b.ins()
+                .brif(any, vloop, &[zero.into()], tail, &[zero.into()]);
+            b.switch_to_block(vloop);
+            body(&mut b, &mut math, types::F32X4, pa, pb, pd, i);
+            let inext = b.ins().iadd_imm_s(i, 4);
+            let more = b.ins().icmp(IntCC::SignedLessThan, inext, nvec);
+            b.ins()
+                .brif(more, vloop, &[inext.into()], tail, &[inext.into()]);
+        } else {
+            b.ins().jump(tail, &[zero.into()]);
+        }
+        b.switch_to_block(tail);
+        let has = b.ins().icmp(IntCC::SignedLessThan, t0, n);
+        b.ins().brif(has, sloop, &[t0.into()], exit, &[]);
+        b.switch_to_block(sloop);
+        body(&mut b, &mut math, elem, pa, pb, pd, j);
+        let jn = b.ins().iadd_imm_s(j, 1);
+        let more = b.ins().icmp(IntCC::SignedLessThan, jn, n);
+        b.ins().brif(more, sloop, &[jn.into()], exit, &[]);
+        b.switch_to_block(exit);
+        b.ins().return_(&[]);
+        b.seal_all_blocks();
+        b.finalize(tcfg);
+    }
+    let clif = ctx.func.display().to_string();
+    ctx.set_disasm(true);
+    if let Err(e) = module.define_function(id, &mut ctx) {
+        if let cranelift_module::ModuleError::Compilation(
+            cranelift_codegen::CodegenError::Verifier(errs),
+        ) = &e
+        {
+            panic!(
+                "{}",
+                cranelift_codegen::print_errors::pretty_verifier_error(
+                    &ctx.func,
+                    None,
+                    errs.clone()
+                )
+            );
+        }
+        panic!("{e:?}");
+    }
+    let vcode = ctx
+        .compiled_code()
+        .and_then(|c| c.vcode.clone())
+        .unwrap_or_default();
+    module.clear_context(&mut ctx);
+    module.finalize_definitions().unwrap();
+    let code = module.get_finalized_function(id);
+    // Dropping the module leaks its code pages on purpose, so the pointer stays valid.
+    let k = unsafe { std::mem::transmute::<*const u8, Kernel<T>>(code) };
+    (k, clif, vcode)
+}
+
+fn compile<T>(elem: Type, f: F, fma: bool, vector: bool) -> Kernel<T> {
+    compile_full(elem, f, fma, vector, "speed").0
+}
+
+fn run<T: Copy + Default>(k: Kernel<T>, a: &[T], b: Option<&[T]>) -> Vec<T> {
+    let mut out = vec![T::default(); a.len()];
+    let bp = b.map_or(a.as_ptr(), |b| {
+        assert_eq!(b.len(), a.len());
+        b.as_ptr()
+    });
+    unsafe { k(a.as_ptr(), bp, out.as_mut_ptr(), a.len() as i64) };
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// references and error metric
+
+fn reference(op: UnaryOp, x: f32) -> f64 {
+    let x = x as f64;
+    match op {
+        UnaryOp::Exp => x.exp(),
+        UnaryOp::Log => x.ln(),
+        UnaryOp::Tanh => x.tanh(),
+        UnaryOp::Sigmoid => {
+            if x < 0.0 {
+                let e = x.exp();
+                e / (1.0 + e)
+            } else {
+                1.0 / (1.0 + (-x).exp())
+            }
+        }
+        UnaryOp::Erf => libm::erf(x),
+        UnaryOp::Sin => x.sin(),
+        UnaryOp::Cos => x.cos(),
+        _ => unreachable!(),
+    }
+}
+
+/// The same function from Rust's f32 std/libm (for comparison in the printed table).
+fn std_f32(op: UnaryOp, x: f32) -> f32 {
+    match op {
+        UnaryOp::Exp => x.exp(),
+        UnaryOp::Log => x.ln(),
+        UnaryOp::Tanh => x.tanh(),
+        UnaryOp::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        UnaryOp::Erf => libm::erff(x),
+        UnaryOp::Sin => x.sin(),
+        UnaryOp::Cos => x.cos(),
+        _ => unreachable!(),
+    }
+}
+
+/// The f32 ulp of a value in the binade of `r` (subnormals: 2^-149; above f32::MAX: 2^104).
+fn ulp_f32(r: f64) -> f64 {
+    let e = ((r.abs().to_bits() >> 52) & 0x7ff) as i64 - 1023;
+    2f64.powi((e.clamp(-126, 127) - 23) as i32)
+}
+
+/// Error of `got` against the exact `r`, in f32 ulps. NaN/inf mismatches are infinite.
+fn ulp_err(got: f32, r: f64) -> f64 {
+    if r.is_nan() || got.is_nan() {
+        return if r.is_nan() && got.is_nan() {
+            0.0
+        } else {
+            f64::INFINITY
+        };
+    }
+    let rf = r as f32;
+    if got.is_infinite() || rf.is_infinite() {
+        return if got == rf { 0.0 } else { f64::INFINITY };
+    }
+    (got as f64 - r).abs() / ulp_f32(r)
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Stat {
+    n: usize,
+    max_ulp: f64,
+    at_ulp: f32,
+    max_abs: f64,
+    at_abs: f32,
+}
+
+impl Stat {
+    fn add(&mut self, x: f32, got: f32, r: f64) {
+        self.n += 1;
+        let u = ulp_err(got, r);
+        if u > self.max_ulp || (u.is_nan() && !self.max_ulp.is_nan()) {
+            self.max_ulp = u;
+            self.at_ulp = x;
+        }
+        let a = if u == 0.0 {
+            0.0
+        } else if u.is_finite() {
+            (got as f64 - r).abs()
+        } else {
+            f64::INFINITY
+        };
+        if a > self.max_abs {
+            self.max_abs = a;
+            self.at_abs = x;
+        }
+    }
+    fn merge(&mut self, o: &Stat) {
+        self.n += o.n;
+        if o.max_ulp > self.max_ulp {
+            self.max_ulp = o.max_ulp;
+            self.at_ulp = o.at_ulp;
+        }
+        if o.max_abs > self.max_abs {
+            self.max_abs = o.max_abs;
+            self.at_abs = o.at_abs;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// inputs
+
+/// Special and boundary inputs for every function.
+fn specials() -> Vec<f32> {
+    let mut v = vec![
+        0.0,
+        f32::INFINITY,
+        f32::NAN,
+        f32::from_bits(0x7fc0_1234),
+        f32::from_bits(0x7f80_0001), // signalling NaN
+        f32::from_bits(1),           // smallest subnormal
+        f32::from_bits(0x007f_ffff), // largest subnormal
+        f32::MIN_POSITIVE,
+        f32::MAX,
+        f32::EPSILON,
+        1.0,
+        0.5,
+        2.0,
+        1e-30,
+        1e-10,
+        1e-4,
+        1e30,
+        88.722_83,
+        88.722_84,
+        88.8,
+        89.0,
+        100.0,
+        110.0,
+        87.336_54,
+        103.972_08,
+        103.3,
+        104.0,
+        126.0,
+        0.625,
+        0.843_75,
+        3.92,
+        4.0,
+        9.0,
+        10.0,
+        20.0,
+        44.0,
+        80.0,
+        std::f32::consts::FRAC_PI_4,
+        std::f32::consts::FRAC_PI_2,
+        std::f32::consts::PI,
+        1e4,
+        12_868.0,
+        65_536.0,
+        SINCOS_INLINE_MAX,
+        1e6,
+        4_194_304.0,
+        16_777_216.0,
+        1e10,
+    ];
+    // neighbours of the finite, nonzero ones
+    let mut more = Vec::new();
+    for &x in &v {
+        if x.is_finite() && x != 0.0 {
+            for d in [-2i32, -1, 1, 2] {
+                more.push(f32::from_bits((x.to_bits() as i32 + d) as u32));
+            }
+        }
+    }
+    v.extend(more);
+    let neg: Vec<f32> = v.iter().map(|x| -x).collect();
+    v.extend(neg);
+    v
+}
+
+/// `n` inputs spread evenly over every f32 bit pattern (both signs, all binades, NaNs).
+fn bit_sweep(n: u64) -> Vec<f32> {
+    let step = (1u64 << 32) / n;
+    (0..n)
+        .map(|i| f32::from_bits((i * step + i % 7) as u32))
+        .collect()
+}
+
+fn uniform(lo: f32, hi: f32, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| lo + (hi - lo) * (i as f32 / (n - 1) as f32))
+        .collect()
+}
+
+/// The dense range of each function's sweep.
+fn dense_range(op: UnaryOp) -> (f32, f32) {
+    match op {
+        UnaryOp::Exp => (-110.0, 100.0),
+        UnaryOp::Log => (0.0, 4.0),
+        UnaryOp::Tanh => (-10.0, 10.0),
+        UnaryOp::Sigmoid => (-110.0, 40.0),
+        UnaryOp::Erf => (-5.0, 5.0),
+        UnaryOp::Sin | UnaryOp::Cos => (-10.0, 10.0),
+        _ => unreachable!(),
+    }
+}
+
+fn sweep_inputs(op: UnaryOp) -> Vec<f32> {
+    let (lo, hi) = dense_range(op);
+    let mut v = uniform(lo, hi, 1 << 20);
+    v.extend(bit_sweep(1 << 20));
+    if matches!(op, UnaryOp::Sin | UnaryOp::Cos) {
+        v.extend(uniform(-1e4, 1e4, 1 << 20));
+        v.extend(uniform(-SINCOS_INLINE_MAX, SINCOS_INLINE_MAX, 1 << 18));
+    }
+    v.extend(specials());
+    let pad = (4 - v.len() % 4) % 4;
+    v.extend(std::iter::repeat_n(1.0, pad));
+    v
+}
+
+// ---------------------------------------------------------------------------------------------
+// per-function error classes and bounds
+
+/// Which bucket an input's error is accounted to, and the bound asserted for it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Metric {
+    /// ulps of the f32 result.
+    Ulp(f64),
+    /// absolute error.
+    Abs(f64),
+}
+
+/// `(range label, metric)` for input `x`: sin/cos use absolute error for the inline range
+/// (relative is meaningless near their roots) and ulps beyond it (shim) and for |x| < 1.
+fn class(op: UnaryOp, x: f32) -> (usize, Metric) {
+    let a = x.abs();
+    match op {
+        UnaryOp::Exp => (0, Metric::Ulp(2.0)),
+        UnaryOp::Log => (0, Metric::Ulp(2.0)),
+        UnaryOp::Tanh => (0, Metric::Ulp(3.0)),
+        UnaryOp::Sigmoid => (0, Metric::Ulp(3.0)),
+        UnaryOp::Erf => (0, Metric::Ulp(3.0)),
+        UnaryOp::Sin | UnaryOp::Cos => {
+            if a.is_nan() || a <= 1.0 && op == UnaryOp::Sin {
+                (0, Metric::Ulp(2.0))
+            } else if a <= 1e4 {
+                (1, Metric::Abs(2.5e-7))
+            } else if a <= SINCOS_INLINE_MAX {
+                (2, Metric::Abs(2.5e-7))
+            } else {
+                (3, Metric::Ulp(1.0))
+            }
+        }
+        _ => unreachable!(),
+    }
+}
+
+fn class_label(op: UnaryOp, c: usize) -> &'static str {
+    match (op, c) {
+        (UnaryOp::Sin, 0) => "|x| <= 1 (and NaN)",
+        (UnaryOp::Cos, 0) => "NaN",
+        (UnaryOp::Sin | UnaryOp::Cos, 1) => "|x| <= 1e4",
+        (UnaryOp::Sin | UnaryOp::Cos, 2) => "1e4 < |x| <= 1e5",
+        (UnaryOp::Sin | UnaryOp::Cos, 3) => "|x| > 1e5 (shim)",
+        _ => "all f32",
+    }
+}
+
+fn evaluate(op: UnaryOp, xs: &[f32], got: &[f32]) -> [Stat; 4] {
+    let mut st = [Stat::default(); 4];
+    for (&x, &g) in xs.iter().zip(got) {
+        let (c, _) = class(op, x);
+        st[c].add(x, g, reference(op, x));
+    }
+    st
+}
+
+fn check_bounds(op: UnaryOp, fma: bool, st: &[Stat; 4], xs: &[f32], got: &[f32]) {
+    for (c, s) in st.iter().enumerate() {
+        if s.n == 0 {
+            continue;
+        }
+        // find the metric of this class from any member
+        let x = xs
+            .iter()
+            .copied()
+            .find(|&x| class(op, x).0 == c)
+            .unwrap();
+        let (v, bound, at) = match class(op, x).1 {
+            Metric::Ulp(b) => (s.max_ulp, b, s.at_ulp),
+            Metric::Abs(b) => (s.max_abs, b, s.at_abs),
+        };
+        let i = xs.iter().position(|&y| y.to_bits() == at.to_bits()).unwrap();
+        assert!(
+            v <= bound,
+            "{op:?} fma={fma} {}: error {v:e} > bound {bound:e} at x={at:e} ({:#x}): got {:e}, exact {:e}",
+            class_label(op, c),
+            at.to_bits(),
+            got[i],
+            reference(op, at)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// tests
+
+#[test]
+fn accuracy_sweeps() {
+    println!(
+        "\n{:<8} {:<5} {:<20} {:>9} {:>11} {:>12} {:>11}",
+        "fn", "fma", "range", "points", "max ulp", "max abs", "std f32 ulp"
+    );
+    for fma in fma_modes() {
+        for op in FUNCS {
+            let xs = sweep_inputs(op);
+            let k = compile::<f32>(types::F32, F::Un(op), fma, true);
+            let got = run(k, &xs, None);
+            let st = evaluate(op, &xs, &got);
+            let mut std_st = [Stat::default(); 4];
+            for &x in &xs {
+                let (c, _) = class(op, x);
+                std_st[c].add(x, std_f32(op, x), reference(op, x));
+            }
+            for (c, s) in st.iter().enumerate() {
+                if s.n > 0 {
+                    println!(
+                        "{:<8} {:<5} {:<20} {:>9} {:>11.3} {:>12.3e} {:>11.3}",
+                        op.name(),
+                        fma,
+                        class_label(op, c),
+                        s.n,
+                        s.max_ulp,
+                        s.max_abs,
+                        std_st[c].max_ulp
+                    );
+                }
+            }
+            check_bounds(op, fma, &st, &xs, &got);
+        }
+    }
+}
+
+/// A vector lane and a scalar element get bit-identical results (NaN payloads included).
+#[test]
+fn vector_and_scalar_are_bit_identical() {
+    for fma in fma_modes() {
+        for op in FUNCS {
+            let xs = sweep_inputs(op);
+            let kv = compile::<f32>(types::F32, F::Un(op), fma, true);
+            let ks = compile::<f32>(types::F32, F::Un(op), fma, false);
+            let gv = run(kv, &xs, None);
+            let gs = run(ks, &xs, None);
+            for ((x, v), s) in xs.iter().zip(&gv).zip(&gs) {
+                assert_eq!(
+                    v.to_bits(),
+                    s.to_bits(),
+                    "{op:?} fma={fma} x={x:e} ({:#x}): vector {v:e} ({:#x}) scalar {s:e} ({:#x})",
+                    x.to_bits(),
+                    v.to_bits(),
+                    s.to_bits()
+                );
+            }
+        }
+    }
+}
+
+/// Exact special values, through both the vector loop and the scalar tail.
+#[test]
+fn special_values() {
+    use UnaryOp::*;
+    let inf = f32::INFINITY;
+    let nan = f32::NAN;
+    let tiny = f32::from_bits(1);
+    #[rustfmt::skip]
+    let cases: Vec<(UnaryOp, f32, f32)> = vec![
+        (Exp, nan, nan), (Exp, inf, inf), (Exp, -inf, 0.0), (Exp, 0.0, 1.0), (Exp, -0.0, 1.0),
+        (Exp, 88.8, inf), (Exp, 89.0, inf), (Exp, 1e30, inf), (Exp, f32::MAX, inf),
+        (Exp, -104.0, 0.0), (Exp, -110.0, 0.0), (Exp, -1e30, 0.0), (Exp, -f32::MAX, 0.0),
+        (Exp, tiny, 1.0), (Exp, -tiny, 1.0),
+        (Log, nan, nan), (Log, 0.0, -inf), (Log, -0.0, -inf), (Log, -1.0, nan), (Log, -tiny, nan),
+        (Log, -inf, nan), (Log, inf, inf), (Log, 1.0, 0.0),
+        (Tanh, nan, nan), (Tanh, inf, 1.0), (Tanh, -inf, -1.0), (Tanh, 0.0, 0.0), (Tanh, -0.0, -0.0),
+        (Tanh, 10.0, 1.0), (Tanh, -10.0, -1.0), (Tanh, 100.0, 1.0), (Tanh, f32::MAX, 1.0),
+        (Tanh, tiny, tiny), (Tanh, -tiny, -tiny), (Tanh, 1e-30, 1e-30),
+        (Sigmoid, nan, nan), (Sigmoid, inf, 1.0), (Sigmoid, -inf, 0.0), (Sigmoid, 0.0, 0.5),
+        (Sigmoid, -0.0, 0.5), (Sigmoid, 20.0, 1.0), (Sigmoid, 100.0, 1.0), (Sigmoid, -200.0, 0.0),
+        (Sigmoid, f32::MAX, 1.0), (Sigmoid, -f32::MAX, 0.0),
+        (Erf, nan, nan), (Erf, inf, 1.0), (Erf, -inf, -1.0), (Erf, 0.0, 0.0), (Erf, -0.0, -0.0),
+        (Erf, 4.0, 1.0), (Erf, -4.0, -1.0), (Erf, 10.0, 1.0), (Erf, f32::MAX, 1.0),
+        (Sin, nan, nan), (Sin, inf, nan), (Sin, -inf, nan), (Sin, 0.0, 0.0), (Sin, -0.0, -0.0),
+        (Sin, tiny, tiny), (Sin, -tiny, -tiny), (Sin, 1e-30, 1e-30),
+        (Cos, nan, nan), (Cos, inf, nan), (Cos, -inf, nan), (Cos, 0.0, 1.0), (Cos, -0.0, 1.0),
+        (Cos, tiny, 1.0),
+    ];
+    for fma in fma_modes() {
+        for op in FUNCS {
+            let mine: Vec<&(UnaryOp, f32, f32)> = cases.iter().filter(|c| c.0 == op).collect();
+            let xs: Vec<f32> = mine.iter().map(|c| c.1).collect();
+            for vector in [true, false] {
+                let k = compile::<f32>(types::F32, F::Un(op), fma, vector);
+                let got = run(k, &xs, None);
+                for (c, g) in mine.iter().zip(&got) {
+                    let ok = if c.2.is_nan() {
+                        g.is_nan()
+                    } else {
+                        g.to_bits() == c.2.to_bits()
+                    };
+                    assert!(
+                        ok,
+                        "{op:?}({:e}) = {g:e}, expected {:e} (fma={fma}, vector={vector})",
+                        c.1, c.2
+                    );
+                }
+            }
+        }
+    }
+    // exact subnormal and relative-accuracy spot checks
+    let k = compile::<f32>(types::F32, F::Un(Exp), host_has_fma(), true);
+    let got = run(k, &[-100.0, -103.0, -88.0, -87.5], None);
+    for (x, g) in [-100.0f32, -103.0, -88.0, -87.5].iter().zip(&got) {
+        assert!(ulp_err(*g, (*x as f64).exp()) <= 1.0, "exp({x}) = {g:e}");
+        assert!(*g > 0.0);
+    }
+    let k = compile::<f32>(types::F32, F::Un(Sigmoid), host_has_fma(), true);
+    let got = run(k, &[-80.0, -90.0, -100.0, -103.0], None);
+    for (x, g) in [-80.0f32, -90.0, -100.0, -103.0].iter().zip(&got) {
+        assert!(ulp_err(*g, reference(Sigmoid, *x)) <= 2.0, "sigmoid({x}) = {g:e}");
+    }
+    assert!((got[0] / 1.804_851_4e-35 - 1.0).abs() < 1e-6, "{}", got[0]);
+    let k = compile::<f32>(types::F32, F::Un(Log), host_has_fma(), true);
+    let sub = [f32::from_bits(1), f32::from_bits(0x1234), f32::from_bits(0x007f_ffff)];
+    let got = run(k, &sub, None);
+    for (x, g) in sub.iter().zip(&got) {
+        assert!(ulp_err(*g, (*x as f64).ln()) <= 1.0, "log({x:e}) = {g:e}");
+    }
+}
+
+/// Tails of every length: correct values, nothing written past `n`.
+#[test]
+fn tails_and_lengths() {
+    for op in [UnaryOp::Exp, UnaryOp::Sin] {
+        let k = compile::<f32>(types::F32, F::Un(op), host_has_fma(), true);
+        for n in 0..13usize {
+            let xs: Vec<f32> = (0..n + 3).map(|i| i as f32 * 0.37 - 1.0).collect();
+            let mut out = vec![-7.0f32; n + 3];
+            unsafe { k(xs.as_ptr(), xs.as_ptr(), out.as_mut_ptr(), n as i64) };
+            for i in 0..n {
+                assert!(ulp_err(out[i], reference(op, xs[i])) <= 2.0 || op == UnaryOp::Sin);
+            }
+            assert!(out[n..].iter().all(|&v| v == -7.0), "{op:?} n={n} wrote past n");
+        }
+    }
+}
+
+/// sin/cos lanes above 1e5 take the shim; lanes of the same vector below stay inline.
+#[test]
+fn sincos_huge_fallback_is_per_lane() {
+    for op in [UnaryOp::Sin, UnaryOp::Cos] {
+        let xs = [3.0f32, 2e5, -1e9, 7.0, f32::MAX, 1.0, -0.5, 1e38, 5e4];
+        let kv = compile::<f32>(types::F32, F::Un(op), host_has_fma(), true);
+        let ks = compile::<f32>(types::F32, F::Un(op), host_has_fma(), false);
+        let gv = run(kv, &xs, None);
+        let gs = run(ks, &xs, None);
+        for i in 0..xs.len() {
+            assert_eq!(gv[i].to_bits(), gs[i].to_bits(), "{op:?}({})", xs[i]);
+            let r = reference(op, xs[i]);
+            if xs[i].abs() > SINCOS_INLINE_MAX {
+                assert_eq!(gv[i], r as f32, "{op:?}({}) via shim", xs[i]);
+            } else {
+                assert!((gv[i] as f64 - r).abs() < 2.5e-7, "{op:?}({})", xs[i]);
+            }
+        }
+    }
+}
+
+/// `F32X4` math is inline: the only calls are the sin/cos fallback in a cold block.
+#[test]
+fn f32_paths_are_inline() {
+    for op in FUNCS {
+        let (_, clif, vcode) = compile_full::<f32>(types::F32, F::Un(op), host_has_fma(), true, "speed");
+        let calls = clif.matches(" call ").count();
+        let expect = if matches!(op, UnaryOp::Sin | UnaryOp::Cos) {
+            5 // 4 lanes + 1 scalar, both in cold blocks
+        } else {
+            0
+        };
+        assert_eq!(calls, expect, "{op:?}:\n{clif}");
+        // no IEEE fmax/fmin sequences; clamps are maxps/minps
+        assert!(!clif.contains("fmax") && !clif.contains("fmin"), "{op:?}");
+        if matches!(op, UnaryOp::Exp | UnaryOp::Tanh | UnaryOp::Sigmoid) {
+            assert!(vcode.contains("maxps") && vcode.contains("minps"), "{op:?}:\n{vcode}");
+        }
+        if host_has_fma() {
+            assert!(vcode.contains("vfmadd"), "{op:?}");
+            assert!(!vcode.contains("fmaf"), "{op:?}");
+        }
+    }
+}
+
+/// `F64` goes through the shims: bit-equal to the std/libm function.
+#[test]
+fn f64_paths_match_std() {
+    let mut xs: Vec<f64> = specials().iter().map(|&x| x as f64).collect();
+    xs.extend((0..4096).map(|i| (i as f64 - 2048.0) * 0.061_3));
+    xs.extend([-800.0, -720.0, -709.0, 709.0, 710.0, 1e300, -1e300]);
+    for op in FUNCS {
+        let k = compile::<f64>(types::F64, F::Un(op), host_has_fma(), false);
+        let got = run(k, &xs, None);
+        for (&x, &g) in xs.iter().zip(&got) {
+            let r = match op {
+                UnaryOp::Exp => x.exp(),
+                UnaryOp::Log => x.ln(),
+                UnaryOp::Tanh => x.tanh(),
+                UnaryOp::Sigmoid => {
+                    if x < 0.0 {
+                        x.exp() / (1.0 + x.exp())
+                    } else {
+                        1.0 / (1.0 + (-x).exp())
+                    }
+                }
+                UnaryOp::Erf => libm::erf(x),
+                UnaryOp::Sin => x.sin(),
+                UnaryOp::Cos => x.cos(),
+                _ => unreachable!(),
+            };
+            assert!(
+                g.to_bits() == r.to_bits() || (g.is_nan() && r.is_nan()),
+                "{op:?}({x:e}) = {g:e}, std {r:e}"
+            );
+        }
+    }
+    let k = compile::<f64>(types::F64, F::Un(UnaryOp::Sigmoid), false, false);
+    let got = run(k, &[-720.0, -80.0, f64::INFINITY, f64::NEG_INFINITY], None);
+    assert!(got[0] > 0.0 && got[0] < 1e-310, "{}", got[0]);
+    assert!((got[1] / 1.804_851_387_845_415e-35 - 1.0).abs() < 1e-14);
+    assert_eq!(&got[2..], &[1.0, 0.0]);
+}
+
+/// `pow` for F32 (vector + tail, per-lane calls), F32 scalar-only and F64.
+#[test]
+fn pow_paths() {
+    let mut xs = Vec::new();
+    let mut ys = Vec::new();
+    let base = [
+        0.0f32,
+        -0.0,
+        1.0,
+        -1.0,
+        2.0,
+        -8.0,
+        0.5,
+        10.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        1e-3,
+        3.7,
+    ];
+    let exps = [
+        0.0f32,
+        -0.0,
+        1.0,
+        2.0,
+        0.5,
+        -1.0,
+        1.0 / 3.0,
+        3.0,
+        -2.5,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        100.0,
+    ];
+    for &x in &base {
+        for &y in &exps {
+            xs.push(x);
+            ys.push(y);
+        }
+    }
+    for fma in fma_modes() {
+        for vector in [true, false] {
+            let k = compile::<f32>(types::F32, F::Pow, fma, vector);
+            let got = run(k, &xs, Some(&ys));
+            for i in 0..xs.len() {
+                let r = xs[i].powf(ys[i]);
+                assert!(
+                    got[i].to_bits() == r.to_bits() || (got[i].is_nan() && r.is_nan()),
+                    "pow({}, {}) = {}, std {r}",
+                    xs[i],
+                    ys[i],
+                    got[i]
+                );
+            }
+        }
+    }
+    let x64: Vec<f64> = xs.iter().map(|&x| x as f64).collect();
+    let y64: Vec<f64> = ys.iter().map(|&x| x as f64).collect();
+    let k = compile::<f64>(types::F64, F::Pow, host_has_fma(), false);
+    let got = run(k, &x64, Some(&y64));
+    for i in 0..x64.len() {
+        let r = x64[i].powf(y64[i]);
+        assert!(got[i].to_bits() == r.to_bits() || (got[i].is_nan() && r.is_nan()));
+    }
+}
+
+/// Rough ns/element for 2^22 elements (printed, never asserted).
+#[test]
+fn throughput() {
+    let n = 1usize << 22;
+    let fma = host_has_fma();
+    println!("\nthroughput, ns/element over 2^22 elements (best of 5), fma={fma}");
+    println!(
+        "{:<8} {:>10} {:>10} {:>10} {:>12}",
+        "fn", "f32x4", "f32x4 nofma", "scalar f32", "rust std f32"
+    );
+    let time = |k: Kernel<f32>, xs: &[f32], out: &mut [f32]| {
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let t = Instant::now();
+            unsafe { k(xs.as_ptr(), xs.as_ptr(), out.as_mut_ptr(), xs.len() as i64) };
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        best * 1e9 / xs.len() as f64
+    };
+    let mut out = vec![0f32; n];
+    for op in FUNCS {
+        let (lo, hi) = match op {
+            UnaryOp::Exp => (-80.0, 80.0),
+            UnaryOp::Log => (1e-6, 1e6),
+            UnaryOp::Sin | UnaryOp::Cos => (-100.0, 100.0),
+            _ => (-8.0, 8.0),
+        };
+        let xs = uniform(lo, hi, n);
+        let v = time(compile(types::F32, F::Un(op), fma, true), &xs, &mut out);
+        let vn = time(compile(types::F32, F::Un(op), false, true), &xs, &mut out);
+        let s = time(compile(types::F32, F::Un(op), fma, false), &xs, &mut out);
+        let mut best = f64::INFINITY;
+        for _ in 0..3 {
+            let t = Instant::now();
+            for (o, &x) in out.iter_mut().zip(&xs) {
+                *o = std_f32(op, x);
+            }
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        std::hint::black_box(&out);
+        println!(
+            "{:<8} {:>10.3} {:>10.3} {:>10.3} {:>12.3}",
+            op.name(),
+            v,
+            vn,
+            s,
+            best * 1e9 / n as f64
+        );
+    }
+    let xs = uniform(0.1, 10.0, n);
+    let ys = uniform(-3.0, 3.0, n);
+    let k = compile::<f32>(types::F32, F::Pow, fma, true);
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        unsafe { k(xs.as_ptr(), ys.as_ptr(), out.as_mut_ptr(), n as i64) };
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    println!("pow      {:>10.3} (f32x4, 4 shim calls per vector)", best * 1e9 / n as f64);
+    let x64: Vec<f64> = xs.iter().map(|&x| x as f64).collect();
+    let mut o64 = vec![0f64; n];
+    let k = compile::<f64>(types::F64, F::Un(UnaryOp::Exp), fma, false);
+    let t = Instant::now();
+    unsafe { k(x64.as_ptr(), x64.as_ptr(), o64.as_mut_ptr(), n as i64) };
+    println!(
+        "exp f64  {:>10.3} (scalar, shim call per element)",
+        t.elapsed().as_secs_f64() * 1e9 / n as f64
+    );
+}
+
+/// Every f32 input, every function (run in release: `-- --ignored exhaustive --nocapture`;
+/// `LAZYJIT_EXHAUSTIVE_FMA=0|1` picks one fma mode, default: all this host can run).
+#[test]
+#[ignore]
+fn exhaustive() {
+    let modes = match std::env::var("LAZYJIT_EXHAUSTIVE_FMA").as_deref() {
+        Ok("0") => vec![false],
+        Ok("1") => vec![true],
+        _ => fma_modes(),
+    };
+    let only: Option<String> = std::env::var("LAZYJIT_EXHAUSTIVE_FN").ok();
+    println!(
+        "\n{:<8} {:<5} {:<20} {:>11} {:>14} {:>11} {:>14}",
+        "fn", "fma", "range", "max ulp", "at", "max abs", "at"
+    );
+    for fma in modes {
+        for op in FUNCS {
+            if only.as_deref().is_some_and(|o| o != op.name()) {
+                continue;
+            }
+            let k = compile::<f32>(types::F32, F::Un(op), fma, true);
+            let chunk = 1u64 << 20;
+            let nthreads = 2u64;
+            let parts: Vec<[Stat; 4]> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..nthreads)
+                    .map(|t| {
+                        s.spawn(move || {
+                            let mut st = [Stat::default(); 4];
+                            let mut xs = vec![0f32; chunk as usize];
+                            let mut out = vec![0f32; chunk as usize];
+                            let mut c = t;
+                            while c < (1u64 << 32) / chunk {
+                                for (i, x) in xs.iter_mut().enumerate() {
+                                    *x = f32::from_bits((c * chunk + i as u64) as u32);
+                                }
+                                unsafe {
+                                    k(xs.as_ptr(), xs.as_ptr(), out.as_mut_ptr(), chunk as i64)
+                                };
+                                let part = evaluate(op, &xs, &out);
+                                for (a, b) in st.iter_mut().zip(&part) {
+                                    a.merge(b);
+                                }
+                                c += nthreads;
+                            }
+                            st
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let mut st = [Stat::default(); 4];
+            for p in &parts {
+                for (a, b) in st.iter_mut().zip(p) {
+                    a.merge(b);
+                }
+            }
+            for (c, s) in st.iter().enumerate() {
+                if s.n > 0 {
+                    println!(
+                        "{:<8} {:<5} {:<20} {:>11.3} {:>14.7e} {:>11.3e} {:>14.7e}",
+                        op.name(),
+                        fma,
+                        class_label(op, c),
+                        s.max_ulp,
+                        s.at_ulp,
+                        s.max_abs,
+                        s.at_abs
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Prints the optimized VCode of the `F32X4` kernel of `LAZYJIT_DUMP_FN` (default `exp`).
+#[test]
+#[ignore]
+fn dump_code() {
+    let name = std::env::var("LAZYJIT_DUMP_FN").unwrap_or_else(|_| "exp".into());
+    let op = FUNCS.into_iter().find(|o| o.name() == name).unwrap();
+    let (_, clif, vcode) =
+        compile_full::<f32>(types::F32, F::Un(op), host_has_fma(), true, "speed");
+    println!("{clif}\n{vcode}");
+}
