@@ -93,12 +93,12 @@ fn compile_full<T>(
         let mut math = MathEmitter::new(&mut module, fma);
         let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let body = |b: &mut FunctionBuilder,
-                        math: &mut MathEmitter<JITModule>,
-                        ty: Type,
-                        pa,
-                        pb,
-                        pd,
-                        i| {
+                    math: &mut MathEmitter<JITModule>,
+                    ty: Type,
+                    pa,
+                    pb,
+                    pd,
+                    i| {
             let fl = MemFlagsData::new().with_notrap();
             let off = b.ins().ishl_imm_u(i, esh);
             let aa = b.ins().iadd(pa, off);
@@ -128,8 +128,8 @@ fn compile_full<T>(
         if vector {
             let vloop = b.create_block();
             let i = b.append_block_param(vloop, types::I64);
-            let nvec = b.ins().band_imm(n, -4);
-            let any = b.ins().icmp_imm(IntCC::SignedGreaterThan, nvec, 0);
+            let nvec = b.ins().band_imm_s(n, -4);
+            let any = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, nvec, 0);
             b.ins()
                 .brif(any, vloop, &[zero.into()], tail, &[zero.into()]);
             b.switch_to_block(vloop);
@@ -474,16 +474,15 @@ fn check_bounds(op: UnaryOp, fma: bool, st: &[Stat; 4], xs: &[f32], got: &[f32])
             continue;
         }
         // find the metric of this class from any member
-        let x = xs
-            .iter()
-            .copied()
-            .find(|&x| class(op, x).0 == c)
-            .unwrap();
+        let x = xs.iter().copied().find(|&x| class(op, x).0 == c).unwrap();
         let (v, bound, at) = match class(op, x).1 {
             Metric::Ulp(b) => (s.max_ulp, b, s.at_ulp),
             Metric::Abs(b) => (s.max_abs, b, s.at_abs),
         };
-        let i = xs.iter().position(|&y| y.to_bits() == at.to_bits()).unwrap();
+        let i = xs
+            .iter()
+            .position(|&y| y.to_bits() == at.to_bits())
+            .unwrap();
         assert!(
             v <= bound,
             "{op:?} fma={fma} {}: error {v:e} > bound {bound:e} at x={at:e} ({:#x}): got {:e}, exact {:e}",
@@ -501,8 +500,8 @@ fn check_bounds(op: UnaryOp, fma: bool, st: &[Stat; 4], xs: &[f32], got: &[f32])
 #[test]
 fn accuracy_sweeps() {
     println!(
-        "\n{:<8} {:<5} {:<20} {:>9} {:>11} {:>12} {:>11}",
-        "fn", "fma", "range", "points", "max ulp", "max abs", "std f32 ulp"
+        "\n{:<8} {:<5} {:<20} {:>9} {:>9} {:>14} {:>10} {:>11}",
+        "fn", "fma", "range", "points", "max ulp", "at x", "max abs", "std f32 ulp"
     );
     for fma in fma_modes() {
         for op in FUNCS {
@@ -518,12 +517,13 @@ fn accuracy_sweeps() {
             for (c, s) in st.iter().enumerate() {
                 if s.n > 0 {
                     println!(
-                        "{:<8} {:<5} {:<20} {:>9} {:>11.3} {:>12.3e} {:>11.3}",
+                        "{:<8} {:<5} {:<20} {:>9} {:>9.3} {:>14.6e} {:>10.3e} {:>11.3}",
                         op.name(),
                         fma,
                         class_label(op, c),
                         s.n,
                         s.max_ulp,
+                        s.at_ulp,
                         s.max_abs,
                         std_st[c].max_ulp
                     );
@@ -618,11 +618,18 @@ fn special_values() {
     let k = compile::<f32>(types::F32, F::Un(Sigmoid), host_has_fma(), true);
     let got = run(k, &[-80.0, -90.0, -100.0, -103.0], None);
     for (x, g) in [-80.0f32, -90.0, -100.0, -103.0].iter().zip(&got) {
-        assert!(ulp_err(*g, reference(Sigmoid, *x)) <= 2.0, "sigmoid({x}) = {g:e}");
+        assert!(
+            ulp_err(*g, reference(Sigmoid, *x)) <= 2.0,
+            "sigmoid({x}) = {g:e}"
+        );
     }
     assert!((got[0] / 1.804_851_4e-35 - 1.0).abs() < 1e-6, "{}", got[0]);
     let k = compile::<f32>(types::F32, F::Un(Log), host_has_fma(), true);
-    let sub = [f32::from_bits(1), f32::from_bits(0x1234), f32::from_bits(0x007f_ffff)];
+    let sub = [
+        f32::from_bits(1),
+        f32::from_bits(0x1234),
+        f32::from_bits(0x007f_ffff),
+    ];
     let got = run(k, &sub, None);
     for (x, g) in sub.iter().zip(&got) {
         assert!(ulp_err(*g, (*x as f64).ln()) <= 1.0, "log({x:e}) = {g:e}");
@@ -641,7 +648,10 @@ fn tails_and_lengths() {
             for i in 0..n {
                 assert!(ulp_err(out[i], reference(op, xs[i])) <= 2.0 || op == UnaryOp::Sin);
             }
-            assert!(out[n..].iter().all(|&v| v == -7.0), "{op:?} n={n} wrote past n");
+            assert!(
+                out[n..].iter().all(|&v| v == -7.0),
+                "{op:?} n={n} wrote past n"
+            );
         }
     }
 }
@@ -671,7 +681,8 @@ fn sincos_huge_fallback_is_per_lane() {
 #[test]
 fn f32_paths_are_inline() {
     for op in FUNCS {
-        let (_, clif, vcode) = compile_full::<f32>(types::F32, F::Un(op), host_has_fma(), true, "speed");
+        let (_, clif, vcode) =
+            compile_full::<f32>(types::F32, F::Un(op), host_has_fma(), true, "speed");
         let calls = clif.matches(" call ").count();
         let expect = if matches!(op, UnaryOp::Sin | UnaryOp::Cos) {
             5 // 4 lanes + 1 scalar, both in cold blocks
@@ -682,7 +693,10 @@ fn f32_paths_are_inline() {
         // no IEEE fmax/fmin sequences; clamps are maxps/minps
         assert!(!clif.contains("fmax") && !clif.contains("fmin"), "{op:?}");
         if matches!(op, UnaryOp::Exp | UnaryOp::Tanh | UnaryOp::Sigmoid) {
-            assert!(vcode.contains("maxps") && vcode.contains("minps"), "{op:?}:\n{vcode}");
+            assert!(
+                vcode.contains("maxps") && vcode.contains("minps"),
+                "{op:?}:\n{vcode}"
+            );
         }
         if host_has_fma() {
             assert!(vcode.contains("vfmadd"), "{op:?}");
@@ -855,7 +869,10 @@ fn throughput() {
         unsafe { k(xs.as_ptr(), ys.as_ptr(), out.as_mut_ptr(), n as i64) };
         best = best.min(t.elapsed().as_secs_f64());
     }
-    println!("pow      {:>10.3} (f32x4, 4 shim calls per vector)", best * 1e9 / n as f64);
+    println!(
+        "pow      {:>10.3} (f32x4, 4 shim calls per vector)",
+        best * 1e9 / n as f64
+    );
     let x64: Vec<f64> = xs.iter().map(|&x| x as f64).collect();
     let mut o64 = vec![0f64; n];
     let k = compile::<f64>(types::F64, F::Un(UnaryOp::Exp), fma, false);

@@ -220,10 +220,15 @@ impl<'m, M: Module> MathEmitter<'m, M> {
             index: id.as_u32(),
         };
         let named = b.func.params.user_named_funcs();
-        let existing = b.func.dfg.ext_funcs.iter().find_map(|(fr, data)| match data.name {
-            ExternalName::User(r) if named.get(r) == Some(&want) => Some(fr),
-            _ => None,
-        });
+        let existing = b
+            .func
+            .dfg
+            .ext_funcs
+            .iter()
+            .find_map(|(fr, data)| match data.name {
+                ExternalName::User(r) if named.get(r) == Some(&want) => Some(fr),
+                _ => None,
+            });
         match existing {
             Some(fr) => fr,
             None => self.module.declare_func_in_func(id, b.func),

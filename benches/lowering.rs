@@ -1,0 +1,283 @@
+//! Benchmarks of compiled programs against named baselines measured in the same run:
+//! - `ndarray`: the same computation written as a typical ndarray user would;
+//! - `hand_loop`: a hand-written single-pass Rust loop (where one applies);
+//! - `stream`: a triad-style loop moving the same number of bytes — the memory-bandwidth bound.
+//!
+//! f32, single thread. Buffers for lazyjit, `hand_loop` and `stream` are the same 64-byte /
+//! 2 MiB-aligned huge-page buffers (`Tensor`), so the comparison is about the code, not the
+//! allocator. Run: `cargo bench --bench lowering` (figures recorded in BENCHMARKS.md).
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use lazyjit::lowering::codegen::{compile, CompileOptions, Compiled, OptLevel};
+use lazyjit::lowering::{text, Program, Tensor};
+use ndarray::{Array1, Array2, Axis};
+use std::time::Duration;
+
+fn seq(n: usize, seed: u32) -> Vec<f32> {
+    // Deterministic values in [-2, 2): a cheap LCG is enough for benchmarks.
+    let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+            (s >> 8) as f32 / (1u32 << 24) as f32 * 4.0 - 2.0
+        })
+        .collect()
+}
+
+fn tensor(shape: &[usize], seed: u32) -> Tensor {
+    let n = shape.iter().product();
+    Tensor::from_vec(shape.to_vec(), seq(n, seed)).unwrap()
+}
+
+fn jit(src: &str) -> Compiled {
+    let p: Program = text::parse(src).unwrap();
+    compile(&p, &CompileOptions::default()).unwrap()
+}
+
+fn f32s(t: &Tensor) -> &[f32] {
+    t.as_slice::<f32>().unwrap()
+}
+
+fn f32s_mut(t: &mut Tensor) -> &mut [f32] {
+    t.as_mut_slice::<f32>().unwrap()
+}
+
+const N22: usize = 1 << 22;
+
+fn ew_fused(c: &mut Criterion) {
+    let n = N22;
+    let src = format!(
+        "param %a: f32[{n}]\nparam %b: f32[{n}]\nparam %c: f32[{n}]\n\
+         %3: f32[{n}] = mul %a, %b\n%4: f32[{n}] = add %3, %c\n%5: f32[{n}] = relu %4\n\
+         %6: f32[] = constant 0.5\n%7: f32[{n}] = mul %5, %6\n%8: f32[{n}] = sub %7, %a\nreturn %8\n"
+    );
+    let k = jit(&src);
+    let (a, b, cc) = (tensor(&[n], 1), tensor(&[n], 2), tensor(&[n], 3));
+    let mut outs = k.run(&[&a, &b, &cc]).unwrap();
+    let (na, nb, nc) = (
+        Array1::from(seq(n, 1)),
+        Array1::from(seq(n, 2)),
+        Array1::from(seq(n, 3)),
+    );
+    let mut g = c.benchmark_group("ew_fused");
+    g.throughput(Throughput::Bytes((16 * n) as u64));
+    g.bench_function("lazyjit", |bch| {
+        bch.iter(|| k.run_into(&[&a, &b, &cc], &mut outs).unwrap())
+    });
+    g.bench_function("ndarray", |bch| {
+        bch.iter(|| {
+            let y = (&na * &nb + &nc).mapv(|v| v.max(0.0)) * 0.5 - &na;
+            black_box(y)
+        })
+    });
+    let mut y = tensor(&[n], 0);
+    g.bench_function("hand_loop", |bch| {
+        bch.iter(|| {
+            let (a, b, c) = (f32s(&a), f32s(&b), f32s(&cc));
+            for (i, y) in f32s_mut(&mut y).iter_mut().enumerate() {
+                *y = (a[i] * b[i] + c[i]).max(0.0) * 0.5 - a[i];
+            }
+        })
+    });
+    g.bench_function("stream", |bch| {
+        bch.iter(|| {
+            let (a, b, c) = (f32s(&a), f32s(&b), f32s(&cc));
+            for (i, y) in f32s_mut(&mut y).iter_mut().enumerate() {
+                *y = a[i] + b[i] * c[i];
+            }
+        })
+    });
+    g.finish();
+}
+
+fn sigmoid_mul(c: &mut Criterion) {
+    let n = N22;
+    let src = format!(
+        "param %a: f32[{n}]\nparam %b: f32[{n}]\n%2: f32[{n}] = sigmoid %a\n\
+         %3: f32[{n}] = mul %2, %b\nreturn %3\n"
+    );
+    let k = jit(&src);
+    let (a, b) = (tensor(&[n], 1), tensor(&[n], 2));
+    let mut outs = k.run(&[&a, &b]).unwrap();
+    let (na, nb) = (Array1::from(seq(n, 1)), Array1::from(seq(n, 2)));
+    let mut g = c.benchmark_group("sigmoid_mul");
+    g.throughput(Throughput::Bytes((12 * n) as u64));
+    g.bench_function("lazyjit", |bch| {
+        bch.iter(|| k.run_into(&[&a, &b], &mut outs).unwrap())
+    });
+    g.bench_function("ndarray", |bch| {
+        bch.iter(|| black_box(na.mapv(|x| 1.0 / (1.0 + (-x).exp())) * &nb))
+    });
+    let mut y = tensor(&[n], 0);
+    g.bench_function("hand_loop", |bch| {
+        bch.iter(|| {
+            let (a, b) = (f32s(&a), f32s(&b));
+            for (i, y) in f32s_mut(&mut y).iter_mut().enumerate() {
+                *y = b[i] / (1.0 + (-a[i]).exp());
+            }
+        })
+    });
+    g.bench_function("stream", |bch| {
+        bch.iter(|| {
+            let (a, b) = (f32s(&a), f32s(&b));
+            for (i, y) in f32s_mut(&mut y).iter_mut().enumerate() {
+                *y = a[i] * b[i];
+            }
+        })
+    });
+    g.finish();
+}
+
+fn softmax(c: &mut Criterion) {
+    let (r, n) = (4096usize, 1024usize);
+    let src = format!(
+        "param %x: f32[{r}, {n}]\n%1: f32[{r}, 1] = reduce_max %x, axes=[1], keepdim=true\n\
+         %2: f32[{r}, {n}] = sub %x, %1\n%3: f32[{r}, {n}] = exp %2\n\
+         %4: f32[{r}, 1] = reduce_sum %3, axes=[1], keepdim=true\n\
+         %5: f32[{r}, {n}] = div %3, %4\nreturn %5\n"
+    );
+    let k = jit(&src);
+    let x = tensor(&[r, n], 1);
+    let mut outs = k.run(&[&x]).unwrap();
+    let nx = Array2::from_shape_vec((r, n), seq(r * n, 1)).unwrap();
+    let mut g = c.benchmark_group("softmax");
+    g.throughput(Throughput::Bytes((8 * r * n) as u64));
+    g.bench_function("lazyjit", |bch| {
+        bch.iter(|| k.run_into(&[&x], &mut outs).unwrap())
+    });
+    g.bench_function("ndarray", |bch| {
+        bch.iter(|| {
+            let m = nx.fold_axis(Axis(1), f32::NEG_INFINITY, |a, &b| a.max(b));
+            let e = (&nx - &m.insert_axis(Axis(1))).mapv(f32::exp);
+            let s = e.sum_axis(Axis(1));
+            black_box(e / &s.insert_axis(Axis(1)))
+        })
+    });
+    let mut y = tensor(&[r, n], 0);
+    g.bench_function("hand_loop", |bch| {
+        bch.iter(|| {
+            let xs = f32s(&x);
+            for (xr, yr) in xs.chunks_exact(n).zip(f32s_mut(&mut y).chunks_exact_mut(n)) {
+                let m = xr.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+                let mut s = 0.0;
+                for (y, &v) in yr.iter_mut().zip(xr) {
+                    *y = (v - m).exp();
+                    s += *y;
+                }
+                let inv = 1.0 / s;
+                yr.iter_mut().for_each(|y| *y *= inv);
+            }
+        })
+    });
+    g.bench_function("stream", |bch| {
+        bch.iter(|| {
+            for (y, &v) in f32s_mut(&mut y).iter_mut().zip(f32s(&x)) {
+                *y = v * 0.5;
+            }
+        })
+    });
+    g.finish();
+}
+
+fn sum(c: &mut Criterion) {
+    let n = 1usize << 24;
+    let src = format!(
+        "param %x: f32[{n}]\n%1: f32[] = reduce_sum %x, axes=[0], keepdim=false\nreturn %1\n"
+    );
+    let k = jit(&src);
+    let x = tensor(&[n], 1);
+    let mut outs = k.run(&[&x]).unwrap();
+    let nx = Array1::from(seq(n, 1));
+    let mut g = c.benchmark_group("sum");
+    g.throughput(Throughput::Bytes((4 * n) as u64));
+    g.bench_function("lazyjit", |bch| {
+        bch.iter(|| k.run_into(&[&x], &mut outs).unwrap())
+    });
+    g.bench_function("ndarray", |bch| bch.iter(|| black_box(nx.sum())));
+    g.bench_function("hand_loop", |bch| {
+        bch.iter(|| black_box(f32s(&x).iter().sum::<f32>()))
+    });
+    // Streaming it once: 16 independent accumulators, which rustc vectorises.
+    g.bench_function("stream", |bch| {
+        bch.iter(|| {
+            let mut acc = [0.0f32; 16];
+            for ch in f32s(&x).chunks_exact(16) {
+                for (a, v) in acc.iter_mut().zip(ch) {
+                    *a += v;
+                }
+            }
+            black_box(acc.iter().sum::<f32>())
+        })
+    });
+    g.finish();
+}
+
+fn matmul(c: &mut Criterion) {
+    let n = 1024usize;
+    let src = format!(
+        "param %a: f32[{n}, {n}]\nparam %b: f32[{n}, {n}]\n%2: f32[{n}, {n}] = matmul %a, %b\nreturn %2\n"
+    );
+    let k = jit(&src);
+    let (a, b) = (tensor(&[n, n], 1), tensor(&[n, n], 2));
+    let mut outs = k.run(&[&a, &b]).unwrap();
+    let na = Array2::from_shape_vec((n, n), seq(n * n, 1)).unwrap();
+    let nb = Array2::from_shape_vec((n, n), seq(n * n, 2)).unwrap();
+    let mut g = c.benchmark_group("matmul_1024");
+    g.throughput(Throughput::Elements((2 * n * n * n) as u64));
+    g.bench_function("lazyjit", |bch| {
+        bch.iter(|| k.run_into(&[&a, &b], &mut outs).unwrap())
+    });
+    g.bench_function("ndarray", |bch| bch.iter(|| black_box(na.dot(&nb))));
+    g.finish();
+}
+
+/// A 64-instruction elementwise chain over four inputs.
+fn chain64() -> Program {
+    let n = 4096;
+    let mut src = format!(
+        "param %a: f32[{n}]\nparam %b: f32[{n}]\nparam %c: f32[{n}]\nparam %d: f32[{n}]\n"
+    );
+    let names = ["%a", "%b", "%c", "%d"];
+    let ops = ["add", "mul", "sub", "max", "min", "mul", "add", "sub"];
+    let mut last = "%a".to_string();
+    for i in 0..64 {
+        let v = 4 + i;
+        let op = ops[i % ops.len()];
+        let other = names[(i * 3 + 1) % 4];
+        if i % 16 == 7 {
+            src.push_str(&format!("%{v}: f32[{n}] = relu {last}\n"));
+        } else {
+            src.push_str(&format!("%{v}: f32[{n}] = {op} {last}, {other}\n"));
+        }
+        last = format!("%{v}");
+    }
+    src.push_str(&format!("return {last}\n"));
+    text::parse(&src).unwrap()
+}
+
+fn compile_time(c: &mut Criterion) {
+    let p = chain64();
+    let mut g = c.benchmark_group("compile_chain64");
+    for (name, lvl) in [("speed", OptLevel::Speed), ("none", OptLevel::None)] {
+        let opts = CompileOptions {
+            opt_level: lvl,
+            verify_clif: false,
+            keep_clif: false,
+            keep_disasm: false,
+        };
+        g.bench_with_input(BenchmarkId::new("lazyjit", name), &opts, |bch, o| {
+            bch.iter(|| black_box(compile(&p, o).unwrap()))
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = ew_fused, sigmoid_mul, softmax, sum, matmul, compile_time
+}
+criterion_main!(benches);
