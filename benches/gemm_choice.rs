@@ -233,6 +233,84 @@ fn floats(c: &mut Criterion) {
     float_case::<f32>(c, 784, 64, 128, Layout::Tn);
 }
 
+/// Many tiny products (per-call overhead): `batch` independent `s x s x s` f32 matmuls.
+fn tiny_batched(c: &mut Criterion, s: usize, batch: usize) {
+    let a: Vec<f32> = (0..batch * s * s).map(|i| (i % 7) as f32 - 3.0).collect();
+    let b: Vec<f32> = (0..batch * s * s).map(|i| (i % 5) as f32 - 2.0).collect();
+    let mut out = vec![0f32; batch * s * s];
+    let mut g = c.benchmark_group(format!("f32_{batch}x[{s}x{s}x{s}]"));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+        .throughput(Throughput::Elements(2 * (batch * s * s * s) as u64));
+    let ss = s * s;
+    let si = s as isize;
+    g.bench_function("matrixmultiply", |bch| {
+        bch.iter(|| {
+            for i in 0..batch {
+                // SAFETY: matrix i of each buffer is s x s row-major; out is separate.
+                unsafe {
+                    f32::matrixmultiply(
+                        s,
+                        s,
+                        s,
+                        a.as_ptr().add(i * ss),
+                        si,
+                        1,
+                        b.as_ptr().add(i * ss),
+                        si,
+                        1,
+                        out.as_mut_ptr().add(i * ss),
+                    )
+                };
+            }
+            black_box(&mut out);
+        })
+    });
+    g.bench_function("gemm", |bch| {
+        bch.iter(|| {
+            for i in 0..batch {
+                // SAFETY: as above.
+                unsafe {
+                    gemm_crate(
+                        s,
+                        s,
+                        s,
+                        a.as_ptr().add(i * ss),
+                        si,
+                        1,
+                        b.as_ptr().add(i * ss),
+                        si,
+                        1,
+                        out.as_mut_ptr().add(i * ss),
+                    )
+                };
+            }
+            black_box(&mut out);
+        })
+    });
+    let plan = MatMulPlan::contiguous(DType::F32, &[batch, s, s], &[batch, s, s]).unwrap();
+    g.bench_function("MatMulPlan", |bch| {
+        bch.iter(|| {
+            // SAFETY: buffers of batch*s*s f32 each; out is separate.
+            unsafe {
+                plan.run(
+                    a.as_ptr().cast(),
+                    b.as_ptr().cast(),
+                    out.as_mut_ptr().cast(),
+                )
+            };
+            black_box(&mut out);
+        })
+    });
+    g.finish();
+}
+
+fn tiny(c: &mut Criterion) {
+    tiny_batched(c, 4, 4096);
+    tiny_batched(c, 16, 512);
+}
+
 fn ints(c: &mut Criterion) {
     let n = 512usize;
     let mut g = c.benchmark_group(format!("int_{n}x{n}x{n}"));
@@ -277,5 +355,5 @@ fn ints(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, floats, ints);
+criterion_group!(benches, floats, tiny, ints);
 criterion_main!(benches);

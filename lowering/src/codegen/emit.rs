@@ -405,6 +405,80 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         }
     }
 
+    /// Float max/min reductions accumulate with the one-instruction x86 `maxps`/`minps`
+    /// pattern (which drops NaN) and track NaN in a separate mask, instead of IEEE
+    /// `fmax`/`fmin` (about 8 instructions per vector); the mask restores NaN at the end.
+    fn tracks_nan(op: ReduceOp, dt: DType) -> bool {
+        dt.is_float() && matches!(op, ReduceOp::Max | ReduceOp::Min)
+    }
+
+    fn nan_var(&mut self, op: ReduceOp, dt: DType, mode: Mode) -> Option<Variable> {
+        if !Self::tracks_nan(op, dt) {
+            return None;
+        }
+        let (ty, zero) = match mode {
+            Mode::Vector => {
+                let z = self.b.ins().iconst(types::I32, 0);
+                (types::I32X4, self.b.ins().splat(types::I32X4, z))
+            }
+            Mode::Scalar => (types::I8, self.b.ins().iconst(types::I8, 0)),
+        };
+        let v = self.b.declare_var(ty);
+        self.b.def_var(v, zero);
+        Some(v)
+    }
+
+    /// `acc = op(acc, x)`, with NaN tracking when `nan` is given.
+    fn accumulate(&mut self, op: ReduceOp, dt: DType, acc: Variable, nan: Option<Variable>, x: Value) {
+        let cur = self.b.use_var(acc);
+        let next = match nan {
+            Some(nv) => {
+                let vector = self.b.func.dfg.value_type(x).is_vector();
+                let mode = if vector { Mode::Vector } else { Mode::Scalar };
+                // max: acc < x ? x : acc   min: x < acc ? x : acc  (NaN x keeps acc)
+                let m = if op == ReduceOp::Max {
+                    self.b.ins().fcmp(FloatCC::LessThan, cur, x)
+                } else {
+                    self.b.ins().fcmp(FloatCC::LessThan, x, cur)
+                };
+                let u = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+                let f = self.b.use_var(nv);
+                let f = self.b.ins().bor(f, u);
+                self.b.def_var(nv, f);
+                self.fselect(mode, m, x, cur)
+            }
+            None => self.combine(op, dt, cur, x),
+        };
+        self.b.def_var(acc, next);
+    }
+
+    /// Replaces `total` by NaN where the NaN masks are set. `total` is scalar unless `vector`
+    /// is the only mask, in which case lanes are kept apart.
+    fn restore_nan(&mut self, dt: DType, total: Value, vmask: Option<Value>, smask: Option<Value>) -> Value {
+        let total_vec = self.b.func.dfg.value_type(total).is_vector();
+        if total_vec {
+            let Some(m) = vmask else { return total };
+            let nan = self.fconst(dt, f64::NAN, Mode::Vector);
+            return self.fselect(Mode::Vector, m, nan, total);
+        }
+        let mut flag = smask;
+        if let Some(m) = vmask {
+            let mut any = self.b.ins().extractlane(m, 0);
+            for l in 1..LANES as u8 {
+                let x = self.b.ins().extractlane(m, l);
+                any = self.b.ins().bor(any, x);
+            }
+            let any = self.b.ins().icmp_imm_s(IntCC::NotEqual, any, 0);
+            flag = Some(match flag {
+                Some(f) => self.b.ins().bor(f, any),
+                None => any,
+            });
+        }
+        let Some(flag) = flag else { return total };
+        let nan = self.fconst(dt, f64::NAN, Mode::Scalar);
+        self.b.ins().select(flag, nan, total)
+    }
+
     fn horizontal(&mut self, op: ReduceOp, dt: DType, v: Value) -> Value {
         let mut acc = self.b.ins().extractlane(v, 0);
         for l in 1..LANES as u8 {
@@ -439,16 +513,26 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let acc = self.b.declare_var(ty);
         let init = self.identity(op, dt, mode);
         self.b.def_var(acc, init);
+        let nan = self.nan_var(op, dt, mode);
         self.nest(red, &mut |e| {
             e.memo.clear();
             let x = e.compute_or_load(arg, in_idx, mode)?;
-            let a = e.b.use_var(acc);
-            let a = e.combine(op, dt, a, x);
-            e.b.def_var(acc, a);
+            e.accumulate(op, dt, acc, nan, x);
             Ok(())
         })?;
         let a = self.b.use_var(acc);
         let a = self.finish_mean(op, dt, a, count, mode);
+        let a = match (nan, mode) {
+            (Some(nv), Mode::Vector) => {
+                let m = self.b.use_var(nv);
+                self.restore_nan(dt, a, Some(m), None)
+            }
+            (Some(nv), Mode::Scalar) => {
+                let m = self.b.use_var(nv);
+                self.restore_nan(dt, a, None, Some(m))
+            }
+            (None, _) => a,
+        };
         self.store(root, out_off, a, mode)
     }
 
@@ -475,6 +559,8 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         }
         let init = self.identity(op, dt, Mode::Scalar);
         self.b.def_var(sacc, init);
+        let vnan = self.nan_var(op, dt, Mode::Vector);
+        let snan = self.nan_var(op, dt, Mode::Scalar);
         let n16 = n - n % (LANES * UNROLL);
         let n4 = n - n % LANES;
         self.nest(outer_red, &mut |e| {
@@ -489,9 +575,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                         .map(|x| x.shift(lane, u as i64 * LANES, &ext))
                         .collect();
                     let x = e.compute_or_load(arg, &idx, Mode::Vector)?;
-                    let cur = e.b.use_var(a);
-                    let nx = e.combine(op, dt, cur, x);
-                    e.b.def_var(a, nx);
+                    e.accumulate(op, dt, a, vnan, x);
                 }
                 e.lane = None;
                 Ok(())
@@ -501,9 +585,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 e.lane = Some(lane);
                 e.memo.clear();
                 let x = e.compute_or_load(arg, in_idx, Mode::Vector)?;
-                let cur = e.b.use_var(accs[0]);
-                let nx = e.combine(op, dt, cur, x);
-                e.b.def_var(accs[0], nx);
+                e.accumulate(op, dt, accs[0], vnan, x);
                 e.lane = None;
                 Ok(())
             })?;
@@ -511,9 +593,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 e.bind(lane, i);
                 e.memo.clear();
                 let x = e.compute_or_load(arg, in_idx, Mode::Scalar)?;
-                let cur = e.b.use_var(sacc);
-                let nx = e.combine(op, dt, cur, x);
-                e.b.def_var(sacc, nx);
+                e.accumulate(op, dt, sacc, snan, x);
                 Ok(())
             })
         })?;
@@ -526,6 +606,9 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let s = self.b.use_var(sacc);
         let total = self.combine(op, dt, h, s);
         let total = self.finish_mean(op, dt, total, count, Mode::Scalar);
+        let vm = vnan.map(|v| self.b.use_var(v));
+        let sm = snan.map(|v| self.b.use_var(v));
+        let total = self.restore_nan(dt, total, vm, sm);
         self.store(root, out_off, total, Mode::Scalar)
     }
 
@@ -576,11 +659,29 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
 
     // ---------------------------------------------------------------- memory
 
-    fn elem_addr(&mut self, base: Value, off: &Idx, size: i64) -> Value {
-        let o = self.idx_value(off);
+    /// Address of element `off` as (pointer, immediate byte offset). The constant part of the
+    /// index goes into the immediate, so unrolled copies and neighbouring accesses share one
+    /// address computation and fold into x86 addressing modes.
+    fn elem_addr(&mut self, base: Value, off: &Idx, size: i64) -> (Value, i32) {
+        let imm = off.c.checked_mul(size).and_then(|x| i32::try_from(x).ok());
+        let (var, imm) = match imm {
+            Some(imm) if !off.terms.is_empty() => (
+                Idx {
+                    c: 0,
+                    terms: off.terms.clone(),
+                },
+                imm,
+            ),
+            _ => (off.clone(), 0),
+        };
+        let o = self.idx_value(&var);
         let bytes = self.b.ins().imul_imm_s(o, size);
-        let bytes = if self.ptr_ty == types::I64 { bytes } else { self.b.ins().ireduce(self.ptr_ty, bytes) };
-        self.b.ins().iadd(base, bytes)
+        let bytes = if self.ptr_ty == types::I64 {
+            bytes
+        } else {
+            self.b.ins().ireduce(self.ptr_ty, bytes)
+        };
+        (self.b.ins().iadd(base, bytes), imm)
     }
 
     fn store(&mut self, root: ValueId, off: &Idx, val: Value, mode: Mode) -> R<()> {
@@ -594,16 +695,16 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 for l in 0..LANES {
                     let ext = self.ext.clone();
                     let o = off.shift(lane, l, &ext);
-                    let addr = self.elem_addr(base, &o, 1);
+                    let (addr, imm) = self.elem_addr(base, &o, 1);
                     let x = self.b.ins().extractlane(val, l as u8);
                     let x = self.b.ins().ireduce(types::I8, x);
                     let x = self.b.ins().band_imm_s(x, 1);
-                    self.b.ins().store(flags, x, addr, 0);
+                    self.b.ins().store(flags, x, addr, imm);
                 }
             }
             _ => {
-                let addr = self.elem_addr(base, off, size);
-                self.b.ins().store(flags, val, addr, 0);
+                let (addr, imm) = self.elem_addr(base, off, size);
+                self.b.ins().store(flags, val, addr, imm);
             }
         }
         Ok(())
@@ -622,19 +723,19 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let flags = MemFlagsData::new().with_notrap();
         match mode {
             Mode::Scalar => {
-                let addr = self.elem_addr(base, &off, size);
-                Ok(self.b.ins().load(scalar_ty(ty.dtype), flags, addr, 0))
+                let (addr, imm) = self.elem_addr(base, &off, size);
+                Ok(self.b.ins().load(scalar_ty(ty.dtype), flags, addr, imm))
             }
             Mode::Vector => {
                 let lane = self.lane.ok_or_else(|| cg("vector load without a lane"))?;
                 match off.affine_coef(lane) {
                     Some(1) if ty.dtype != DType::Bool => {
-                        let addr = self.elem_addr(base, &off, size);
-                        Ok(self.b.ins().load(lane_ty(ty.dtype), flags, addr, 0))
+                        let (addr, imm) = self.elem_addr(base, &off, size);
+                        Ok(self.b.ins().load(lane_ty(ty.dtype), flags, addr, imm))
                     }
                     Some(0) => {
-                        let addr = self.elem_addr(base, &off, size);
-                        let x = self.b.ins().load(scalar_ty(ty.dtype), flags, addr, 0);
+                        let (addr, imm) = self.elem_addr(base, &off, size);
+                        let x = self.b.ins().load(scalar_ty(ty.dtype), flags, addr, imm);
                         Ok(self.splat(ty.dtype, x))
                     }
                     _ => self.per_lane(v, idx, true),

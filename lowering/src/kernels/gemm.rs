@@ -16,11 +16,16 @@
 use crate::op::broadcast_shapes;
 use crate::types::{DType, Shape};
 
-/// Columns of C (and of the B panel) handled per block by the integer kernel.
-const INT_NB: usize = 512;
-/// Depth (rows of the B panel) handled per block by the integer kernel. A 256 x 512 panel is
+/// f32/f64 products with at most this many multiply-adds (`m * k * n`) use the loop kernel:
+/// below it the per-call overhead of the `gemm` crate (packing, dispatch; about 0.3 us)
+/// dominates. Chosen by measurement, see `docs/matmul.md`.
+const SMALL_FLOAT_WORK: usize = 4096;
+
+/// Columns of C (and of the B panel) handled per block by the loop kernel.
+const LOOP_NB: usize = 512;
+/// Depth (rows of the B panel) handled per block by the loop kernel. A 256 x 512 panel is
 /// 512 KiB of i32 or 1 MiB of i64, which stays in L2 while every row of A streams past it.
-const INT_KB: usize = 256;
+const LOOP_KB: usize = 256;
 
 /// A planned matmul for fixed operand layouts. Strides are in elements and may be any
 /// non-negative values (0 for broadcast dims, so transposed/broadcast views need no copy).
@@ -235,10 +240,10 @@ impl MatMulPlan {
         // hold, and here out_numel > 0 and k > 0 as the typed kernels require.
         unsafe {
             match self.dtype {
-                DType::F32 => self.run_f32(a.cast(), b.cast(), c.cast()),
-                DType::F64 => self.run_f64(a.cast(), b.cast(), c.cast()),
-                DType::I32 => self.run_int::<i32>(a.cast(), b.cast(), c.cast()),
-                DType::I64 => self.run_int::<i64>(a.cast(), b.cast(), c.cast()),
+                DType::F32 => self.run_float::<f32>(a.cast(), b.cast(), c.cast()),
+                DType::F64 => self.run_float::<f64>(a.cast(), b.cast(), c.cast()),
+                DType::I32 => self.run_loop::<i32>(a.cast(), b.cast(), c.cast()),
+                DType::I64 => self.run_loop::<i64>(a.cast(), b.cast(), c.cast()),
                 // `new` rejects non-numeric dtypes and the fields are private.
                 DType::Bool => unreachable!("MatMulPlan::new rejects bool"),
             }
@@ -269,70 +274,53 @@ impl MatMulPlan {
     }
 
     /// # Safety: as [`MatMulPlan::run`], with `k > 0` and a non-empty output.
-    unsafe fn run_f32(&self, a: *const f32, b: *const f32, c: *mut f32) {
+    unsafe fn run_float<T: LoopElem>(&self, a: *const T, b: *const T, c: *mut T) {
         let (m, k, n) = (self.m, self.k, self.n);
+        if m * k * n <= SMALL_FLOAT_WORK {
+            // SAFETY: forwarded contract.
+            return unsafe { self.run_loop(a, b, c) };
+        }
         // Casts cannot wrap: `new` checked that every used stride times its extent fits isize.
         let (rsa, csa) = (self.a_rs as isize, self.a_cs as isize);
         let (rsb, csb) = (self.b_rs as isize, self.b_cs as isize);
         self.for_each_batch(|ao, bo, co| {
             // SAFETY: the offsets and the strided m x k / k x n / m x n views stay within
             // a_min_len / b_min_len / out_numel elements (computed by `new` from the same
-            // shapes and strides); c does not overlap a or b; beta = 0 means C is not read.
+            // shapes and strides); c does not overlap a or b. gemm computes
+            // dst = alpha*dst + beta*lhs*rhs with (column, row) strides; read_dst = false means
+            // dst is only written, never read. T is f32 or f64, which gemm supports.
             unsafe {
-                matrixmultiply::sgemm(
+                gemm::gemm(
                     m,
-                    k,
                     n,
-                    1.0,
-                    a.add(ao),
-                    rsa,
-                    csa,
-                    b.add(bo),
-                    rsb,
-                    csb,
-                    0.0,
+                    k,
                     c.add(co),
-                    n as isize,
                     1,
+                    n as isize,
+                    false,
+                    a.add(ao),
+                    csa,
+                    rsa,
+                    b.add(bo),
+                    csb,
+                    rsb,
+                    T::ZERO,
+                    T::ONE,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
                 )
             }
         });
     }
 
     /// # Safety: as [`MatMulPlan::run`], with `k > 0` and a non-empty output.
-    unsafe fn run_f64(&self, a: *const f64, b: *const f64, c: *mut f64) {
-        let (m, k, n) = (self.m, self.k, self.n);
-        let (rsa, csa) = (self.a_rs as isize, self.a_cs as isize);
-        let (rsb, csb) = (self.b_rs as isize, self.b_cs as isize);
+    unsafe fn run_loop<T: LoopElem>(&self, a: *const T, b: *const T, c: *mut T) {
         self.for_each_batch(|ao, bo, co| {
-            // SAFETY: as in `run_f32`.
+            // SAFETY: as in `run_float`; `loop_gemm` reads only inside the strided views.
             unsafe {
-                matrixmultiply::dgemm(
-                    m,
-                    k,
-                    n,
-                    1.0,
-                    a.add(ao),
-                    rsa,
-                    csa,
-                    b.add(bo),
-                    rsb,
-                    csb,
-                    0.0,
-                    c.add(co),
-                    n as isize,
-                    1,
-                )
-            }
-        });
-    }
-
-    /// # Safety: as [`MatMulPlan::run`], with `k > 0` and a non-empty output.
-    unsafe fn run_int<T: WrapInt>(&self, a: *const T, b: *const T, c: *mut T) {
-        self.for_each_batch(|ao, bo, co| {
-            // SAFETY: as in `run_f32`; `int_gemm` reads only inside the strided views.
-            unsafe {
-                int_gemm(
+                loop_gemm(
                     self.m,
                     self.k,
                     self.n,
@@ -393,31 +381,52 @@ fn min_len(name: &str, shape: &[usize], strides: &[usize], esize: usize) -> Resu
     Ok(len)
 }
 
-/// Integers with wrapping multiply-add.
-trait WrapInt: Copy + Send + Sync + 'static {
+/// Element types of the loop kernel: `acc + x * y`, wrapping for integers.
+trait LoopElem: Copy + Send + Sync + 'static {
     const ZERO: Self;
-    fn mul_add_wrapping(self, x: Self, y: Self) -> Self;
+    const ONE: Self;
+    fn mul_add(self, x: Self, y: Self) -> Self;
 }
 
-impl WrapInt for i32 {
+impl LoopElem for i32 {
     const ZERO: i32 = 0;
+    const ONE: i32 = 1;
     #[inline(always)]
-    fn mul_add_wrapping(self, x: i32, y: i32) -> i32 {
+    fn mul_add(self, x: i32, y: i32) -> i32 {
         self.wrapping_add(x.wrapping_mul(y))
     }
 }
 
-impl WrapInt for i64 {
+impl LoopElem for i64 {
     const ZERO: i64 = 0;
+    const ONE: i64 = 1;
     #[inline(always)]
-    fn mul_add_wrapping(self, x: i64, y: i64) -> i64 {
+    fn mul_add(self, x: i64, y: i64) -> i64 {
         self.wrapping_add(x.wrapping_mul(y))
     }
 }
 
-/// Dense row-major `c[m, n] = a[m, k] x b[k, n]` (`a`, `b` strided) with wrapping arithmetic.
+impl LoopElem for f32 {
+    const ZERO: f32 = 0.0;
+    const ONE: f32 = 1.0;
+    #[inline(always)]
+    fn mul_add(self, x: f32, y: f32) -> f32 {
+        self + x * y
+    }
+}
+
+impl LoopElem for f64 {
+    const ZERO: f64 = 0.0;
+    const ONE: f64 = 1.0;
+    #[inline(always)]
+    fn mul_add(self, x: f64, y: f64) -> f64 {
+        self + x * y
+    }
+}
+
+/// Dense row-major `c[m, n] = a[m, k] x b[k, n]` (`a`, `b` strided); wrapping for integers.
 ///
-/// - B contiguous along n (`csb == 1`): i-k-j order over blocks of `INT_KB x INT_NB` of B, so
+/// - B contiguous along n (`csb == 1`): i-k-j order over blocks of `LOOP_KB x LOOP_NB` of B, so
 ///   the inner loop is a contiguous, vectorisable axpy into a row of C.
 /// - B contiguous along k (`rsb == 1`, e.g. a transposed row-major matrix): i-j-k dot products,
 ///   streaming B's columns contiguously.
@@ -427,7 +436,7 @@ impl WrapInt for i64 {
 /// Every `a + i*rsa + p*csa` (`i < m`, `p < k`) and `b + p*rsb + j*csb` (`j < n`) is readable,
 /// `c` is writable for `m * n` elements and does not overlap `a` or `b`.
 #[allow(clippy::too_many_arguments)]
-unsafe fn int_gemm<T: WrapInt>(
+unsafe fn loop_gemm<T: LoopElem>(
     m: usize,
     k: usize,
     n: usize,
@@ -455,11 +464,11 @@ unsafe fn int_gemm<T: WrapInt>(
                     // SAFETY: row i of A is k contiguous elements.
                     let row = unsafe { std::slice::from_raw_parts(a.add(i * rsa), k) };
                     for (&x, &y) in row.iter().zip(col) {
-                        s = s.mul_add_wrapping(x, y);
+                        s = s.mul_add(x, y);
                     }
                 } else {
                     for (p, &y) in col.iter().enumerate() {
-                        s = s.mul_add_wrapping(at(i, p), y);
+                        s = s.mul_add(at(i, p), y);
                     }
                 }
                 c[i * n + j] = s;
@@ -468,10 +477,10 @@ unsafe fn int_gemm<T: WrapInt>(
         return;
     }
     c.fill(T::ZERO);
-    for j0 in (0..n).step_by(INT_NB) {
-        let nb = INT_NB.min(n - j0);
-        for p0 in (0..k).step_by(INT_KB) {
-            let p1 = (p0 + INT_KB).min(k);
+    for j0 in (0..n).step_by(LOOP_NB) {
+        let nb = LOOP_NB.min(n - j0);
+        for p0 in (0..k).step_by(LOOP_KB) {
+            let p1 = (p0 + LOOP_KB).min(k);
             for i in 0..m {
                 let crow = &mut c[i * n + j0..i * n + j0 + nb];
                 for p in p0..p1 {
@@ -480,13 +489,13 @@ unsafe fn int_gemm<T: WrapInt>(
                         // SAFETY: row p of B holds nb contiguous elements from column j0.
                         let brow = unsafe { std::slice::from_raw_parts(b.add(p * rsb + j0), nb) };
                         for (cj, &y) in crow.iter_mut().zip(brow) {
-                            *cj = cj.mul_add_wrapping(x, y);
+                            *cj = cj.mul_add(x, y);
                         }
                     } else {
                         for (jj, cj) in crow.iter_mut().enumerate() {
                             // SAFETY: element (p, j0 + jj) of B is in range.
                             let y = unsafe { *b.add(p * rsb + (j0 + jj) * csb) };
-                            *cj = cj.mul_add_wrapping(x, y);
+                            *cj = cj.mul_add(x, y);
                         }
                     }
                 }
