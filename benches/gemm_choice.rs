@@ -13,7 +13,7 @@
 //! Results and the decision: `docs/matmul.md`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use lazyjit_lowering::kernels::MatMulPlan;
+use lazyjit_lowering::kernels::{FloatKernel, MatMulPlan};
 use lazyjit_lowering::DType;
 use ndarray::Array2;
 use std::hint::black_box;
@@ -233,82 +233,94 @@ fn floats(c: &mut Criterion) {
     float_case::<f32>(c, 784, 64, 128, Layout::Tn);
 }
 
-/// Many tiny products (per-call overhead): `batch` independent `s x s x s` f32 matmuls.
-fn tiny_batched(c: &mut Criterion, s: usize, batch: usize) {
+/// Many tiny products (per-call overhead): `batch` independent `s x s x s` f32 matmuls, through
+/// MatMulPlan with each float kernel forced (the loop/gemm crossover that sets
+/// `SMALL_FLOAT_WORK`) and, with `crates`, through both crates called directly.
+fn tiny_batched(c: &mut Criterion, s: usize, crates: bool) {
+    let batch = (262_144 / (s * s * s)).max(1);
     let a: Vec<f32> = (0..batch * s * s).map(|i| (i % 7) as f32 - 3.0).collect();
     let b: Vec<f32> = (0..batch * s * s).map(|i| (i % 5) as f32 - 2.0).collect();
     let mut out = vec![0f32; batch * s * s];
     let mut g = c.benchmark_group(format!("f32_{batch}x[{s}x{s}x{s}]"));
     g.sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(1))
         .throughput(Throughput::Elements(2 * (batch * s * s * s) as u64));
     let ss = s * s;
     let si = s as isize;
-    g.bench_function("matrixmultiply", |bch| {
-        bch.iter(|| {
-            for i in 0..batch {
-                // SAFETY: matrix i of each buffer is s x s row-major; out is separate.
-                unsafe {
-                    f32::matrixmultiply(
-                        s,
-                        s,
-                        s,
-                        a.as_ptr().add(i * ss),
-                        si,
-                        1,
-                        b.as_ptr().add(i * ss),
-                        si,
-                        1,
-                        out.as_mut_ptr().add(i * ss),
-                    )
-                };
-            }
-            black_box(&mut out);
-        })
-    });
-    g.bench_function("gemm", |bch| {
-        bch.iter(|| {
-            for i in 0..batch {
-                // SAFETY: as above.
-                unsafe {
-                    gemm_crate(
-                        s,
-                        s,
-                        s,
-                        a.as_ptr().add(i * ss),
-                        si,
-                        1,
-                        b.as_ptr().add(i * ss),
-                        si,
-                        1,
-                        out.as_mut_ptr().add(i * ss),
-                    )
-                };
-            }
-            black_box(&mut out);
-        })
-    });
+    if crates {
+        g.bench_function("matrixmultiply", |bch| {
+            bch.iter(|| {
+                for i in 0..batch {
+                    // SAFETY: matrix i of each buffer is s x s row-major; out is separate.
+                    unsafe {
+                        f32::matrixmultiply(
+                            s,
+                            s,
+                            s,
+                            a.as_ptr().add(i * ss),
+                            si,
+                            1,
+                            b.as_ptr().add(i * ss),
+                            si,
+                            1,
+                            out.as_mut_ptr().add(i * ss),
+                        )
+                    };
+                }
+                black_box(&mut out);
+            })
+        });
+        g.bench_function("gemm", |bch| {
+            bch.iter(|| {
+                for i in 0..batch {
+                    // SAFETY: as above.
+                    unsafe {
+                        gemm_crate(
+                            s,
+                            s,
+                            s,
+                            a.as_ptr().add(i * ss),
+                            si,
+                            1,
+                            b.as_ptr().add(i * ss),
+                            si,
+                            1,
+                            out.as_mut_ptr().add(i * ss),
+                        )
+                    };
+                }
+                black_box(&mut out);
+            })
+        });
+    }
     let plan = MatMulPlan::contiguous(DType::F32, &[batch, s, s], &[batch, s, s]).unwrap();
-    g.bench_function("MatMulPlan", |bch| {
-        bch.iter(|| {
-            // SAFETY: buffers of batch*s*s f32 each; out is separate.
-            unsafe {
-                plan.run(
-                    a.as_ptr().cast(),
-                    b.as_ptr().cast(),
-                    out.as_mut_ptr().cast(),
-                )
-            };
-            black_box(&mut out);
-        })
-    });
+    for (name, kernel) in [
+        ("MatMulPlan_loop", FloatKernel::Loop),
+        ("MatMulPlan_gemm", FloatKernel::Gemm),
+    ] {
+        let plan = plan.clone().with_float_kernel(kernel);
+        g.bench_function(name, |bch| {
+            bch.iter(|| {
+                // SAFETY: buffers of batch*s*s f32 each; out is separate.
+                unsafe {
+                    plan.run(
+                        a.as_ptr().cast(),
+                        b.as_ptr().cast(),
+                        out.as_mut_ptr().cast(),
+                    )
+                };
+                black_box(&mut out);
+            })
+        });
+    }
     g.finish();
 }
 
 fn tiny(c: &mut Criterion) {
-    tiny_batched(c, 4, 4096);
-    tiny_batched(c, 16, 512);
+    for s in [4, 8, 12, 16, 20, 24, 32] {
+        tiny_batched(c, s, s == 4 || s == 16);
+    }
 }
 
 fn ints(c: &mut Criterion) {

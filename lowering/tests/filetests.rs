@@ -916,6 +916,16 @@ fn runner_self_checks() {
     );
     let want = parse_results(&s).unwrap();
     assert!(compare_results("x", &Ok(vec![t]), &want, None).is_empty());
+    let err: Result<Vec<Tensor>, _> = Err(lazyjit_lowering::Error::Input("two\nlines".into()));
+    let s = format_results(&err);
+    assert_eq!(s, "error: bad input: two\n  lines\n");
+    let want = parse_results(&s).unwrap();
+    assert_eq!(want, Expected::Error("bad input: two\nlines".into()));
+    assert!(compare_results("x", &err, &want, None).is_empty());
+    let mut r = Rng(7);
+    assert!((0..1000)
+        .map(|_| r.int(-2, 3))
+        .all(|x| (-2..=3).contains(&x)));
     let f =
         split_file("# test: t\nparam %a: f32[1]\nreturn %a\n# ---- expected plan ----\n# k\n#\n")
             .unwrap();

@@ -1,7 +1,7 @@
 //! MatMulPlan against a naive triple loop: many small shapes, transposed / padded / zero
 //! strides, broadcast batch dims, all four numeric dtypes, and validation errors.
 
-use lazyjit_lowering::kernels::{matmul_plan_run, MatMulPlan};
+use lazyjit_lowering::kernels::{matmul_plan_run, FloatKernel, MatMulPlan};
 use lazyjit_lowering::{DType, Shape};
 
 const DIMS: [usize; 7] = [0, 1, 2, 3, 5, 17, 33];
@@ -219,22 +219,33 @@ fn check<T: Elem>(
     };
     let a = gen(plan.a_min_len());
     let b = gen(plan.b_min_len());
-    let mut c = vec![T::sentinel(); plan.out_numel()];
-    // SAFETY: buffers of the plan's dtype with exactly the required lengths; c is separate.
-    unsafe { plan.run(a.as_ptr().cast(), b.as_ptr().cast(), c.as_mut_ptr().cast()) };
     let (shape, want) = naive(&a, a_shape, a_strides, &b, b_shape, b_strides);
     assert_eq!(plan.out_shape(), &shape[..], "{what}: out shape");
-    assert_eq!(c.len(), want.len(), "{what}: out len");
+    let kernels: &[FloatKernel] = if T::DTYPE.is_float() {
+        &[FloatKernel::Auto, FloatKernel::Gemm, FloatKernel::Loop]
+    } else {
+        &[FloatKernel::Auto]
+    };
     let k = a_shape[a_shape.len() - 1];
-    for (idx, (&got, &exp)) in c.iter().zip(&want).enumerate() {
-        let ok = match (values, T::DTYPE.is_float()) {
-            (Values::Any, true) => {
-                let eps = if T::DTYPE == DType::F32 { 1e-6 } else { 1e-14 };
-                (got.to_f64() - exp.to_f64()).abs() <= eps * 4.0 * (k as f64 + 1.0)
-            }
-            _ => got == exp,
-        };
-        assert!(ok, "{what}: element {idx}: got {got:?}, want {exp:?}");
+    for &kernel in kernels {
+        let plan = plan.clone().with_float_kernel(kernel);
+        let mut c = vec![T::sentinel(); plan.out_numel()];
+        // SAFETY: buffers of the plan's dtype with exactly the required lengths; c is separate.
+        unsafe { plan.run(a.as_ptr().cast(), b.as_ptr().cast(), c.as_mut_ptr().cast()) };
+        assert_eq!(c.len(), want.len(), "{what}: out len");
+        for (idx, (&got, &exp)) in c.iter().zip(&want).enumerate() {
+            let ok = match (values, T::DTYPE.is_float()) {
+                (Values::Any, true) => {
+                    let eps = if T::DTYPE == DType::F32 { 1e-6 } else { 1e-14 };
+                    (got.to_f64() - exp.to_f64()).abs() <= eps * 4.0 * (k as f64 + 1.0)
+                }
+                _ => got == exp,
+            };
+            assert!(
+                ok,
+                "{what} ({kernel:?}): element {idx}: got {got:?}, want {exp:?}"
+            );
+        }
     }
 }
 

@@ -80,7 +80,7 @@ type KernelFn = unsafe extern "C" fn(*const *mut u8, *mut i64);
 enum Step {
     Jit(KernelFn),
     MatMul {
-        plan: MatMulPlan,
+        plan: Box<MatMulPlan>,
         a: usize,
         a_off: usize,
         b: usize,
@@ -351,7 +351,7 @@ fn matmul_step(
         b: slot(bb)?,
         b_off: boff * size,
         out: slot(root)?,
-        plan: mp,
+        plan: Box::new(mp),
     }))
 }
 

@@ -328,6 +328,19 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             }
         }
         let count: usize = axes.iter().map(|&a| dims[a]).product();
+        if count == 0 {
+            // A reduced axis has size 0 (the output is not empty): every output element is
+            // the empty fold. The loops below would not iterate a size-0 axis (only dims > 1
+            // get a loop variable) and would read element 0 of an empty buffer instead.
+            return self.nest(&out_vars.clone(), &mut |e| {
+                let v = match op {
+                    ReduceOp::Mean => e.constant(dt, Scalar::Float(f64::NAN), Mode::Scalar),
+                    ReduceOp::Sum => e.constant(dt, Scalar::Int(0), Mode::Scalar),
+                    _ => e.identity(op, dt, Mode::Scalar),
+                };
+                e.store(root, &out_off, v, Mode::Scalar)
+            });
+        }
         let last_looped = (outer.len()..r).rev().find(|&d| dims[d] > 1);
         let simple = !op.is_arg() && vec_dtype(dt) && dt != DType::Bool;
         let inner_vec = simple
@@ -377,7 +390,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
 
     fn identity(&mut self, op: ReduceOp, dt: DType, mode: Mode) -> Value {
         let s = match (op, dt.is_float()) {
-            (ReduceOp::Sum | ReduceOp::Mean, true) => Scalar::Float(0.0),
+            // -0.0, not +0.0: it is the exact additive identity (-0.0 + x == x for every x,
+            // also x = -0.0), so a sum over one element, or over only -0.0s, keeps -0.0 as the
+            // reference's fold from the first element does. (Empty sums store +0.0 directly.)
+            (ReduceOp::Sum | ReduceOp::Mean, true) => Scalar::Float(-0.0),
             (ReduceOp::Prod, true) => Scalar::Float(1.0),
             (ReduceOp::Max | ReduceOp::ArgMax, true) => Scalar::Float(f64::NEG_INFINITY),
             (ReduceOp::Min | ReduceOp::ArgMin, true) => Scalar::Float(f64::INFINITY),
@@ -788,7 +804,12 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
 
     fn constant(&mut self, d: DType, s: Scalar, mode: Mode) -> Value {
         let x = match d {
-            DType::F32 => self.b.ins().f32const(s.as_f64() as f32),
+            // An integer literal converts to f32 directly (`as`); going through f64 first
+            // would round twice (2^60 + 2^36 + 1 would become 2^60, not 2^60 + 2^37).
+            DType::F32 => self.b.ins().f32const(match s {
+                Scalar::Int(i) => i as f32,
+                _ => s.as_f64() as f32,
+            }),
             DType::F64 => self.b.ins().f64const(s.as_f64()),
             DType::I32 => self.b.ins().iconst(types::I32, s.as_i64() as i32 as i64),
             DType::I64 => self.b.ins().iconst(types::I64, s.as_i64()),
@@ -808,10 +829,12 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         for l in 0..LANES {
             let ext = self.ext.clone();
             let li: Vec<Idx> = idx.iter().map(|i| i.shift(lane, l, &ext)).collect();
+            // Not `compute_or_load`: `v` may be the kernel root, which has a buffer (the one
+            // this kernel is writing), so that would load the output instead of computing it.
             let x = if from_buffer {
                 self.load(v, &li, Mode::Scalar)?
             } else {
-                self.compute_or_load(v, &li, Mode::Scalar)?
+                self.compute(v, &li, Mode::Scalar)?
             };
             let x = if d == DType::Bool { self.bool_to_mask_lane(x) } else { x };
             out = Some(match out {
@@ -1016,10 +1039,16 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let cont = self.b.create_block();
         self.b.ins().brif(bad, err, &[], cont, &[]);
         self.b.switch_to_block(err);
-        let code = self.b.ins().iconst(types::I64, v.0 as i64 + 1);
+        // Keep the first bad index (row-major order), as the reference interpreter reports.
         let flags = MemFlagsData::new().with_notrap();
+        let cur = self.b.ins().load(types::I64, flags, self.status, 0);
+        let first = self.b.ins().icmp_imm_s(IntCC::Equal, cur, 0);
+        let code = self.b.ins().iconst(types::I64, v.0 as i64 + 1);
+        let code = self.b.ins().select(first, code, cur);
+        let old = self.b.ins().load(types::I64, flags, self.status, 8);
+        let bad_idx = self.b.ins().select(first, iv, old);
         self.b.ins().store(flags, code, self.status, 0);
-        self.b.ins().store(flags, iv, self.status, 8);
+        self.b.ins().store(flags, bad_idx, self.status, 8);
         self.b.ins().jump(cont, &[]);
         self.b.switch_to_block(cont);
         if n == 0 {
@@ -1194,9 +1223,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 self.b.ins().fdiv(one, x)
             }
             UnaryOp::Relu => {
-                // x < 0 ? 0 : x — keeps NaN, and lowers to a compare and a blend.
+                // x <= 0 ? +0 : x — keeps NaN (the compare is false), and lowers to a compare
+                // and a blend. `<=`, not `<`: relu(-0.0) must be +0.0 (max(-0.0, +0.0)).
                 let z = self.fconst(d, 0.0, mode);
-                let m = self.b.ins().fcmp(FloatCC::LessThan, x, z);
+                let m = self.b.ins().fcmp(FloatCC::LessThanOrEqual, x, z);
                 self.fselect(mode, m, z, x)
             }
             UnaryOp::Floor => self.b.ins().floor(x),
@@ -1208,7 +1238,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 let m1 = self.fconst(d, -1.0, mode);
                 let pos = self.b.ins().fcmp(FloatCC::GreaterThan, x, z);
                 let neg = self.b.ins().fcmp(FloatCC::LessThan, x, z);
-                let t = self.fselect(mode, neg, m1, x);
+                // What is left is ±0 or NaN: x + 0.0 turns -0.0 into +0.0 (sign(-0.0) = +0.0)
+                // and keeps NaN.
+                let zx = self.b.ins().fadd(x, z);
+                let t = self.fselect(mode, neg, m1, zx);
                 self.fselect(mode, pos, one, t)
             }
             UnaryOp::Not => x,

@@ -6,20 +6,23 @@
 //! programs do: the plan is created at compile time and [`matmul_plan_run`] is called from the
 //! generated code.
 //!
-//! - f32 / f64: `matrixmultiply::sgemm` / `dgemm`, once per batch element, with the operands'
-//!   own row and column strides (transposed and broadcast views need no copy). The crate was
-//!   chosen by measurement against the `gemm` crate and ndarray's `dot`; see `docs/matmul.md`
-//!   and `benches/gemm_choice.rs`.
-//! - i32 / i64: a blocked loop with wrapping arithmetic (the result of an integer matmul is the
-//!   exact product modulo 2^32 / 2^64, whatever the summation order).
+//! - f32 / f64: the `gemm` crate (`gemm::gemm`, single-threaded, AVX-512 kernels when the CPU
+//!   has them), once per batch element, with the operands' own row and column strides
+//!   (transposed and broadcast views need no copy). It was chosen by measurement against
+//!   `matrixmultiply` and ndarray's `dot`; see `docs/matmul.md` and `benches/gemm_choice.rs`.
+//!   Tiny products (`m * k * n <= 1024`) use the loop kernel below, which beats any packing
+//!   GEMM's per-call overhead there.
+//! - i32 / i64: a blocked i-k-j loop with wrapping arithmetic (the result of an integer matmul
+//!   is the exact product modulo 2^32 / 2^64, whatever the summation order).
 
 use crate::op::broadcast_shapes;
 use crate::types::{DType, Shape};
 
 /// f32/f64 products with at most this many multiply-adds (`m * k * n`) use the loop kernel:
-/// below it the per-call overhead of the `gemm` crate (packing, dispatch; about 0.3 us)
-/// dominates. Chosen by measurement, see `docs/matmul.md`.
-const SMALL_FLOAT_WORK: usize = 4096;
+/// below it the per-call overhead of the `gemm` crate (packing, dispatch; 0.2-0.3 us per
+/// call) dominates. Measured: at 8^3 the loop is 2x faster, at 12^3 gemm is 2x faster
+/// (`docs/matmul.md`).
+const SMALL_FLOAT_WORK: usize = 1024;
 
 /// Columns of C (and of the B panel) handled per block by the loop kernel.
 const LOOP_NB: usize = 512;
@@ -64,6 +67,19 @@ pub struct MatMulPlan {
     out_numel: usize,
     a_min_len: usize,
     b_min_len: usize,
+    float_kernel: FloatKernel,
+}
+
+/// Which kernel runs f32/f64 products (integers always use the loop kernel).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FloatKernel {
+    /// The loop kernel for tiny products (`m * k * n <= 1024`), the `gemm` crate otherwise.
+    #[default]
+    Auto,
+    /// Always the `gemm` crate.
+    Gemm,
+    /// Always the blocked loop kernel.
+    Loop,
 }
 
 impl MatMulPlan {
@@ -175,7 +191,15 @@ impl MatMulPlan {
             out_numel,
             a_min_len,
             b_min_len,
+            float_kernel: FloatKernel::Auto,
         })
+    }
+
+    /// Forces the f32/f64 kernel (for tests and benchmarks; the default, [`FloatKernel::Auto`],
+    /// picks the faster one by size).
+    pub fn with_float_kernel(mut self, kernel: FloatKernel) -> MatMulPlan {
+        self.float_kernel = kernel;
+        self
     }
 
     /// Plan for dense row-major operands (strides from the shapes).
@@ -229,8 +253,9 @@ impl MatMulPlan {
             return;
         }
         if self.k == 0 {
-            // An empty sum is zero. (matrixmultiply also writes beta*C = 0 for k = 0, but the
-            // integer path and the no-read guarantee for `a`/`b` are simpler to state here.)
+            // An empty sum is zero. Handled here, for every dtype, so that no kernel sees k = 0
+            // (matrixmultiply would write beta*C = 0 for it; the gemm crate is not relied on)
+            // and so that `a` / `b` are provably never read.
             // SAFETY: c holds out_numel elements of dtype (caller contract); all-zero bytes are
             // 0 / 0.0 for every numeric dtype.
             unsafe { std::ptr::write_bytes(c, 0, self.out_numel * self.dtype.size_bytes()) };
@@ -276,7 +301,12 @@ impl MatMulPlan {
     /// # Safety: as [`MatMulPlan::run`], with `k > 0` and a non-empty output.
     unsafe fn run_float<T: LoopElem>(&self, a: *const T, b: *const T, c: *mut T) {
         let (m, k, n) = (self.m, self.k, self.n);
-        if m * k * n <= SMALL_FLOAT_WORK {
+        let use_loop = match self.float_kernel {
+            FloatKernel::Auto => m * k * n <= SMALL_FLOAT_WORK,
+            FloatKernel::Gemm => false,
+            FloatKernel::Loop => true,
+        };
+        if use_loop {
             // SAFETY: forwarded contract.
             return unsafe { self.run_loop(a, b, c) };
         }

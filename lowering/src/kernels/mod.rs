@@ -1,9 +1,10 @@
 //! Runtime kernels called by compiled programs.
 //!
 //! - [`gemm`]: batched, strided, broadcasting matrix multiplication ([`MatMulPlan`]), the
-//!   kernel behind `Op::MatMul`. f32/f64 go to `matrixmultiply` (chosen by measurement, see
-//!   `docs/matmul.md`), i32/i64 to a blocked wrapping-arithmetic loop.
+//!   kernel behind `Op::MatMul`. f32/f64 go to the `gemm` crate (chosen by measurement over
+//!   `matrixmultiply`, see `docs/matmul.md`) except tiny products, i32/i64 to a blocked
+//!   wrapping-arithmetic loop.
 
 pub mod gemm;
 
-pub use gemm::{matmul_plan_run, MatMulPlan};
+pub use gemm::{matmul_plan_run, FloatKernel, MatMulPlan};
