@@ -99,7 +99,9 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let status = b.block_params(entry)[1];
         let mut bases = HashMap::new();
         for kernel in kernels {
-            for v in kernel.inputs.iter().chain(std::iter::once(&kernel.root)) {
+            // A check kernel writes nothing: its root (the gather) may have no buffer.
+            let root = (kernel.kind != KernelKind::Check).then_some(&kernel.root);
+            for v in kernel.inputs.iter().chain(root) {
                 if bases.contains_key(v) {
                     continue;
                 }
@@ -145,6 +147,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                     match kernel.kind {
                         KernelKind::Loop => e.loop_kernel(kernel.root, &outer_idx)?,
                         KernelKind::Reduce => e.reduce_kernel(kernel.root, &outer_idx)?,
+                        KernelKind::Check => e.check_kernel(kernel.root)?,
                         KernelKind::MatMul => {
                             return Err(cg("matmul kernels are not emitted as code"))
                         }
@@ -233,7 +236,19 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let rs = row_strides(&ty.shape);
         let mut idx = Vec::with_capacity(dims.len());
         let mut looped = Vec::new();
-        for (d, &n) in dims.iter().enumerate() {
+        let inner: usize = dims[outer.len()..].iter().product();
+        let flat =
+            dims.len() - outer.len() >= 2 && inner > 1 && self.flattenable(root, outer.len());
+        if flat {
+            // All reads are contiguous over the inner dims: one loop over their product,
+            // expressed as an index in the last dim (every read's offset is then that index).
+            idx.extend(outer.iter().cloned());
+            idx.extend((outer.len()..dims.len() - 1).map(|_| Idx::konst(0)));
+            let v = self.new_var(inner);
+            looped.push(v);
+            idx.push(Idx::var(v));
+        }
+        for (d, &n) in dims.iter().enumerate().filter(|_| !flat) {
             if d < outer.len() {
                 idx.push(outer[d].clone());
             } else if n > 1 {
@@ -274,6 +289,70 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 let val = e.compute(root, &idx, Mode::Scalar)?;
                 e.store(root, &out_off, val, Mode::Scalar)
             })
+        })
+    }
+
+    /// Whether a loop kernel may run its dims from `k` on as one flat loop: every inlined
+    /// node is elementwise with the root's exact shape, and every buffer or constant it reads
+    /// has the root's shape, a single element, or size 1 in all dims from `k` on.
+    fn flattenable(&self, root: ValueId, k: usize) -> bool {
+        let shape = &self.p.value_type(root).shape;
+        let leaf_ok = |s: &Shape| {
+            s == shape
+                || s.numel() == 1
+                || (s.rank() == shape.rank() && s.dims()[k..].iter().all(|&d| d == 1))
+        };
+        let mut stack = vec![root];
+        while let Some(v) = stack.pop() {
+            let is_root = v == root;
+            if !is_root && self.plan.is_buffer(v) {
+                if !leaf_ok(&self.p.value_type(v).shape) {
+                    return false;
+                }
+                continue;
+            }
+            let Some(inst) = self.p.inst(v) else { return false };
+            match inst.op {
+                Op::Constant { .. } => continue,
+                Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast => {}
+                _ => return false,
+            }
+            if &inst.ty.shape != shape {
+                return false;
+            }
+            stack.extend(inst.args.iter().copied());
+        }
+        true
+    }
+
+    /// Validates every index value of gather / index_select `root` in row-major order; on the
+    /// first out-of-range one, records it in the status word and returns from the function.
+    fn check_kernel(&mut self, root: ValueId) -> R<()> {
+        let inst = self.p.inst(root).ok_or_else(|| cg("check root is not an instruction"))?;
+        let (Op::Gather { axis } | Op::IndexSelect { axis }) = inst.op else {
+            return Err(cg("check kernel root is not a gather or index_select"));
+        };
+        let (data, index) = (inst.args[0], inst.args[1]);
+        let dims = self.p.value_type(index).shape.dims().to_vec();
+        if dims.contains(&0) {
+            return Ok(());
+        }
+        let mut idx = Vec::with_capacity(dims.len());
+        let mut vars = Vec::new();
+        for &n in &dims {
+            if n > 1 {
+                let v = self.new_var(n);
+                vars.push(v);
+                idx.push(Idx::var(v));
+            } else {
+                idx.push(Idx::konst(0));
+            }
+        }
+        self.nest(&vars, &mut |e| {
+            e.memo.clear();
+            let iv = e.compute_or_load(index, &idx, Mode::Scalar)?;
+            e.checked_index(root, iv, data, axis, true)?;
+            Ok(())
         })
     }
 
@@ -1000,7 +1079,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             Op::Gather { axis } => {
                 let ii = idx.to_vec();
                 let iv = self.compute_or_load(args[1], &ii, Mode::Scalar)?;
-                let w = self.checked_index(v, iv, args[0], *axis)?;
+                let w = self.checked_index(v, iv, args[0], *axis, false)?;
                 let Some(w) = w else { return Ok(self.constant(d, Scalar::Int(0), Mode::Scalar)) };
                 let mut di = idx.to_vec();
                 di[*axis] = Idx::var(w);
@@ -1010,7 +1089,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 let ri = p.value_type(args[1]).shape.rank();
                 let ii = idx[*axis..*axis + ri].to_vec();
                 let iv = self.compute_or_load(args[1], &ii, Mode::Scalar)?;
-                let w = self.checked_index(v, iv, args[0], *axis)?;
+                let w = self.checked_index(v, iv, args[0], *axis, false)?;
                 let Some(w) = w else { return Ok(self.constant(d, Scalar::Int(0), Mode::Scalar)) };
                 let mut di = idx[..*axis].to_vec();
                 di.push(Idx::var(w));
@@ -1024,10 +1103,21 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         }
     }
 
-    /// Bounds-checks a runtime index against `data`'s `axis`; on failure records the error in
-    /// the status word and continues with index 0. Returns a variable bound to the safe index,
-    /// or `None` when the axis is empty (every index is out of range).
-    fn checked_index(&mut self, v: ValueId, iv: Value, data: ValueId, axis: usize) -> R<Option<Var>> {
+    /// Bounds-checks a runtime index against `data`'s `axis`. With `report` (check kernels),
+    /// an out-of-range index is recorded in the status word and the kernel returns at once, so
+    /// the first bad index in row-major order is the one reported; check kernels run in
+    /// program order and the runner stops at the first failing one. Without `report` (a
+    /// gather computed inside another kernel, whose indices its check kernel has validated
+    /// before), the index is only clamped, so that no value can ever cause an out-of-bounds
+    /// read. Returns a variable bound to the safe index, or `None` when the axis is empty.
+    fn checked_index(
+        &mut self,
+        v: ValueId,
+        iv: Value,
+        data: ValueId,
+        axis: usize,
+        report: bool,
+    ) -> R<Option<Var>> {
         let n = self.p.value_type(data).shape.dims()[axis];
         let iv = if self.b.func.dfg.value_type(iv) == types::I64 {
             iv
@@ -1035,22 +1125,19 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             self.b.ins().sextend(types::I64, iv)
         };
         let bad = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, iv, n as i64);
-        let err = self.b.create_block();
-        let cont = self.b.create_block();
-        self.b.ins().brif(bad, err, &[], cont, &[]);
-        self.b.switch_to_block(err);
-        // Keep the first bad index (row-major order), as the reference interpreter reports.
-        let flags = MemFlagsData::new().with_notrap();
-        let cur = self.b.ins().load(types::I64, flags, self.status, 0);
-        let first = self.b.ins().icmp_imm_s(IntCC::Equal, cur, 0);
-        let code = self.b.ins().iconst(types::I64, v.0 as i64 + 1);
-        let code = self.b.ins().select(first, code, cur);
-        let old = self.b.ins().load(types::I64, flags, self.status, 8);
-        let bad_idx = self.b.ins().select(first, iv, old);
-        self.b.ins().store(flags, code, self.status, 0);
-        self.b.ins().store(flags, bad_idx, self.status, 8);
-        self.b.ins().jump(cont, &[]);
-        self.b.switch_to_block(cont);
+        if report {
+            let err = self.b.create_block();
+            let cont = self.b.create_block();
+            self.b.ins().brif(bad, err, &[], cont, &[]);
+            self.b.set_cold_block(err);
+            self.b.switch_to_block(err);
+            let code = self.b.ins().iconst(types::I64, v.0 as i64 + 1);
+            let flags = MemFlagsData::new().with_notrap();
+            self.b.ins().store(flags, code, self.status, 0);
+            self.b.ins().store(flags, iv, self.status, 8);
+            self.b.ins().return_(&[]);
+            self.b.switch_to_block(cont);
+        }
         if n == 0 {
             return Ok(None);
         }

@@ -8,6 +8,13 @@
 //!   expand / slice views of a buffer cost nothing, but computed operands need a buffer);
 //! - an expensive expression (e.g. one holding `exp`) that is used more than once or is
 //!   broadcast to more elements than it has, which would otherwise be recomputed.
+//!
+//! Every `gather` / `index_select` also gets a *check* kernel, placed before any kernel that
+//! reads through it, that validates all its index values in row-major order. The gather
+//! itself stays fused (it only clamps indices for memory safety); checking separately is what
+//! makes every out-of-range index an error — also in a gather that is dead, only partly read
+//! (e.g. through a slice) or whose result is empty — and makes the reported index the first
+//! bad one of the first failing instruction, as in the reference interpreter.
 
 use crate::op::Op;
 use crate::program::{Program, ValueId};
@@ -24,6 +31,9 @@ pub enum KernelKind {
     Reduce,
     /// A call to the GEMM runtime kernel on strided views of two buffers.
     MatMul,
+    /// A loop over the index operand of the root (a gather or index_select) that reports the
+    /// first out-of-range value; it writes nothing (the root need not have a buffer).
+    Check,
 }
 
 /// One kernel of the plan.
@@ -166,6 +176,20 @@ impl FusionPlan {
         let mut kernels = Vec::new();
         for (i, inst) in p.insts.iter().enumerate() {
             let v = ValueId((np + i) as u32);
+            if matches!(inst.op, Op::Gather { .. } | Op::IndexSelect { .. }) {
+                // Before v's own kernel and every kernel that inlines v (their roots are > v),
+                // after the kernels that produce the index (roots < v).
+                let mut fused = Vec::new();
+                let mut inputs = Vec::new();
+                let mut seen = vec![false; n];
+                collect(p, &storage, inst.args[1], &mut seen, &mut fused, &mut inputs);
+                kernels.push(Kernel {
+                    kind: KernelKind::Check,
+                    root: v,
+                    fused,
+                    inputs,
+                });
+            }
             if storage[v.index()] != Storage::Buffer {
                 continue;
             }
@@ -392,6 +416,7 @@ impl fmt::Display for FusionPlan {
                 KernelKind::Loop => "loop",
                 KernelKind::Reduce => "reduce",
                 KernelKind::MatMul => "matmul",
+                KernelKind::Check => "check",
             };
             write!(f, "kernel {k} ({kind}) -> {}: fuses", kern.root)?;
             for v in &kern.fused {
