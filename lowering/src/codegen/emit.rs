@@ -759,6 +759,9 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     /// address computation and fold into x86 addressing modes.
     fn elem_addr(&mut self, base: Value, off: &Idx, size: i64) -> (Value, i32) {
         let imm = off.c.checked_mul(size).and_then(|x| i32::try_from(x).ok());
+        if let (Some(imm), true) = (imm, off.terms.is_empty()) {
+            return (base, imm);
+        }
         let (var, imm) = match imm {
             Some(imm) if !off.terms.is_empty() => (
                 Idx {
