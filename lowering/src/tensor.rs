@@ -25,22 +25,35 @@ unsafe impl Send for Buffer {}
 unsafe impl Sync for Buffer {}
 
 impl Buffer {
-    /// Allocates `len` zeroed bytes.
+    /// Allocates `len` zeroed bytes; aborts on allocation failure like `Vec` (use
+    /// [`Buffer::try_zeroed`] for sizes that come from user input).
     pub fn zeroed(len: usize) -> Buffer {
+        match Buffer::try_zeroed(len) {
+            Ok(b) => b,
+            Err(_) => alloc::handle_alloc_error(Layout::new::<u8>()),
+        }
+    }
+
+    /// Allocates `len` zeroed bytes, or says why it cannot.
+    pub fn try_zeroed(len: usize) -> Result<Buffer, Error> {
         let align = if len >= HUGE_THRESHOLD {
             HUGE_ALIGN
         } else {
             ALIGN
         };
-        // Allocate at least one alignment unit so the pointer is never dangling and a
-        // zero-length buffer still has a valid, aligned address.
-        let size = len.max(1).next_multiple_of(align);
-        let layout = Layout::from_size_align(size, align).expect("buffer size overflows");
+        // At least one alignment unit, so the pointer is never dangling and a zero-length
+        // buffer still has a valid, aligned address.
+        let size = len
+            .max(1)
+            .checked_next_multiple_of(align)
+            .filter(|&s| s <= isize::MAX as usize)
+            .ok_or_else(|| Error::Data(format!("cannot allocate a buffer of {len} bytes")))?;
+        let layout = Layout::from_size_align(size, align)
+            .map_err(|e| Error::Data(format!("cannot allocate a buffer of {len} bytes: {e}")))?;
         // SAFETY: layout has non-zero size.
         let raw = unsafe { alloc::alloc_zeroed(layout) };
-        let Some(ptr) = NonNull::new(raw) else {
-            alloc::handle_alloc_error(layout)
-        };
+        let ptr = NonNull::new(raw)
+            .ok_or_else(|| Error::Data(format!("out of memory allocating {len} bytes")))?;
         if align == HUGE_ALIGN {
             // SAFETY: the range is our own fresh allocation; MADV_HUGEPAGE only changes paging
             // policy and cannot invalidate memory. Failure is harmless, so it is ignored.
@@ -48,7 +61,7 @@ impl Buffer {
                 libc::madvise(ptr.as_ptr().cast(), size, libc::MADV_HUGEPAGE);
             }
         }
-        Buffer { ptr, len, layout }
+        Ok(Buffer { ptr, len, layout })
     }
 
     pub fn len(&self) -> usize {
@@ -128,10 +141,23 @@ pub struct Tensor {
 }
 
 impl Tensor {
-    /// All-zero (false) tensor of type `ty`.
+    /// All-zero (false) tensor of type `ty`; aborts if the memory cannot be allocated.
     pub fn zeros(ty: TensorType) -> Tensor {
         let buf = Buffer::zeroed(ty.size_bytes());
         Tensor { ty, buf }
+    }
+
+    /// All-zero (false) tensor of type `ty`, or an error if it cannot be allocated.
+    pub fn try_zeros(ty: TensorType) -> Result<Tensor, Error> {
+        let bytes = ty
+            .shape
+            .checked_numel()
+            .and_then(|n| n.checked_mul(ty.dtype.size_bytes()))
+            .ok_or_else(|| Error::Data(format!("a tensor of type {ty} does not fit in memory")))?;
+        Ok(Tensor {
+            buf: Buffer::try_zeroed(bytes)?,
+            ty,
+        })
     }
 
     /// A tensor of `shape` holding `data` in row-major order.

@@ -359,12 +359,12 @@ impl Compiled {
     /// Runs the program on `inputs` (one per parameter, matching dtype and shape) and returns
     /// the outputs in order. Inputs are checked before any generated code runs.
     pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, Error> {
-        let mut outs: Vec<Tensor> = self
+        let mut outs = self
             .program
             .outputs
             .iter()
-            .map(|o| Tensor::zeros(self.program.value_type(*o).clone()))
-            .collect();
+            .map(|o| Tensor::try_zeros(self.program.value_type(*o).clone()))
+            .collect::<Result<Vec<Tensor>, Error>>()?;
         self.run_into(inputs, &mut outs)?;
         Ok(outs)
     }
@@ -401,24 +401,19 @@ impl Compiled {
                 direct.entry(slot).or_insert(i);
             }
         }
-        let mut temps = self
-            .temps
-            .lock()
-            .ok()
-            .and_then(|mut t| t.take())
-            .unwrap_or_else(|| {
-                self.slot_bytes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &n)| {
-                        if i < np || direct.contains_key(&i) {
-                            Buffer::zeroed(0)
-                        } else {
-                            Buffer::zeroed(n)
-                        }
-                    })
-                    .collect()
-            });
+        let pooled = self.temps.lock().ok().and_then(|mut t| t.take());
+        let mut temps = match pooled {
+            Some(t) => t,
+            None => self
+                .slot_bytes
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| {
+                    let keep = i >= np && !direct.contains_key(&i);
+                    Buffer::try_zeroed(if keep { n } else { 0 })
+                })
+                .collect::<Result<Vec<Buffer>, Error>>()?,
+        };
         let mut table: Vec<*mut u8> = Vec::with_capacity(self.slot_bytes.len());
         for i in 0..self.slot_bytes.len() {
             table.push(if i < np {
@@ -552,5 +547,27 @@ impl Compiled {
 impl fmt::Debug for Compiled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Compiled({} kernels)", self.plan.kernels.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiled_programs_can_be_shared_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Compiled>();
+    }
+
+    #[test]
+    fn an_unallocatable_output_is_an_error_not_an_abort() {
+        let p = crate::text::parse(
+            "param %a: f32[]\n%1: f32[4611686018427387904] = expand %a, shape=[4611686018427387904]\nreturn %1\n",
+        );
+        let p = p.expect("the element count fits in usize, so the program is valid");
+        let c = compile(&p, &CompileOptions::default()).expect("compiles");
+        let a = Tensor::scalar(1.0f32);
+        assert!(matches!(c.run(&[&a]), Err(Error::Data(_))));
     }
 }
