@@ -167,10 +167,15 @@ fn float_case<T: Float>(c: &mut Criterion, m: usize, k: usize, n: usize, layout:
     };
     let name = format!("{}_{m}x{k}x{n}{lay}", T::NAME);
     let mut g = c.benchmark_group(&name);
-    let secs = if m * k * n >= 1 << 27 { 3 } else { 2 };
+    // Modest times keep the whole bench under two minutes on the 2-core machine.
+    let (warm, meas) = if m * k * n >= 1 << 27 {
+        (1000, 2000)
+    } else {
+        (500, 1000)
+    };
     g.sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(secs))
+        .warm_up_time(Duration::from_millis(warm))
+        .measurement_time(Duration::from_millis(meas))
         .throughput(Throughput::Elements(2 * (m * k * n) as u64));
 
     let (ap, bp) = (a.as_ptr(), b.as_ptr());
@@ -243,8 +248,8 @@ fn tiny_batched(c: &mut Criterion, s: usize, crates: bool) {
     let mut out = vec![0f32; batch * s * s];
     let mut g = c.benchmark_group(format!("f32_{batch}x[{s}x{s}x{s}]"));
     g.sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(1))
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(700))
         .throughput(Throughput::Elements(2 * (batch * s * s * s) as u64));
     let ss = s * s;
     let si = s as isize;
@@ -327,8 +332,8 @@ fn ints(c: &mut Criterion) {
     let n = 512usize;
     let mut g = c.benchmark_group(format!("int_{n}x{n}x{n}"));
     g.sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
         .throughput(Throughput::Elements(2 * (n as u64).pow(3)));
     let a32: Vec<i32> = (0..n * n).map(|i| (i % 17) as i32 - 8).collect();
     let b32: Vec<i32> = (0..n * n).map(|i| (i % 13) as i32 - 6).collect();

@@ -424,7 +424,7 @@ enum Metric {
 }
 
 /// `(range label, metric)` for input `x`: sin/cos use absolute error for the inline range
-/// (relative is meaningless near their roots) and ulps beyond it (shim) and for |x| < 1.
+/// (relative is meaningless near their roots), ulps for |x| <= 1 and beyond 1e5 (shim).
 fn class(op: UnaryOp, x: f32) -> (usize, Metric) {
     let a = x.abs();
     match op {
@@ -434,7 +434,7 @@ fn class(op: UnaryOp, x: f32) -> (usize, Metric) {
         UnaryOp::Sigmoid => (0, Metric::Ulp(3.0)),
         UnaryOp::Erf => (0, Metric::Ulp(3.0)),
         UnaryOp::Sin | UnaryOp::Cos => {
-            if a.is_nan() || a <= 1.0 && op == UnaryOp::Sin {
+            if a.is_nan() || a <= 1.0 {
                 (0, Metric::Ulp(2.0))
             } else if a <= 1e4 {
                 (1, Metric::Abs(2.5e-7))
@@ -450,9 +450,8 @@ fn class(op: UnaryOp, x: f32) -> (usize, Metric) {
 
 fn class_label(op: UnaryOp, c: usize) -> &'static str {
     match (op, c) {
-        (UnaryOp::Sin, 0) => "|x| <= 1 (and NaN)",
-        (UnaryOp::Cos, 0) => "NaN",
-        (UnaryOp::Sin | UnaryOp::Cos, 1) => "|x| <= 1e4",
+        (UnaryOp::Sin | UnaryOp::Cos, 0) => "|x| <= 1 (and NaN)",
+        (UnaryOp::Sin | UnaryOp::Cos, 1) => "1 < |x| <= 1e4",
         (UnaryOp::Sin | UnaryOp::Cos, 2) => "1e4 < |x| <= 1e5",
         (UnaryOp::Sin | UnaryOp::Cos, 3) => "|x| > 1e5 (shim)",
         _ => "all f32",

@@ -34,6 +34,15 @@ enum Mode {
 
 type R<T> = Result<T, Error>;
 
+/// Side state of a float max/min reduction accumulated with compare-and-select: `nan`, a mask
+/// of "a NaN was seen", and `zero`, the bitwise AND (max) / OR (min) of every element's bits,
+/// whose sign bit gives the sign of a zero result (see `fix_zero`).
+#[derive(Copy, Clone)]
+struct Track {
+    nan: Variable,
+    zero: Variable,
+}
+
 fn cg(msg: impl Into<String>) -> Error {
     Error::Codegen(msg.into())
 }
@@ -237,8 +246,13 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let mut idx = Vec::with_capacity(dims.len());
         let mut looped = Vec::new();
         let inner: usize = dims[outer.len()..].iter().product();
-        let flat =
-            dims.len() - outer.len() >= 2 && inner > 1 && self.flattenable(root, outer.len());
+        // The flat index lives in the last dim, so that dim must not have size 1: operands of
+        // the root's shape would then see a size-1 dim, which `broadcast_idx` maps to index 0
+        // (found by the differential tests: `exp` of an f32[4, 1] read element 0 four times).
+        let flat = dims.len() - outer.len() >= 2
+            && inner > 1
+            && dims.last().is_some_and(|&n| n > 1)
+            && self.flattenable(root, outer.len());
         if flat {
             // All reads are contiguous over the inner dims: one loop over their product,
             // expressed as an index in the last dim (every read's offset is then that index).
@@ -507,7 +521,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         dt.is_float() && matches!(op, ReduceOp::Max | ReduceOp::Min)
     }
 
-    fn nan_var(&mut self, op: ReduceOp, dt: DType, mode: Mode) -> Option<Variable> {
+    fn nan_var(&mut self, op: ReduceOp, dt: DType, mode: Mode) -> Option<Track> {
         if !Self::tracks_nan(op, dt) {
             return None;
         }
@@ -518,16 +532,70 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             }
             Mode::Scalar => (types::I8, self.b.ins().iconst(types::I8, 0)),
         };
-        let v = self.b.declare_var(ty);
-        self.b.def_var(v, zero);
-        Some(v)
+        let nan = self.b.declare_var(ty);
+        self.b.def_var(nan, zero);
+        // All ones for the AND of max, zero for the OR of min.
+        let init = if op == ReduceOp::Max { -1 } else { 0 };
+        let (ty, bits) = match (mode, dt) {
+            (Mode::Vector, _) => {
+                let c = self.b.ins().iconst(types::I32, init);
+                (types::I32X4, self.b.ins().splat(types::I32X4, c))
+            }
+            (Mode::Scalar, DType::F64) => (types::I64, self.b.ins().iconst(types::I64, init)),
+            (Mode::Scalar, _) => (types::I32, self.b.ins().iconst(types::I32, init)),
+        };
+        let zero = self.b.declare_var(ty);
+        self.b.def_var(zero, bits);
+        Some(Track { nan, zero })
     }
 
-    /// `acc = op(acc, x)`, with NaN tracking when `nan` is given.
-    fn accumulate(&mut self, op: ReduceOp, dt: DType, acc: Variable, nan: Option<Variable>, x: Value) {
+    /// The integer type of the same width as `v`'s float type (`I32X4` for `F32X4`).
+    fn bits_ty(&self, v: Value) -> Type {
+        match self.b.func.dfg.value_type(v) {
+            types::F32X4 => types::I32X4,
+            types::F64 => types::I64,
+            _ => types::I32,
+        }
+    }
+
+    /// The sign bit of `dt` as an integer of the same width.
+    fn sign_bit(&mut self, dt: DType, mode: Mode) -> Value {
+        let (ity, bit) = if dt == DType::F64 {
+            (types::I64, i64::MIN)
+        } else {
+            (types::I32, i32::MIN as i64)
+        };
+        let c = self.b.ins().iconst(ity, bit);
+        match mode {
+            Mode::Scalar => c,
+            Mode::Vector => self.b.ins().splat(types::I32X4, c),
+        }
+    }
+
+    /// Fixes the sign of a zero result of a select-accumulated max / min. `acc` is the IEEE
+    /// combination of the accumulators of one lane (or one scalar) and `bits` the AND (max) /
+    /// OR (min) of the bits of all the elements it covers. If the maximum is a zero, every
+    /// element is <= 0, so the AND has its sign bit clear iff some element is +0.0 — exactly
+    /// when the result must be +0.0; likewise for the minimum, the OR has its sign bit set iff
+    /// some element is -0.0. So a zero result becomes the zero with the sign bit of `bits`.
+    fn fix_zero(&mut self, dt: DType, acc: Value, bits: Option<Value>) -> Value {
+        let Some(bits) = bits else { return acc };
+        let vector = self.b.func.dfg.value_type(acc).is_vector();
+        let mode = if vector { Mode::Vector } else { Mode::Scalar };
+        let fty = self.b.func.dfg.value_type(acc);
+        let sign = self.sign_bit(dt, mode);
+        let zero_bits = self.b.ins().band(bits, sign);
+        let signed_zero = self.b.ins().bitcast(fty, MemFlagsData::new(), zero_bits);
+        let z = self.fconst(dt, 0.0, mode);
+        let is_zero = self.b.ins().fcmp(FloatCC::Equal, acc, z);
+        self.fselect(mode, is_zero, signed_zero, acc)
+    }
+
+    /// `acc = op(acc, x)`, with NaN and signed-zero tracking when `nan` is given.
+    fn accumulate(&mut self, op: ReduceOp, dt: DType, acc: Variable, nan: Option<Track>, x: Value) {
         let cur = self.b.use_var(acc);
         let next = match nan {
-            Some(nv) => {
+            Some(Track { nan: nv, zero: zv }) => {
                 let vector = self.b.func.dfg.value_type(x).is_vector();
                 let mode = if vector { Mode::Vector } else { Mode::Scalar };
                 // max: acc < x ? x : acc   min: x < acc ? x : acc  (NaN x keeps acc)
@@ -540,6 +608,19 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 let f = self.b.use_var(nv);
                 let f = self.b.ins().bor(f, u);
                 self.b.def_var(nv, f);
+                // On a tie the select keeps acc, but max(-0.0, +0.0) must be +0.0 and
+                // min(+0.0, -0.0) must be -0.0 in either order (IEEE maximum/minimum). Fold the
+                // element's bits into `zero` (one AND / OR, off the accumulator's dependency
+                // chain); `fix_zero` gives a zero result its sign at the end.
+                let ity = self.bits_ty(x);
+                let bits = self.b.ins().bitcast(ity, MemFlagsData::new(), x);
+                let z = self.b.use_var(zv);
+                let z = if op == ReduceOp::Max {
+                    self.b.ins().band(z, bits)
+                } else {
+                    self.b.ins().bor(z, bits)
+                };
+                self.b.def_var(zv, z);
                 self.fselect(mode, m, x, cur)
             }
             None => self.combine(op, dt, cur, x),
@@ -616,14 +697,16 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             Ok(())
         })?;
         let a = self.b.use_var(acc);
+        let bits = nan.map(|t| self.b.use_var(t.zero));
+        let a = self.fix_zero(dt, a, bits);
         let a = self.finish_mean(op, dt, a, count, mode);
         let a = match (nan, mode) {
-            (Some(nv), Mode::Vector) => {
-                let m = self.b.use_var(nv);
+            (Some(t), Mode::Vector) => {
+                let m = self.b.use_var(t.nan);
                 self.restore_nan(dt, a, Some(m), None)
             }
-            (Some(nv), Mode::Scalar) => {
-                let m = self.b.use_var(nv);
+            (Some(t), Mode::Scalar) => {
+                let m = self.b.use_var(t.nan);
                 self.restore_nan(dt, a, None, Some(m))
             }
             (None, _) => a,
@@ -697,12 +780,18 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             let x = self.b.use_var(a);
             v = self.combine(op, dt, v, x);
         }
+        // Accumulators are combined with IEEE fmax/fmin first: a lane's `zero` bits are shared
+        // by the four accumulators, so they describe only their combination.
+        let bits = vnan.map(|t| self.b.use_var(t.zero));
+        let v = self.fix_zero(dt, v, bits);
         let h = self.horizontal(op, dt, v);
         let s = self.b.use_var(sacc);
+        let bits = snan.map(|t| self.b.use_var(t.zero));
+        let s = self.fix_zero(dt, s, bits);
         let total = self.combine(op, dt, h, s);
         let total = self.finish_mean(op, dt, total, count, Mode::Scalar);
-        let vm = vnan.map(|v| self.b.use_var(v));
-        let sm = snan.map(|v| self.b.use_var(v));
+        let vm = vnan.map(|t| self.b.use_var(t.nan));
+        let sm = snan.map(|t| self.b.use_var(t.nan));
         let total = self.restore_nan(dt, total, vm, sm);
         self.store(root, out_off, total, Mode::Scalar)
     }

@@ -182,7 +182,14 @@ impl FusionPlan {
                 let mut fused = Vec::new();
                 let mut inputs = Vec::new();
                 let mut seen = vec![false; n];
-                collect(p, &storage, inst.args[1], &mut seen, &mut fused, &mut inputs);
+                collect(
+                    p,
+                    &storage,
+                    inst.args[1],
+                    &mut seen,
+                    &mut fused,
+                    &mut inputs,
+                );
                 kernels.push(Kernel {
                     kind: KernelKind::Check,
                     root: v,
@@ -257,7 +264,9 @@ fn outer_of(p: &Program, kern: &Kernel, k: usize) -> Option<Vec<usize>> {
 
 /// The outer rank a kernel proposes when it starts a group.
 fn proposed_outer(p: &Program, kern: &Kernel) -> usize {
-    let Some(inst) = p.inst(kern.root) else { return 0 };
+    let Some(inst) = p.inst(kern.root) else {
+        return 0;
+    };
     match (&kern.kind, &inst.op) {
         (KernelKind::Loop, _) => inst.ty.shape.rank().saturating_sub(1),
         (KernelKind::Reduce, Op::Reduce { axes, .. }) => axes.first().copied().unwrap_or(0),

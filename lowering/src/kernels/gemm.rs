@@ -302,7 +302,7 @@ impl MatMulPlan {
     unsafe fn run_float<T: LoopElem>(&self, a: *const T, b: *const T, c: *mut T) {
         let (m, k, n) = (self.m, self.k, self.n);
         let use_loop = match self.float_kernel {
-            FloatKernel::Auto => m * k * n <= SMALL_FLOAT_WORK,
+            FloatKernel::Auto => m.saturating_mul(k).saturating_mul(n) <= SMALL_FLOAT_WORK,
             FloatKernel::Gemm => false,
             FloatKernel::Loop => true,
         };
