@@ -234,9 +234,8 @@ fn matmul(c: &mut Criterion) {
 /// A 64-instruction elementwise chain over four inputs.
 fn chain64() -> Program {
     let n = 4096;
-    let mut src = format!(
-        "param %a: f32[{n}]\nparam %b: f32[{n}]\nparam %c: f32[{n}]\nparam %d: f32[{n}]\n"
-    );
+    let mut src =
+        format!("param %a: f32[{n}]\nparam %b: f32[{n}]\nparam %c: f32[{n}]\nparam %d: f32[{n}]\n");
     let names = ["%a", "%b", "%c", "%d"];
     let ops = ["add", "mul", "sub", "max", "min", "mul", "add", "sub"];
     let mut last = "%a".to_string();

@@ -54,13 +54,26 @@ fn random_input(ty: &TensorType, rng: &mut StdRng, int_high: i64) -> Tensor {
     let n = ty.shape.numel();
     let shape = ty.shape.clone();
     let t = match ty.dtype {
-        DType::F32 => Tensor::from_vec(shape, (0..n).map(|_| rng.random_range(-2.0f32..2.0)).collect()),
-        DType::F64 => Tensor::from_vec(shape, (0..n).map(|_| rng.random_range(-2.0f64..2.0)).collect()),
+        DType::F32 => Tensor::from_vec(
+            shape,
+            (0..n).map(|_| rng.random_range(-2.0f32..2.0)).collect(),
+        ),
+        DType::F64 => Tensor::from_vec(
+            shape,
+            (0..n).map(|_| rng.random_range(-2.0f64..2.0)).collect(),
+        ),
         DType::I32 => Tensor::from_vec(
             shape,
-            (0..n).map(|_| rng.random_range(0..int_high.max(1)) as i32).collect(),
+            (0..n)
+                .map(|_| rng.random_range(0..int_high.max(1)) as i32)
+                .collect(),
         ),
-        DType::I64 => Tensor::from_vec(shape, (0..n).map(|_| rng.random_range(0..int_high.max(1))).collect()),
+        DType::I64 => Tensor::from_vec(
+            shape,
+            (0..n)
+                .map(|_| rng.random_range(0..int_high.max(1)))
+                .collect(),
+        ),
         DType::Bool => Tensor::from_vec(shape, (0..n).map(|_| rng.random_bool(0.5)).collect()),
     };
     t.expect("element count matches the shape")
@@ -83,7 +96,10 @@ fn summary(t: &Tensor) -> String {
 /// as in GELU's `1 + erf(x)` for very negative x, is not an error of the JIT).
 fn max_rel_diff(a: &Tensor, b: &Tensor) -> f64 {
     let (a, b) = (a.to_f64_vec(), b.to_f64_vec());
-    let scale = b.iter().filter(|x| x.is_finite()).fold(0.0f64, |m, x| m.max(x.abs()));
+    let scale = b
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold(0.0f64, |m, x| m.max(x.abs()));
     a.iter()
         .zip(&b)
         .map(|(x, y)| {
@@ -99,9 +115,14 @@ fn max_rel_diff(a: &Tensor, b: &Tensor) -> f64 {
 fn run(args: &Args) -> Result<(), String> {
     let src = std::fs::read_to_string(&args.program)
         .map_err(|e| format!("reading {}: {e}", args.program.display()))?;
-    let program: Program = text::parse(&src).map_err(|e| format!("{}: {e}", args.program.display()))?;
+    let program: Program =
+        text::parse(&src).map_err(|e| format!("{}: {e}", args.program.display()))?;
     let opts = CompileOptions {
-        opt_level: if args.no_opt { OptLevel::None } else { OptLevel::Speed },
+        opt_level: if args.no_opt {
+            OptLevel::None
+        } else {
+            OptLevel::Speed
+        },
         verify_clif: false,
         keep_clif: args.clif,
         keep_disasm: args.asm,
@@ -117,7 +138,12 @@ fn run(args: &Args) -> Result<(), String> {
         .collect();
     let refs: Vec<&Tensor> = inputs.iter().collect();
 
-    println!("program   {} ({} params, {} instructions)", args.program.display(), program.params.len(), program.insts.len());
+    println!(
+        "program   {} ({} params, {} instructions)",
+        args.program.display(),
+        program.params.len(),
+        program.insts.len()
+    );
     if args.plan {
         print!("{}", compiled.plan());
     }
@@ -143,12 +169,18 @@ fn run(args: &Args) -> Result<(), String> {
     let mut best = f64::INFINITY;
     for _ in 1..args.repeat.max(1) {
         let t = Instant::now();
-        compiled.run_into(&refs, &mut outputs).map_err(|e| e.to_string())?;
+        compiled
+            .run_into(&refs, &mut outputs)
+            .map_err(|e| e.to_string())?;
         best = best.min(t.elapsed().as_secs_f64());
     }
     print!("run       first {:.3} ms", first.as_secs_f64() * 1e3);
     if best.is_finite() {
-        print!(", best of {} runs into reused outputs {:.3} ms", args.repeat - 1, best * 1e3);
+        print!(
+            ", best of {} runs into reused outputs {:.3} ms",
+            args.repeat - 1,
+            best * 1e3
+        );
     }
     println!();
     for (i, o) in outputs.iter().enumerate() {
@@ -168,7 +200,9 @@ fn run(args: &Args) -> Result<(), String> {
             ref_time.as_secs_f64() * 1e3
         );
         if worst > 1e-3 {
-            return Err(format!("JIT and reference disagree (max relative difference {worst:.2e})"));
+            return Err(format!(
+                "JIT and reference disagree (max relative difference {worst:.2e})"
+            ));
         }
     }
     Ok(())

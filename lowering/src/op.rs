@@ -253,9 +253,13 @@ pub enum Op {
     /// Converts to the instruction's result dtype (shape unchanged).
     Cast,
     /// Every element equals `value`; dtype and shape are the instruction's result type.
-    Constant { value: Scalar },
+    Constant {
+        value: Scalar,
+    },
     /// Element = its index along `axis`; dtype (numeric) and shape are the result type.
-    Iota { axis: usize },
+    Iota {
+        axis: usize,
+    },
     /// Reduce over `axes` (sorted, unique; empty = identity copy). Arg reductions take one axis.
     Reduce {
         op: ReduceOp,
@@ -263,11 +267,17 @@ pub enum Op {
         keepdim: bool,
     },
     /// Same elements in row-major order, new shape with the same element count.
-    Reshape { shape: Shape },
+    Reshape {
+        shape: Shape,
+    },
     /// Output axis `i` is input axis `perm[i]`.
-    Permute { perm: Vec<usize> },
+    Permute {
+        perm: Vec<usize>,
+    },
     /// NumPy `broadcast_to`: new leading dims may be added, size-1 dims stretched.
-    Expand { shape: Shape },
+    Expand {
+        shape: Shape,
+    },
     /// Per axis: `start <= stop <= dim`, `step >= 1`; length `ceil((stop - start) / step)`.
     Slice {
         starts: Vec<usize>,
@@ -275,7 +285,9 @@ pub enum Op {
         steps: Vec<usize>,
     },
     /// Joins operands along `axis`; all other dims equal.
-    Concat { axis: usize },
+    Concat {
+        axis: usize,
+    },
     /// Pads each axis with `lo[i]` elements before and `hi[i]` after, filled with `value`.
     Pad {
         lo: Vec<usize>,
@@ -285,10 +297,14 @@ pub enum Op {
     /// `torch.gather` / `take_along_axis`: operands (data, index: i32|i64 of the same rank);
     /// `out[..i..] = data[..index[..i..] at axis..]`; result shape = index shape, whose dims
     /// other than `axis` must be `<=` the data's.
-    Gather { axis: usize },
+    Gather {
+        axis: usize,
+    },
     /// `index_select` / `take`: operands (data, index: i32|i64, any rank);
     /// result shape = `data[..axis] ++ index.shape ++ data[axis+1..]`.
-    IndexSelect { axis: usize },
+    IndexSelect {
+        axis: usize,
+    },
     /// `[..., m, k] x [..., k, n] -> [..., m, n]`, batch dims broadcast; rank >= 2; numeric.
     MatMul,
 }
@@ -463,7 +479,9 @@ impl Op {
                 let r = a.shape.rank();
                 let mut seen = vec![false; r];
                 let ok = perm.len() == r
-                    && perm.iter().all(|&p| p < r && !std::mem::replace(&mut seen[p], true));
+                    && perm
+                        .iter()
+                        .all(|&p| p < r && !std::mem::replace(&mut seen[p], true));
                 if !ok {
                     return Err(format!(
                         "permute of {} needs a permutation of 0..{r}, got {perm:?}",
@@ -477,9 +495,12 @@ impl Op {
                 arity(1)?;
                 let a = args[0];
                 let ok = a.shape.rank() <= shape.rank()
-                    && a.shape.dims().iter().rev().zip(shape.dims().iter().rev()).all(
-                        |(&i, &o)| i == o || i == 1,
-                    );
+                    && a.shape
+                        .dims()
+                        .iter()
+                        .rev()
+                        .zip(shape.dims().iter().rev())
+                        .all(|(&i, &o)| i == o || i == 1);
                 if !ok {
                     return Err(format!(
                         "expand of {} to {shape}: each input dim must equal the output dim or be 1",
@@ -737,7 +758,9 @@ pub fn broadcast_shapes(shapes: &[&Shape]) -> Result<Shape, String> {
     }
     let shape = Shape(dims);
     if shape.checked_numel().is_none() {
-        return Err(format!("broadcast shape {shape} overflows the element count"));
+        return Err(format!(
+            "broadcast shape {shape} overflows the element count"
+        ));
     }
     Ok(shape)
 }

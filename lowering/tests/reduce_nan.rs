@@ -15,7 +15,9 @@ fn run_both(src: &str, x: &Tensor) -> (Vec<f64>, Vec<f64>) {
 
 fn same(a: &[f64], b: &[f64]) -> bool {
     a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| (x.is_nan() && y.is_nan()) || x == y)
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| (x.is_nan() && y.is_nan()) || x == y)
 }
 
 #[test]
@@ -30,7 +32,10 @@ fn nan_anywhere_in_an_inner_reduction_propagates() {
             v[pos] = f32::NAN;
             let x = Tensor::from_vec(vec![n], v).unwrap();
             let (j, r) = run_both(&src, &x);
-            assert!(j[0].is_nan() && r[0].is_nan(), "{op} with NaN at {pos}: jit {j:?}");
+            assert!(
+                j[0].is_nan() && r[0].is_nan(),
+                "{op} with NaN at {pos}: jit {j:?}"
+            );
         }
         let v: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
         let x = Tensor::from_vec(vec![n], v).unwrap();
@@ -51,7 +56,8 @@ fn nan_in_an_outer_axis_reduction_stays_in_its_lane() {
         v[2 * cols + 3] = f64::NAN;
         v[4 * cols + 8] = f64::NAN;
         let x64 = Tensor::from_vec(vec![rows, cols], v.clone()).unwrap();
-        let x32 = Tensor::from_vec(vec![rows, cols], v.iter().map(|&a| a as f32).collect()).unwrap();
+        let x32 =
+            Tensor::from_vec(vec![rows, cols], v.iter().map(|&a| a as f32).collect()).unwrap();
         for (s, x) in [(&src, &x64), (&src32, &x32)] {
             let (j, r) = run_both(s, x);
             assert!(same(&j, &r), "{op}: jit {j:?} reference {r:?}");

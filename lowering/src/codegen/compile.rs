@@ -243,15 +243,17 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Err
             let detail = match &e {
                 cranelift_module::ModuleError::Compilation(
                     cranelift_codegen::CodegenError::Verifier(errs),
-                ) => cranelift_codegen::print_errors::pretty_verifier_error(&ctx.func, None, errs.clone()),
+                ) => cranelift_codegen::print_errors::pretty_verifier_error(
+                    &ctx.func,
+                    None,
+                    errs.clone(),
+                ),
                 _ => format!("{e:?}"),
             };
             Error::Codegen(format!("kernel {name} for {root}: {detail}"))
         })?;
         if opts.keep_disasm {
-            text.disasm = ctx
-                .compiled_code()
-                .and_then(|c| c.vcode.clone());
+            text.disasm = ctx.compiled_code().and_then(|c| c.vcode.clone());
         }
         texts.push(text);
         module.clear_context(&mut ctx);
@@ -305,7 +307,12 @@ fn view_strides(p: &Program, v: ValueId, base: ValueId) -> (Vec<usize>, usize) {
         Op::Expand { shape } => {
             let lead = shape.rank() - in_dims.len();
             let mut s = vec![0; lead];
-            s.extend(in_dims.iter().zip(&st).map(|(&n, &x)| if n == 1 { 0 } else { x }));
+            s.extend(
+                in_dims
+                    .iter()
+                    .zip(&st)
+                    .map(|(&n, &x)| if n == 1 { 0 } else { x }),
+            );
             (s, off)
         }
         Op::Slice { starts, steps, .. } => {
@@ -322,7 +329,9 @@ fn matmul_step(
     slot_of: &HashMap<ValueId, usize>,
     root: ValueId,
 ) -> Result<Option<Step>, Error> {
-    let inst = p.inst(root).ok_or_else(|| Error::Codegen("matmul root".into()))?;
+    let inst = p
+        .inst(root)
+        .ok_or_else(|| Error::Codegen("matmul root".into()))?;
     let (a, b) = (inst.args[0], inst.args[1]);
     let (ab, bb) = (
         view_base(p, a, Some(&plan.storage)),
@@ -447,13 +456,7 @@ impl Compiled {
                     // SAFETY: MatMulPlan::new validated the strided views against the operand
                     // types, whose buffers are in the table with their full sizes; the output
                     // is a buffer distinct from both operands.
-                    unsafe {
-                        plan.run(
-                            table[*a].add(*a_off),
-                            table[*b].add(*b_off),
-                            table[*out],
-                        )
-                    }
+                    unsafe { plan.run(table[*a].add(*a_off), table[*b].add(*b_off), table[*out]) }
                 }
             }
             if status[0] != 0 {
@@ -479,7 +482,9 @@ impl Compiled {
                 let n = outputs[i].buffer().len();
                 // SAFETY: src is a live buffer of the same type (n bytes) distinct from
                 // outputs[i] (a different output tensor or an input).
-                unsafe { std::ptr::copy_nonoverlapping(src, outputs[i].buffer_mut().as_mut_ptr(), n) };
+                unsafe {
+                    std::ptr::copy_nonoverlapping(src, outputs[i].buffer_mut().as_mut_ptr(), n)
+                };
             }
         }
         Ok(())

@@ -278,7 +278,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             .iter()
             .zip(&rs)
             .fold(Idx::konst(0), |acc, (i, s)| acc.add(&i.scale(*s)));
-        let vectorize = vec_dtype(ty.dtype) && looped.last().is_some_and(|&v| self.ext[v as usize] >= LANES as usize);
+        let vectorize = vec_dtype(ty.dtype)
+            && looped
+                .last()
+                .is_some_and(|&v| self.ext[v as usize] >= LANES as usize);
         let Some((&inner, outer)) = looped.split_last() else {
             self.memo.clear();
             let val = self.compute(root, &idx, Mode::Scalar)?;
@@ -325,7 +328,9 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 }
                 continue;
             }
-            let Some(inst) = self.p.inst(v) else { return false };
+            let Some(inst) = self.p.inst(v) else {
+                return false;
+            };
             match inst.op {
                 Op::Constant { .. } => continue,
                 Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast => {}
@@ -342,7 +347,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     /// Validates every index value of gather / index_select `root` in row-major order; on the
     /// first out-of-range one, records it in the status word and returns from the function.
     fn check_kernel(&mut self, root: ValueId) -> R<()> {
-        let inst = self.p.inst(root).ok_or_else(|| cg("check root is not an instruction"))?;
+        let inst = self
+            .p
+            .inst(root)
+            .ok_or_else(|| cg("check root is not an instruction"))?;
         let (Op::Gather { axis } | Op::IndexSelect { axis }) = inst.op else {
             return Err(cg("check kernel root is not a gather or index_select"));
         };
@@ -371,7 +379,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     }
 
     fn reduce_kernel(&mut self, root: ValueId, outer: &[Idx]) -> R<()> {
-        let inst = self.p.inst(root).ok_or_else(|| cg("reduce root is not an instruction"))?;
+        let inst = self
+            .p
+            .inst(root)
+            .ok_or_else(|| cg("reduce root is not an instruction"))?;
         let Op::Reduce { op, axes, .. } = &inst.op else {
             return Err(cg("reduce kernel root is not a reduction"));
         };
@@ -391,7 +402,9 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             return Ok(());
         }
         // keepdim strides of the output
-        let kd: Vec<usize> = (0..r).map(|d| if axes.contains(&d) { 1 } else { dims[d] }).collect();
+        let kd: Vec<usize> = (0..r)
+            .map(|d| if axes.contains(&d) { 1 } else { dims[d] })
+            .collect();
         let ors = row_strides(&Shape(kd));
         let mut in_idx = Vec::with_capacity(r);
         let mut out_off = Idx::konst(0);
@@ -436,10 +449,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         }
         let last_looped = (outer.len()..r).rev().find(|&d| dims[d] > 1);
         let simple = !op.is_arg() && vec_dtype(dt) && dt != DType::Bool;
-        let inner_vec = simple
-            && last_looped.is_some_and(|d| axes.contains(&d) && dims[d] >= LANES as usize);
-        let outer_vec = simple
-            && last_looped.is_some_and(|d| !axes.contains(&d) && dims[d] >= LANES as usize);
+        let inner_vec =
+            simple && last_looped.is_some_and(|d| axes.contains(&d) && dims[d] >= LANES as usize);
+        let outer_vec =
+            simple && last_looped.is_some_and(|d| !axes.contains(&d) && dims[d] >= LANES as usize);
 
         if op.is_arg() {
             let axis = axes[0];
@@ -630,7 +643,13 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
 
     /// Replaces `total` by NaN where the NaN masks are set. `total` is scalar unless `vector`
     /// is the only mask, in which case lanes are kept apart.
-    fn restore_nan(&mut self, dt: DType, total: Value, vmask: Option<Value>, smask: Option<Value>) -> Value {
+    fn restore_nan(
+        &mut self,
+        dt: DType,
+        total: Value,
+        vmask: Option<Value>,
+        smask: Option<Value>,
+    ) -> Value {
         let total_vec = self.b.func.dfg.value_type(total).is_vector();
         if total_vec {
             let Some(m) = vmask else { return total };
@@ -664,7 +683,14 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         acc
     }
 
-    fn finish_mean(&mut self, op: ReduceOp, dt: DType, v: Value, count: usize, mode: Mode) -> Value {
+    fn finish_mean(
+        &mut self,
+        op: ReduceOp,
+        dt: DType,
+        v: Value,
+        count: usize,
+        mode: Mode,
+    ) -> Value {
         if op != ReduceOp::Mean {
             return v;
         }
@@ -685,7 +711,11 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         mode: Mode,
     ) -> R<()> {
         let dt = self.p.value_type(arg).dtype;
-        let ty = if mode == Mode::Vector { lane_ty(dt) } else { scalar_ty(dt) };
+        let ty = if mode == Mode::Vector {
+            lane_ty(dt)
+        } else {
+            scalar_ty(dt)
+        };
         let acc = self.b.declare_var(ty);
         let init = self.identity(op, dt, mode);
         self.b.def_var(acc, init);
@@ -729,7 +759,9 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         const UNROLL: i64 = 4;
         let dt = self.p.value_type(arg).dtype;
         let n = self.ext[lane as usize] as i64;
-        let accs: Vec<Variable> = (0..UNROLL).map(|_| self.b.declare_var(lane_ty(dt))).collect();
+        let accs: Vec<Variable> = (0..UNROLL)
+            .map(|_| self.b.declare_var(lane_ty(dt)))
+            .collect();
         let sacc = self.b.declare_var(scalar_ty(dt));
         for &a in &accs {
             let init = self.identity(op, dt, Mode::Vector);
@@ -819,14 +851,22 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             let x = e.compute_or_load(arg, in_idx, Mode::Scalar)?;
             let cur = e.b.use_var(best);
             let better = if dt.is_float() {
-                let cc = if op == ReduceOp::ArgMax { FloatCC::GreaterThan } else { FloatCC::LessThan };
+                let cc = if op == ReduceOp::ArgMax {
+                    FloatCC::GreaterThan
+                } else {
+                    FloatCC::LessThan
+                };
                 let gt = e.b.ins().fcmp(cc, x, cur);
                 let xnan = e.b.ins().fcmp(FloatCC::Unordered, x, x);
                 let cur_ok = e.b.ins().fcmp(FloatCC::Ordered, cur, cur);
                 let nan_wins = e.b.ins().band(xnan, cur_ok);
                 e.b.ins().bor(gt, nan_wins)
             } else {
-                let cc = if op == ReduceOp::ArgMax { IntCC::SignedGreaterThan } else { IntCC::SignedLessThan };
+                let cc = if op == ReduceOp::ArgMax {
+                    IntCC::SignedGreaterThan
+                } else {
+                    IntCC::SignedLessThan
+                };
                 e.b.ins().icmp(cc, x, cur)
             };
             let i = e.idx_value(&in_idx[axis]);
@@ -873,7 +913,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
 
     fn store(&mut self, root: ValueId, off: &Idx, val: Value, mode: Mode) -> R<()> {
         let dt = self.p.value_type(root).dtype;
-        let base = *self.bases.get(&root).ok_or_else(|| cg("root has no buffer"))?;
+        let base = *self
+            .bases
+            .get(&root)
+            .ok_or_else(|| cg("root has no buffer"))?;
         let size = dt.size_bytes() as i64;
         let flags = MemFlagsData::new().with_notrap();
         match (mode, dt) {
@@ -899,7 +942,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
 
     fn load(&mut self, v: ValueId, idx: &[Idx], mode: Mode) -> R<Value> {
         let ty = self.p.value_type(v).clone();
-        let base = *self.bases.get(&v).ok_or_else(|| cg(format!("{v} has no buffer")))?;
+        let base = *self
+            .bases
+            .get(&v)
+            .ok_or_else(|| cg(format!("{v} has no buffer")))?;
         let st = row_strides(&ty.shape);
         let off = self
             .strip(v, idx)
@@ -949,7 +995,11 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                     self.b.ins().urem(x, q)
                 }
             };
-            let t = if *k == 1 { av } else { self.b.ins().imul_imm_s(av, *k) };
+            let t = if *k == 1 {
+                av
+            } else {
+                self.b.ins().imul_imm_s(av, *k)
+            };
             acc = Some(match acc {
                 None => t,
                 Some(a) => self.b.ins().iadd(a, t),
@@ -964,7 +1014,11 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
 
     /// Converts a scalar of dtype `d` to its four-lane form (bools become 0/-1 masks).
     fn splat(&mut self, d: DType, x: Value) -> Value {
-        let x = if d == DType::Bool { self.bool_to_mask_lane(x) } else { x };
+        let x = if d == DType::Bool {
+            self.bool_to_mask_lane(x)
+        } else {
+            x
+        };
         self.b.ins().splat(lane_ty(d), x)
     }
 
@@ -994,7 +1048,9 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
 
     /// Evaluates `v` at `idx` once per lane in scalar mode and packs the lanes.
     fn per_lane(&mut self, v: ValueId, idx: &[Idx], from_buffer: bool) -> R<Value> {
-        let lane = self.lane.ok_or_else(|| cg("per-lane evaluation without a lane"))?;
+        let lane = self
+            .lane
+            .ok_or_else(|| cg("per-lane evaluation without a lane"))?;
         let d = self.p.value_type(v).dtype;
         let mut out: Option<Value> = None;
         for l in 0..LANES {
@@ -1007,7 +1063,11 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             } else {
                 self.compute(v, &li, Mode::Scalar)?
             };
-            let x = if d == DType::Bool { self.bool_to_mask_lane(x) } else { x };
+            let x = if d == DType::Bool {
+                self.bool_to_mask_lane(x)
+            } else {
+                x
+            };
             out = Some(match out {
                 None => self.b.ins().splat(lane_ty(d), x),
                 Some(acc) => self.b.ins().insertlane(acc, x, l as u8),
@@ -1031,9 +1091,16 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     }
 
     fn vec_ok(&self, v: ValueId) -> bool {
-        let Some(inst) = self.p.inst(v) else { return true };
+        let Some(inst) = self.p.inst(v) else {
+            return true;
+        };
         let d = inst.ty.dtype;
-        if !vec_dtype(d) || !inst.args.iter().all(|a| vec_dtype(self.p.value_type(*a).dtype)) {
+        if !vec_dtype(d)
+            || !inst
+                .args
+                .iter()
+                .all(|a| vec_dtype(self.p.value_type(*a).dtype))
+        {
             return false;
         }
         match &inst.op {
@@ -1072,13 +1139,21 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let off = out.len() - s.len();
         s.iter()
             .enumerate()
-            .map(|(j, &n)| if n == 1 { Idx::konst(0) } else { out[j + off].clone() })
+            .map(|(j, &n)| {
+                if n == 1 {
+                    Idx::konst(0)
+                } else {
+                    out[j + off].clone()
+                }
+            })
             .collect()
     }
 
     fn compute_inst(&mut self, v: ValueId, idx: &[Idx], mode: Mode) -> R<Value> {
         let p = self.p;
-        let inst = p.inst(v).ok_or_else(|| cg(format!("{v} is a parameter without a buffer")))?;
+        let inst = p
+            .inst(v)
+            .ok_or_else(|| cg(format!("{v} is a parameter without a buffer")))?;
         let d = inst.ty.dtype;
         let args = inst.args.clone();
         match &inst.op {
@@ -1172,7 +1247,9 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 let ii = idx.to_vec();
                 let iv = self.compute_or_load(args[1], &ii, Mode::Scalar)?;
                 let w = self.checked_index(v, iv, args[0], *axis, false)?;
-                let Some(w) = w else { return Ok(self.constant(d, Scalar::Int(0), Mode::Scalar)) };
+                let Some(w) = w else {
+                    return Ok(self.constant(d, Scalar::Int(0), Mode::Scalar));
+                };
                 let mut di = idx.to_vec();
                 di[*axis] = Idx::var(w);
                 self.compute_or_load(args[0], &di, Mode::Scalar)
@@ -1182,7 +1259,9 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 let ii = idx[*axis..*axis + ri].to_vec();
                 let iv = self.compute_or_load(args[1], &ii, Mode::Scalar)?;
                 let w = self.checked_index(v, iv, args[0], *axis, false)?;
-                let Some(w) = w else { return Ok(self.constant(d, Scalar::Int(0), Mode::Scalar)) };
+                let Some(w) = w else {
+                    return Ok(self.constant(d, Scalar::Int(0), Mode::Scalar));
+                };
                 let mut di = idx[..*axis].to_vec();
                 di.push(Idx::var(w));
                 di.extend_from_slice(&idx[*axis + ri..]);
@@ -1216,7 +1295,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         } else {
             self.b.ins().sextend(types::I64, iv)
         };
-        let bad = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, iv, n as i64);
+        let bad = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, iv, n as i64);
         if report {
             let err = self.b.create_block();
             let cont = self.b.create_block();
@@ -1240,7 +1322,15 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         Ok(Some(w))
     }
 
-    fn pad(&mut self, v: ValueId, arg: ValueId, lo: &[usize], value: Scalar, idx: &[Idx], mode: Mode) -> R<Value> {
+    fn pad(
+        &mut self,
+        v: ValueId,
+        arg: ValueId,
+        lo: &[usize],
+        value: Scalar,
+        idx: &[Idx],
+        mode: Mode,
+    ) -> R<Value> {
         let in_dims = self.p.value_type(arg).shape.dims().to_vec();
         let d = self.p.value_type(v).dtype;
         let ext = self.ext.clone();
@@ -1286,7 +1376,14 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         Ok(self.b.ins().select(c, x, pv))
     }
 
-    fn concat(&mut self, v: ValueId, args: &[ValueId], axis: usize, idx: &[Idx], mode: Mode) -> R<Value> {
+    fn concat(
+        &mut self,
+        v: ValueId,
+        args: &[ValueId],
+        axis: usize,
+        idx: &[Idx],
+        mode: Mode,
+    ) -> R<Value> {
         let ext = self.ext.clone();
         let (lo, hi) = idx[axis].range(&ext);
         let mut parts = Vec::new();
@@ -1306,7 +1403,9 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             }
         }
         if mode == Mode::Vector {
-            let lane = self.lane.ok_or_else(|| cg("vector concat without a lane"))?;
+            let lane = self
+                .lane
+                .ok_or_else(|| cg("vector concat without a lane"))?;
             if idx[axis].mentions(lane) {
                 return self.per_lane(v, idx, false);
             }
@@ -1538,7 +1637,11 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let ins = self.b.ins();
         match (from.is_float(), to) {
             (true, DType::Bool) => {
-                let z = if from == DType::F32 { ins.f32const(0.0) } else { ins.f64const(0.0) };
+                let z = if from == DType::F32 {
+                    ins.f32const(0.0)
+                } else {
+                    ins.f64const(0.0)
+                };
                 self.b.ins().fcmp(FloatCC::NotEqual, x, z)
             }
             (true, DType::F32) => ins.fdemote(types::F32, x),
