@@ -10,7 +10,7 @@
 //!   has them), once per batch element, with the operands' own row and column strides
 //!   (transposed and broadcast views need no copy). It was chosen by measurement against
 //!   `matrixmultiply` and ndarray's `dot`; see `docs/matmul.md` and `benches/gemm_choice.rs`.
-//!   Tiny products (`m * k * n <= 1024`) use the loop kernel below, which beats any packing
+//!   Tiny products (`m * k * n <= 768`) use the loop kernel below, which beats any packing
 //!   GEMM's per-call overhead there.
 //! - i32 / i64: a blocked i-k-j loop with wrapping arithmetic (the result of an integer matmul
 //!   is the exact product modulo 2^32 / 2^64, whatever the summation order).
@@ -20,9 +20,9 @@ use crate::types::{DType, Shape};
 
 /// f32/f64 products with at most this many multiply-adds (`m * k * n`) use the loop kernel:
 /// below it the per-call overhead of the `gemm` crate (packing, dispatch; 0.2-0.3 us per
-/// call) dominates. Measured: at 8^3 the loop is 2x faster, at 12^3 gemm is 2x faster
-/// (`docs/matmul.md`).
-const SMALL_FLOAT_WORK: usize = 1024;
+/// call) dominates. Measured per product: 8^3 loop 160 ns vs gemm 255 ns, 12^3 loop 690 ns vs
+/// gemm 345 ns; the crossover is around 700-900 multiply-adds (`docs/matmul.md`).
+const SMALL_FLOAT_WORK: usize = 768;
 
 /// Columns of C (and of the B panel) handled per block by the loop kernel.
 const LOOP_NB: usize = 512;
@@ -73,7 +73,7 @@ pub struct MatMulPlan {
 /// Which kernel runs f32/f64 products (integers always use the loop kernel).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub enum FloatKernel {
-    /// The loop kernel for tiny products (`m * k * n <= 1024`), the `gemm` crate otherwise.
+    /// The loop kernel for tiny products (`m * k * n <= 768`), the `gemm` crate otherwise.
     #[default]
     Auto,
     /// Always the `gemm` crate.
