@@ -855,6 +855,20 @@ fn throughput() {
         best * 1e9 / xs.len() as f64
     }
     let mut out = vec![0f32; n];
+    {
+        let xs = uniform(-1.0, 1.0, n);
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let t = Instant::now();
+            out.copy_from_slice(std::hint::black_box(&xs));
+            best = best.min(t.elapsed().as_secs_f64());
+            std::hint::black_box(&out);
+        }
+        println!(
+            "memcpy   {:>11.3} (baseline: 2^22 f32 copied, same buffers)",
+            best * 1e9 / n as f64
+        );
+    }
     for op in FUNCS {
         let (lo, hi) = match op {
             UnaryOp::Exp => (-80.0, 80.0),
