@@ -343,3 +343,32 @@ impl PartialEq for Tensor {
         self.ty == o.ty && self.buf.as_bytes() == o.buf.as_bytes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_are_aligned_zeroed_and_writable() {
+        for len in [0, 1, 63, 4096, (4 << 20) - 1, 4 << 20, (5 << 20) + 3] {
+            let mut b = Buffer::zeroed(len);
+            let align = if len >= HUGE_THRESHOLD {
+                HUGE_ALIGN
+            } else {
+                ALIGN
+            };
+            assert_eq!(b.as_ptr() as usize % align, 0, "len {len}");
+            assert_eq!(b.len(), len);
+            assert!(b.as_bytes().iter().all(|&x| x == 0));
+            b.as_bytes_mut().iter_mut().for_each(|x| *x = 7);
+            let c = b.clone();
+            assert!(c.as_bytes().iter().all(|&x| x == 7));
+        }
+    }
+
+    #[test]
+    fn impossible_sizes_are_errors() {
+        assert!(Buffer::try_zeroed(usize::MAX).is_err());
+        assert!(Buffer::try_zeroed(isize::MAX as usize).is_err());
+    }
+}
