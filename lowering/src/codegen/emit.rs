@@ -1436,10 +1436,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             DType::F64 => self.b.ins().fcvt_from_sint(types::F64, i),
             DType::I32 => self.b.ins().ireduce(types::I32, i),
             DType::I64 => i,
-            DType::Bool => {
-                let z = self.b.ins().icmp_imm_s(IntCC::NotEqual, i, 0);
-                z
-            }
+            DType::Bool => self.b.ins().icmp_imm_s(IntCC::NotEqual, i, 0),
         }
     }
 
