@@ -76,6 +76,21 @@ impl UnaryOp {
         }
     }
 
+    /// Ops computed by the math library (inline polynomials for f32, calls for f64) rather
+    /// than by a single machine instruction.
+    pub fn is_transcendental(self) -> bool {
+        matches!(
+            self,
+            UnaryOp::Exp
+                | UnaryOp::Log
+                | UnaryOp::Tanh
+                | UnaryOp::Sigmoid
+                | UnaryOp::Erf
+                | UnaryOp::Sin
+                | UnaryOp::Cos
+        )
+    }
+
     /// Which operand dtypes the op accepts; the result has the operand's dtype.
     pub fn accepts(self, d: DType) -> bool {
         match self {

@@ -106,6 +106,10 @@ pub struct Compiled {
     /// Buffer table layout: byte size of each slot (one per value with storage).
     slot_bytes: Vec<usize>,
     slot_of: HashMap<ValueId, usize>,
+    /// Per slot: the first program output that receives the slot's value directly (the
+    /// kernel writes into the caller's output tensor); other outputs naming the same value
+    /// or a parameter are copied after the run.
+    direct_output: Vec<Option<usize>>,
     texts: Vec<KernelText>,
     stats: CompileStats,
     /// Intermediate buffers kept between runs (taken by one run at a time).
@@ -281,12 +285,21 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Err
         }
     }
     stats.finalize = t.elapsed();
+    let np = program.params.len();
+    let mut direct_output = vec![None; slot_bytes.len()];
+    for (i, o) in program.outputs.iter().enumerate() {
+        let slot = slot_of[o];
+        if slot >= np && direct_output[slot].is_none() {
+            direct_output[slot] = Some(i);
+        }
+    }
     Ok(Compiled {
         program: program.clone(),
         plan,
         steps,
         slot_bytes,
         slot_of,
+        direct_output,
         texts,
         stats,
         temps: Mutex::new(None),
@@ -401,15 +414,7 @@ impl Compiled {
             }
         }
         let np = p.params.len();
-        // The first output naming a computed value receives it directly; other outputs
-        // (parameters, repeats) are copied afterwards.
-        let mut direct: HashMap<usize, usize> = HashMap::new();
-        for (i, o) in p.outputs.iter().enumerate() {
-            let slot = self.slot_of[o];
-            if slot >= np {
-                direct.entry(slot).or_insert(i);
-            }
-        }
+        let direct = &self.direct_output;
         let pooled = self.temps.lock().ok().and_then(|mut t| t.take());
         let mut temps = match pooled {
             Some(t) => t,
@@ -418,7 +423,7 @@ impl Compiled {
                 .iter()
                 .enumerate()
                 .map(|(i, &n)| {
-                    let keep = i >= np && !direct.contains_key(&i);
+                    let keep = i >= np && direct[i].is_none();
                     Buffer::try_zeroed(if keep { n } else { 0 })
                 })
                 .collect::<Result<Vec<Buffer>, Error>>()?,
@@ -429,7 +434,7 @@ impl Compiled {
                 // Kernels never store to parameter slots (only kernel roots are written), so
                 // this const-to-mut cast is never written through.
                 inputs[i].buffer().as_ptr() as *mut u8
-            } else if let Some(&o) = direct.get(&i) {
+            } else if let Some(o) = direct[i] {
                 outputs[o].buffer_mut().as_mut_ptr()
             } else {
                 temps[i].as_mut_ptr()
@@ -473,8 +478,8 @@ impl Compiled {
             let src: Option<*const u8> = if slot < np {
                 Some(inputs[slot].buffer().as_ptr())
             } else {
-                match direct.get(&slot) {
-                    Some(&first) if first != i => Some(outputs[first].buffer().as_ptr()),
+                match direct[slot] {
+                    Some(first) if first != i => Some(outputs[first].buffer().as_ptr()),
                     _ => None,
                 }
             };

@@ -1520,13 +1520,8 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 self.fselect(mode, pos, one, t)
             }
             UnaryOp::Not => x,
-            UnaryOp::Exp
-            | UnaryOp::Log
-            | UnaryOp::Tanh
-            | UnaryOp::Sigmoid
-            | UnaryOp::Erf
-            | UnaryOp::Sin
-            | UnaryOp::Cos => self.math.unary(&mut self.b, u, ty, x),
+            _ if u.is_transcendental() => self.math.unary(&mut self.b, u, ty, x),
+            _ => x,
         }
     }
 

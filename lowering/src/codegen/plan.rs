@@ -82,7 +82,7 @@ pub struct FusionPlan {
 fn op_cost(op: &Op) -> u32 {
     use crate::op::{BinaryOp as B, UnaryOp as U};
     match op {
-        Op::Unary(U::Exp | U::Log | U::Tanh | U::Sigmoid | U::Erf | U::Sin | U::Cos) => 10,
+        Op::Unary(u) if u.is_transcendental() => 10,
         Op::Binary(B::Pow) => 20,
         Op::Unary(U::Sqrt | U::Rsqrt | U::Reciprocal) | Op::Binary(B::Div) => 2,
         Op::Gather { .. } | Op::IndexSelect { .. } => 2,
