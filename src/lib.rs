@@ -1,9 +1,28 @@
 //! lazyjit: lazy tensors for Rust with a Cranelift native-code JIT.
 //!
-//! The lazy tensor front end is under construction; today this crate re-exports the
-//! backend, [`lowering`], which parses, verifies, compiles and runs post-ordered programs.
+//! Ops on a [`LazyTensor`] are recorded as IR; reading a value, [`sync`] or [`mark_step`]
+//! hands the pending graph to the executor, which compiles it once (fused, vectorised
+//! native code through [`lowering`]) and reuses the compiled computation whenever the same
+//! graph comes back.
 //!
-//! The README follows (its Rust example is compiled and run as a doctest).
+//! The README follows (its Rust examples are compiled and run as doctests).
 #![doc = include_str!("../README.md")]
 
+pub mod backend;
+pub mod config;
+pub mod error;
+pub mod executor;
+pub mod ir;
+pub mod metrics;
+mod ops;
+mod tensor;
+
+pub use config::{BackendKind, Config};
+pub use error::{Error, Result, SourceLoc};
+pub use executor::{
+    cache_len, clear_caches, graph_hash, last_recompile, last_sync, live_tensors, mark_step,
+    recompile_explanations, sync, wait_device_ops, Difference, RecompileExplanation, SyncInfo,
+};
 pub use lazyjit_lowering as lowering;
+pub use lazyjit_lowering::{DType, Scalar};
+pub use tensor::{LazyTensor, NativeType};

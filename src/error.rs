@@ -1,0 +1,117 @@
+//! Typed errors of the lazy-tensor front end.
+//!
+//! Every error names where it happened in the user's code: the source location recorded
+//! (with `#[track_caller]`) when the tensor op was called, and for execution errors the
+//! graph hash of the computation that failed.
+
+use std::fmt;
+use std::panic::Location;
+use thiserror::Error;
+
+/// A source location in user code (file:line:column), as recorded by `#[track_caller]`.
+#[derive(Copy, Clone, PartialEq, Eq, Hash)]
+pub struct SourceLoc(pub &'static Location<'static>);
+
+impl SourceLoc {
+    /// The location of the caller of the `#[track_caller]` function this is called from.
+    #[track_caller]
+    pub fn caller() -> SourceLoc {
+        SourceLoc(Location::caller())
+    }
+
+    pub fn file(&self) -> &'static str {
+        self.0.file()
+    }
+
+    pub fn line(&self) -> u32 {
+        self.0.line()
+    }
+
+    pub fn column(&self) -> u32 {
+        self.0.column()
+    }
+}
+
+impl fmt::Display for SourceLoc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.0.file(), self.0.line(), self.0.column())
+    }
+}
+
+impl fmt::Debug for SourceLoc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Everything that can go wrong when tracing, compiling or running lazy tensors.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum Error {
+    /// An op was called with operands or attributes it does not accept (shape, dtype,
+    /// axis, ...). Raised at trace time, before anything runs.
+    #[error("{op}: {message} (called at {location})")]
+    Op {
+        op: &'static str,
+        message: String,
+        location: SourceLoc,
+    },
+    /// The backend failed to compile a graph (a bug in lazyjit: please report it with the
+    /// IR dump of the tensors involved).
+    #[error("compiling graph {graph_hash:016x} (roots created at {location}): {source}")]
+    Compile {
+        graph_hash: u64,
+        location: SourceLoc,
+        #[source]
+        source: lazyjit_lowering::Error,
+    },
+    /// Running a computation failed (for example a gather index out of range).
+    #[error("running graph {graph_hash:016x} (roots created at {location}): {source}")]
+    Execute {
+        graph_hash: u64,
+        location: SourceLoc,
+        #[source]
+        source: lazyjit_lowering::Error,
+    },
+    /// Creating or reading tensor data failed (element count, dtype, allocation).
+    #[error("{op}: {message} (called at {location})")]
+    Data {
+        op: &'static str,
+        message: String,
+        location: SourceLoc,
+    },
+    /// A configuration value is invalid (an unknown backend name, an unparsable number).
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// Result type of the lazy-tensor API.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The user source location the error points at, when it has one.
+    pub fn location(&self) -> Option<SourceLoc> {
+        match self {
+            Error::Op { location, .. }
+            | Error::Compile { location, .. }
+            | Error::Execute { location, .. }
+            | Error::Data { location, .. } => Some(*location),
+            Error::Config(_) => None,
+        }
+    }
+
+    pub(crate) fn op(op: &'static str, message: impl Into<String>, location: SourceLoc) -> Error {
+        Error::Op {
+            op,
+            message: message.into(),
+            location,
+        }
+    }
+
+    pub(crate) fn data(op: &'static str, message: impl Into<String>, location: SourceLoc) -> Error {
+        Error::Data {
+            op,
+            message: message.into(),
+            location,
+        }
+    }
+}

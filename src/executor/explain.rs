@@ -1,0 +1,328 @@
+//! Recompile explanations: on a cache miss, what differs from the cached graph that the
+//! same call sites built before.
+
+use crate::error::SourceLoc;
+use lazyjit_lowering::{DType, Op, Program, Scalar, Shape};
+use std::fmt;
+use std::time::Duration;
+
+/// One way a newly traced graph differs from the cached graph built at the same call sites.
+/// Values are numbered as in the program text: parameters first, then instructions.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Difference {
+    /// The graph takes a different number of inputs (device-data tensors and scalars).
+    InputCount { before: usize, now: usize },
+    /// An input has a different shape.
+    InputShape {
+        input: usize,
+        before: Shape,
+        now: Shape,
+        location: SourceLoc,
+    },
+    /// An input has a different dtype.
+    InputDType {
+        input: usize,
+        before: DType,
+        now: DType,
+        location: SourceLoc,
+    },
+    /// A different op (or different attributes: axes, shapes, ...) at the same position.
+    Op {
+        value: u32,
+        before: String,
+        now: String,
+        location: SourceLoc,
+    },
+    /// An inlined scalar constant changed value (with special scalars on, 0 and 1 are
+    /// constants: moving to or from them recompiles).
+    InlinedScalar {
+        value: u32,
+        before: Scalar,
+        now: Scalar,
+        location: SourceLoc,
+    },
+    /// Same op, different result shape.
+    Shape {
+        value: u32,
+        op: &'static str,
+        before: Shape,
+        now: Shape,
+        location: SourceLoc,
+    },
+    /// Same op, different result dtype.
+    DType {
+        value: u32,
+        op: &'static str,
+        before: DType,
+        now: DType,
+        location: SourceLoc,
+    },
+    /// Same op, operands wired differently: for example one tensor used twice where two
+    /// different tensors were used before.
+    Operands {
+        value: u32,
+        op: &'static str,
+        before: Vec<u32>,
+        now: Vec<u32>,
+        location: SourceLoc,
+    },
+    /// The graph has a different number of instructions (after the differences above).
+    InstructionCount { before: usize, now: usize },
+    /// Different outputs (more or fewer synced tensors, or different values returned).
+    Outputs { before: Vec<u32>, now: Vec<u32> },
+}
+
+/// Why a sync compiled instead of hitting the cache, and what the compile cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecompileExplanation {
+    /// Hash of the graph that was compiled.
+    pub graph_hash: u64,
+    /// Hash of the cached graph from the same call sites it was compared with.
+    pub previous_hash: u64,
+    /// Call sites of the synced tensors (the roots).
+    pub roots: Vec<SourceLoc>,
+    /// What differs (at most [`MAX_DIFFERENCES`], first positions first).
+    pub differences: Vec<Difference>,
+    /// Differences found beyond those listed.
+    pub more: usize,
+    /// Time the compile took.
+    pub compile_time: Duration,
+}
+
+/// Differences kept per explanation (a changed input shape changes every value after it).
+pub const MAX_DIFFERENCES: usize = 8;
+
+/// Compares two programs position by position. `locs` gives the source location of each
+/// value of `now`.
+pub(crate) fn diff(before: &Program, now: &Program, locs: &[SourceLoc]) -> (Vec<Difference>, usize) {
+    let mut out = Vec::new();
+    let loc = |v: usize| locs.get(v).copied().unwrap_or_else(SourceLoc::caller);
+    if before.params.len() != now.params.len() {
+        out.push(Difference::InputCount {
+            before: before.params.len(),
+            now: now.params.len(),
+        });
+    }
+    for (i, (b, n)) in before.params.iter().zip(&now.params).enumerate() {
+        if b.ty.shape != n.ty.shape {
+            out.push(Difference::InputShape {
+                input: i,
+                before: b.ty.shape.clone(),
+                now: n.ty.shape.clone(),
+                location: loc(i),
+            });
+        }
+        if b.ty.dtype != n.ty.dtype {
+            out.push(Difference::InputDType {
+                input: i,
+                before: b.ty.dtype,
+                now: n.ty.dtype,
+                location: loc(i),
+            });
+        }
+    }
+    let (bp, np) = (before.params.len(), now.params.len());
+    for (i, (b, n)) in before.insts.iter().zip(&now.insts).enumerate() {
+        let value = (np + i) as u32;
+        let location = loc(np + i);
+        match (&b.op, &n.op) {
+            (Op::Constant { value: x }, Op::Constant { value: y }) if x != y => {
+                out.push(Difference::InlinedScalar {
+                    value,
+                    before: *x,
+                    now: *y,
+                    location,
+                });
+                continue;
+            }
+            (x, y) if x != y => {
+                out.push(Difference::Op {
+                    value,
+                    before: op_text(x),
+                    now: op_text(y),
+                    location,
+                });
+                continue;
+            }
+            _ => {}
+        }
+        let op = n.op.name();
+        if b.ty.shape != n.ty.shape {
+            out.push(Difference::Shape {
+                value,
+                op,
+                before: b.ty.shape.clone(),
+                now: n.ty.shape.clone(),
+                location,
+            });
+        }
+        if b.ty.dtype != n.ty.dtype {
+            out.push(Difference::DType {
+                value,
+                op,
+                before: b.ty.dtype,
+                now: n.ty.dtype,
+                location,
+            });
+        }
+        // Compare wiring relative to each program's own numbering.
+        let rel = |args: &[lazyjit_lowering::ValueId], np: usize| -> Vec<i64> {
+            args.iter().map(|a| a.0 as i64 - np as i64).collect()
+        };
+        if rel(&b.args, bp) != rel(&n.args, np) {
+            out.push(Difference::Operands {
+                value,
+                op,
+                before: b.args.iter().map(|a| a.0).collect(),
+                now: n.args.iter().map(|a| a.0).collect(),
+                location,
+            });
+        }
+    }
+    if before.insts.len() != now.insts.len() {
+        out.push(Difference::InstructionCount {
+            before: before.insts.len(),
+            now: now.insts.len(),
+        });
+    }
+    let bo: Vec<u32> = before.outputs.iter().map(|v| v.0).collect();
+    let no: Vec<u32> = now.outputs.iter().map(|v| v.0).collect();
+    if bo.len() != no.len()
+        || bo
+            .iter()
+            .zip(&no)
+            .any(|(x, y)| (*x as i64 - bp as i64) != (*y as i64 - np as i64))
+    {
+        out.push(Difference::Outputs { before: bo, now: no });
+    }
+    let more = out.len().saturating_sub(MAX_DIFFERENCES);
+    out.truncate(MAX_DIFFERENCES);
+    (out, more)
+}
+
+fn op_text(op: &Op) -> String {
+    // The instruction text without the result and operands, e.g. `reduce_sum axes=[1]`.
+    let mut p = Program::new();
+    let ty = lazyjit_lowering::TensorType::new(DType::F32, Shape::scalar());
+    p.insts.push(lazyjit_lowering::Inst {
+        op: op.clone(),
+        args: vec![],
+        ty,
+    });
+    let text = p.to_string();
+    let line = text.lines().find(|l| l.contains(" = ")).unwrap_or(op.name());
+    line.split_once(" = ")
+        .map(|(_, r)| r.trim().to_string())
+        .unwrap_or_else(|| op.name().to_string())
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Difference::InputCount { before, now } => {
+                write!(f, "number of inputs: {before} before, {now} now")
+            }
+            Difference::InputShape {
+                input,
+                before,
+                now,
+                location,
+            } => write!(
+                f,
+                "input {input} (created at {location}): shape {before} before, {now} now"
+            ),
+            Difference::InputDType {
+                input,
+                before,
+                now,
+                location,
+            } => write!(
+                f,
+                "input {input} (created at {location}): dtype {before} before, {now} now"
+            ),
+            Difference::Op {
+                value,
+                before,
+                now,
+                location,
+            } => write!(f, "%{value} at {location}: `{before}` before, `{now}` now"),
+            Difference::InlinedScalar {
+                value,
+                before,
+                now,
+                location,
+            } => write!(
+                f,
+                "%{value} at {location}: inlined scalar {before} before, {now} now \
+                 (0 and 1 are inlined; set special_scalars off to pass them as parameters)"
+            ),
+            Difference::Shape {
+                value,
+                op,
+                before,
+                now,
+                location,
+            } => write!(
+                f,
+                "%{value} = {op} at {location}: shape {before} before, {now} now"
+            ),
+            Difference::DType {
+                value,
+                op,
+                before,
+                now,
+                location,
+            } => write!(
+                f,
+                "%{value} = {op} at {location}: dtype {before} before, {now} now"
+            ),
+            Difference::Operands {
+                value,
+                op,
+                before,
+                now,
+                location,
+            } => write!(
+                f,
+                "%{value} = {op} at {location}: operands {} before, {} now",
+                ids(before),
+                ids(now)
+            ),
+            Difference::InstructionCount { before, now } => {
+                write!(f, "graph size: {before} nodes before, {now} now")
+            }
+            Difference::Outputs { before, now } => write!(
+                f,
+                "outputs: {} before, {} now",
+                ids(before),
+                ids(now)
+            ),
+        }
+    }
+}
+
+fn ids(v: &[u32]) -> String {
+    let s: Vec<String> = v.iter().map(|x| format!("%{x}")).collect();
+    format!("({})", s.join(", "))
+}
+
+impl fmt::Display for RecompileExplanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let roots: Vec<String> = self.roots.iter().map(|l| l.to_string()).collect();
+        write!(
+            f,
+            "recompiled graph {:016x} (compile {:.3} ms) instead of cached {:016x} from the same call sites [{}]:",
+            self.graph_hash,
+            self.compile_time.as_secs_f64() * 1e3,
+            self.previous_hash,
+            roots.join(", ")
+        )?;
+        for d in &self.differences {
+            write!(f, "\n  - {d}")?;
+        }
+        if self.more > 0 {
+            write!(f, "\n  - ... and {} more", self.more)?;
+        }
+        Ok(())
+    }
+}

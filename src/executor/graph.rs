@@ -1,0 +1,196 @@
+//! The post-order walk: from root nodes to a canonical program, its parameters and hash.
+
+use crate::error::SourceLoc;
+use crate::ir::{fx_hash, mix, Node, NodeKind};
+use lazyjit_lowering::{Inst, Op, Param, Program, Tensor, TensorType, ValueId};
+use std::sync::Arc;
+
+/// Provisional ids: parameters are tagged so instructions can be numbered before the
+/// parameter count is known.
+const PARAM_TAG: u32 = 1 << 31;
+
+/// A pending graph in post order, borrowing its nodes from the roots.
+pub(crate) struct Graph<'a> {
+    /// Parameter leaves in first-use order (device data, or nodes computed by an earlier sync).
+    pub params: Vec<&'a Node>,
+    /// Instructions in post order: each operand comes before its users.
+    pub insts: Vec<&'a Node>,
+    /// Operands of instruction `i` are `args[arg_start[i]..arg_start[i + 1]]` (final value ids).
+    pub args: Vec<u32>,
+    pub arg_start: Vec<u32>,
+    /// Value id of each root (a root may be a parameter when it is already computed).
+    pub outputs: Vec<u32>,
+    /// Hash of the canonical program: parameter types, instructions with operand ids,
+    /// outputs. Never of tensor contents.
+    pub hash: u64,
+}
+
+fn is_leaf(n: &Node) -> bool {
+    matches!(n.kind, NodeKind::Data(..)) || n.materialized.get().is_some()
+}
+
+/// Walks the DAG below `roots` iteratively (graphs may be 100,000 nodes deep), emitting
+/// each node once. `epoch` must be unique to this walk (the executor's sync lock is held,
+/// so node visit marks are not shared with another walk).
+pub(crate) fn walk<'a>(roots: &'a [Arc<Node>], epoch: u64) -> Graph<'a> {
+    let mut params: Vec<&'a Node> = Vec::new();
+    let mut insts: Vec<&'a Node> = Vec::new();
+    let mut stack: Vec<(&'a Node, usize)> = Vec::new();
+    let mut outputs = Vec::with_capacity(roots.len());
+    for root in roots {
+        let root: &'a Node = root;
+        if root.visited_in(epoch).is_none() {
+            stack.push((root, 0));
+        }
+        while let Some((n, next)) = stack.pop() {
+            if is_leaf(n) {
+                n.mark_visited(epoch, PARAM_TAG | params.len() as u32);
+                params.push(n);
+                continue;
+            }
+            if let Some(op) = n.operands.get(next) {
+                stack.push((n, next + 1));
+                let op: &'a Node = op;
+                if op.visited_in(epoch).is_none() {
+                    stack.push((op, 0));
+                }
+                continue;
+            }
+            // Shared operands may be pushed twice before their first visit completes.
+            if n.visited_in(epoch).is_none() {
+                n.mark_visited(epoch, insts.len() as u32);
+                insts.push(n);
+            }
+        }
+        outputs.push(root.visited_in(epoch).unwrap_or(0));
+    }
+    let np = params.len() as u32;
+    let resolve = |tagged: u32| -> u32 {
+        if tagged & PARAM_TAG != 0 {
+            tagged & !PARAM_TAG
+        } else {
+            np + tagged
+        }
+    };
+    let mut h = mix(0x6a09_e667, np as u64);
+    for p in &params {
+        h = mix(h, fx_hash(&p.ty));
+    }
+    let mut args = Vec::with_capacity(insts.len() * 2);
+    let mut arg_start = Vec::with_capacity(insts.len() + 1);
+    for n in &insts {
+        arg_start.push(args.len() as u32);
+        h = mix(h, n.node_hash);
+        for o in &n.operands {
+            let id = resolve(o.visited_in(epoch).unwrap_or(0));
+            h = mix(h, id as u64);
+            args.push(id);
+        }
+    }
+    arg_start.push(args.len() as u32);
+    for o in outputs.iter_mut() {
+        *o = resolve(*o);
+        h = mix(h, *o as u64 ^ 0x0u64.wrapping_sub(1));
+    }
+    Graph {
+        params,
+        insts,
+        args,
+        arg_start,
+        outputs,
+        hash: h,
+    }
+}
+
+impl<'a> Graph<'a> {
+    pub fn args_of(&self, i: usize) -> &[u32] {
+        &self.args[self.arg_start[i] as usize..self.arg_start[i + 1] as usize]
+    }
+
+    pub fn op_of(&self, i: usize) -> &'a Op {
+        match &self.insts[i].kind {
+            NodeKind::Op(op) => op,
+            NodeKind::Data(..) => unreachable!("instructions are op nodes"),
+        }
+    }
+
+    /// The data of each parameter, in order.
+    pub fn param_data(&self) -> Vec<&'a Tensor> {
+        self.params
+            .iter()
+            .map(|p| match &p.kind {
+                NodeKind::Data(t, _) => &**t,
+                NodeKind::Op(_) => &**p.materialized.get().expect("params are leaves"),
+            })
+            .collect()
+    }
+
+    /// Whether `program` is exactly this graph (the check on a cache hit, so a hash
+    /// collision can never run the wrong code). Allocation-free.
+    pub fn matches(&self, program: &Program) -> bool {
+        if program.params.len() != self.params.len()
+            || program.insts.len() != self.insts.len()
+            || program.outputs.len() != self.outputs.len()
+        {
+            return false;
+        }
+        for (p, n) in program.params.iter().zip(&self.params) {
+            if p.ty != n.ty {
+                return false;
+            }
+        }
+        for (i, inst) in program.insts.iter().enumerate() {
+            let n = self.insts[i];
+            if inst.ty != n.ty || inst.op != *self.op_of(i) {
+                return false;
+            }
+            let a = self.args_of(i);
+            if inst.args.len() != a.len() || inst.args.iter().zip(a).any(|(x, y)| x.0 != *y) {
+                return false;
+            }
+        }
+        program
+            .outputs
+            .iter()
+            .zip(&self.outputs)
+            .all(|(x, y)| x.0 == *y)
+    }
+
+    /// The program text the backend compiles.
+    pub fn to_program(&self) -> Program {
+        let mut p = Program::new();
+        p.params = self
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Param {
+                name: format!("p{i}"),
+                ty: n.ty.clone(),
+            })
+            .collect();
+        p.insts = (0..self.insts.len())
+            .map(|i| Inst {
+                op: self.op_of(i).clone(),
+                args: self.args_of(i).iter().map(|&a| ValueId(a)).collect(),
+                ty: self.insts[i].ty.clone(),
+            })
+            .collect();
+        p.outputs = self.outputs.iter().map(|&o| ValueId(o)).collect();
+        p
+    }
+
+    /// Source location of each value (parameters, then instructions).
+    pub fn value_locs(&self) -> Vec<SourceLoc> {
+        self.params
+            .iter()
+            .chain(&self.insts)
+            .map(|n| n.loc)
+            .collect()
+    }
+
+    /// Type of each parameter.
+    #[allow(dead_code)]
+    pub fn param_types(&self) -> Vec<TensorType> {
+        self.params.iter().map(|n| n.ty.clone()).collect()
+    }
+}

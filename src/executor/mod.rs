@@ -1,0 +1,546 @@
+//! The lazy graph executor: turns pending IR into device data.
+//!
+//! A sync collects the roots (tensors with pending IR), walks their DAG in post order into
+//! a canonical program, hashes it, and looks the hash up in an LRU computation cache. A hit
+//! is checked against the cached program instruction by instruction (so a hash collision
+//! can never run the wrong code); a miss compiles the program with the configured backend,
+//! explains what differs from the graph the same call sites built before, and caches it.
+//! The computation then runs on the parameters' device buffers, and each root tensor's IR
+//! is replaced by its result (nodes still referenced by other pending graphs remember the
+//! result, so it is not recomputed).
+//!
+//! Syncs on different threads may run at once; cache lookups and compiles are serialised.
+
+mod cache;
+mod data_cache;
+pub(crate) mod explain;
+mod graph;
+
+pub use explain::{Difference, RecompileExplanation};
+
+use crate::backend;
+use crate::config::{self, BackendKind, Config};
+use crate::error::{Error, Result, SourceLoc};
+use crate::ir::{DataSource, Node, NodeKind};
+use crate::metrics::{self, Counter, Metric};
+use crate::tensor::{LazyTensor, TensorInner};
+use cache::ComputationCache;
+use data_cache::DataCache;
+use lazyjit_lowering::reference::{self, Value};
+use lazyjit_lowering::{DType, Inst, Op, Scalar, Tensor, TensorType, ValueId};
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+/// Explanations kept for [`recompile_explanations`].
+const EXPLANATIONS_KEPT: usize = 64;
+
+struct SyncState {
+    epoch: u64,
+    cache: ComputationCache,
+    explanations: VecDeque<RecompileExplanation>,
+    last: Option<SyncInfo>,
+}
+
+struct Executor {
+    registry: Mutex<FxHashMap<u64, Weak<TensorInner>>>,
+    next_id: AtomicU64,
+    /// IR nodes recorded since the last sync of every live tensor (for trimming).
+    pending: AtomicUsize,
+    state: Mutex<SyncState>,
+    data_cache: Mutex<DataCache>,
+    /// Computations running now (for `wait_device_ops`).
+    running: Mutex<usize>,
+    idle: Condvar,
+}
+
+static EXEC: LazyLock<Executor> = LazyLock::new(|| {
+    let cfg = config::get();
+    Executor {
+        registry: Mutex::new(FxHashMap::default()),
+        next_id: AtomicU64::new(1),
+        pending: AtomicUsize::new(0),
+        state: Mutex::new(SyncState {
+            epoch: 0,
+            cache: ComputationCache::new(cfg.cache_capacity),
+            explanations: VecDeque::new(),
+            last: None,
+        }),
+        data_cache: Mutex::new(DataCache::new()),
+        running: Mutex::new(0),
+        idle: Condvar::new(),
+    }
+});
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What the last sync did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SyncInfo {
+    pub graph_hash: u64,
+    /// Instructions in the synced graph.
+    pub nodes: usize,
+    /// Parameters (device-data inputs).
+    pub params: usize,
+    /// Tensors computed.
+    pub outputs: usize,
+    /// Whether the computation came from the cache.
+    pub cache_hit: bool,
+    /// Compile time when it did not.
+    pub compile_time: Option<Duration>,
+    pub execute_time: Duration,
+}
+
+pub(crate) fn next_tensor_id() -> u64 {
+    EXEC.next_id.fetch_add(1, Ordering::Relaxed)
+}
+
+pub(crate) fn register(t: &Arc<TensorInner>) {
+    metrics::inc(Counter::TensorCreate);
+    lock(&EXEC.registry).insert(t.id, Arc::downgrade(t));
+}
+
+pub(crate) fn unregister(id: u64) {
+    metrics::inc(Counter::TensorDestroy);
+    lock(&EXEC.registry).remove(&id);
+}
+
+/// Number of live tensors (handles not yet dropped).
+pub fn live_tensors() -> usize {
+    lock(&EXEC.registry).len()
+}
+
+/// Called after each recorded node: syncs every live tensor when the pending graph has
+/// grown past [`Config::trim_graph_size`].
+pub(crate) fn note_node_recorded(cfg: &Config) {
+    let n = EXEC.pending.fetch_add(1, Ordering::Relaxed) + 1;
+    if n > cfg.trim_graph_size {
+        EXEC.pending.store(0, Ordering::Relaxed);
+        metrics::inc(Counter::Trim);
+        if let Err(e) = sync_live(SourceLoc::caller()) {
+            // The tensors stay pending; the error reappears when one is read.
+            if cfg.debug >= 1 {
+                eprintln!("lazyjit: automatic graph trim failed: {e}");
+            }
+        }
+    }
+}
+
+/// Whether `op` runs eagerly on the reference fallback instead of being recorded.
+pub(crate) fn falls_back(op: &Op, cfg: &Config) -> bool {
+    (!cfg.force_fallback.is_empty() && cfg.force_fallback.contains(op.name()))
+        || !backend::get_ref(cfg.backend).supports(op)
+}
+
+/// Runs `op` now on the reference interpreter (after computing its operands).
+pub(crate) fn eager_fallback(
+    op: Op,
+    operands: &[&LazyTensor],
+    ty: TensorType,
+    loc: SourceLoc,
+) -> Result<LazyTensor> {
+    let name = op.name();
+    sync_at(operands, loc)?;
+    let mut values = Vec::with_capacity(operands.len());
+    for t in operands {
+        let node = t.node();
+        let data = node.data().ok_or_else(|| {
+            Error::data(name, "operand has no data after sync (please report this)", loc)
+        })?;
+        values.push(Value::from_tensor(data).map_err(|e| Error::data(name, e.to_string(), loc))?);
+    }
+    let n = operands.len();
+    let inst = Inst {
+        op,
+        args: (0..n as u32).map(ValueId).collect(),
+        ty,
+    };
+    let refs: Vec<&Value> = values.iter().collect();
+    let v = reference::eval_inst(&inst, ValueId(n as u32), &refs)
+        .map_err(|e| Error::data(name, format!("eager fallback failed: {e}"), loc))?;
+    metrics::inc(Counter::Fallback);
+    metrics::inc_named(&format!("fallback::{name}"));
+    Ok(LazyTensor::from_data(v.to_tensor(), DataSource::Tensor, loc))
+}
+
+/// The shared device-data tensor for a scalar value.
+pub(crate) fn cached_scalar(dtype: DType, s: Scalar) -> Arc<Tensor> {
+    let cap = config::get().data_cache_capacity;
+    let (t, hit) = lock(&EXEC.data_cache).get_or_insert(dtype, s, cap, || {
+        crate::tensor::scalar_tensor(dtype, s)
+    });
+    metrics::inc(if hit {
+        Counter::DeviceDataCacheHit
+    } else {
+        Counter::DeviceDataCacheMiss
+    });
+    t
+}
+
+/// The cache key: the graph hash, distinguished per backend.
+fn key(graph_hash: u64, backend: BackendKind) -> u64 {
+    match backend {
+        BackendKind::Cranelift => graph_hash,
+        BackendKind::Reference => crate::ir::mix(graph_hash, 0x7265_6665_7265_6e63),
+    }
+}
+
+fn is_computed(n: &Node) -> bool {
+    matches!(n.kind, NodeKind::Data(..)) || n.materialized.get().is_some()
+}
+
+/// Computes `tensors` (those with pending IR) as one computation.
+///
+/// ```
+/// use lazyjit::LazyTensor;
+/// let a = LazyTensor::from_vec(vec![1.0f32, 2.0], &[2])?;
+/// let (b, c) = (a.exp()?, a.neg()?);
+/// lazyjit::sync(&[&b, &c])?; // one compiled graph computes both
+/// assert!(!b.is_pending() && !c.is_pending());
+/// # Ok::<(), lazyjit::Error>(())
+/// ```
+#[track_caller]
+pub fn sync(tensors: &[&LazyTensor]) -> Result<()> {
+    sync_at(tensors, SourceLoc::caller())
+}
+
+/// Computes every live tensor that holds pending IR, as one computation, and ends the
+/// step (LTC's `mark_step`).
+#[track_caller]
+pub fn mark_step() -> Result<()> {
+    metrics::inc(Counter::MarkStep);
+    EXEC.pending.store(0, Ordering::Relaxed);
+    sync_live(SourceLoc::caller())
+}
+
+fn sync_live(loc: SourceLoc) -> Result<()> {
+    let live: Vec<LazyTensor> = {
+        let reg = lock(&EXEC.registry);
+        let mut v: Vec<(u64, Arc<TensorInner>)> = reg
+            .iter()
+            .filter_map(|(id, w)| w.upgrade().map(|t| (*id, t)))
+            .collect();
+        // Creation order: a stable root order gives a stable graph hash.
+        v.sort_unstable_by_key(|(id, _)| *id);
+        v.into_iter().map(|(_, inner)| LazyTensor { inner }).collect()
+    };
+    let pending: Vec<&LazyTensor> = live.iter().filter(|t| t.is_pending()).collect();
+    sync_at(&pending, loc)
+}
+
+/// Blocks until every computation running on any thread has finished. Computations run
+/// on the thread that syncs, so on a single thread this returns at once.
+pub fn wait_device_ops() {
+    let mut running = lock(&EXEC.running);
+    while *running > 0 {
+        running = EXEC.idle.wait(running).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+struct Running;
+
+impl Running {
+    fn start() -> Running {
+        *lock(&EXEC.running) += 1;
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut r = lock(&EXEC.running);
+        *r -= 1;
+        if *r == 0 {
+            EXEC.idle.notify_all();
+        }
+    }
+}
+
+pub(crate) fn sync_at(tensors: &[&LazyTensor], loc: SourceLoc) -> Result<()> {
+    let t0 = Instant::now();
+    let mut roots: Vec<Arc<Node>> = Vec::with_capacity(tensors.len());
+    let mut owners: Vec<(&LazyTensor, usize)> = Vec::with_capacity(tensors.len());
+    for t in tensors {
+        let n = t.node();
+        if is_computed(&n) {
+            if !matches!(n.kind, NodeKind::Data(..)) {
+                cut_ir(t, &n);
+            }
+            continue;
+        }
+        let i = match roots.iter().position(|r| Arc::ptr_eq(r, &n)) {
+            Some(i) => i,
+            None => {
+                roots.push(n);
+                roots.len() - 1
+            }
+        };
+        owners.push((t, i));
+    }
+    if roots.is_empty() {
+        return Ok(());
+    }
+    metrics::inc(Counter::Sync);
+    let cfg = config::get();
+    let backend = backend::get_ref(cfg.backend);
+
+    let (computation, graph_hash, info_compile) = {
+        let mut st = lock(&EXEC.state);
+        let evicted = st.cache.set_capacity(cfg.cache_capacity);
+        metrics::add(Counter::CacheEvict, evicted as u64);
+        st.epoch += 1;
+        let epoch = st.epoch;
+        let g = graph::walk(&roots, epoch);
+        metrics::record_value(Metric::GraphSize, g.insts.len() as f64);
+        let hash = key(g.hash, cfg.backend);
+        let hit = match st.cache.get(hash) {
+            Some(e) if g.matches(e.computation.program()) => {
+                e.hits += 1;
+                Some(e.computation.clone())
+            }
+            Some(_) => {
+                metrics::inc_named("cache_collision");
+                None
+            }
+            None => None,
+        };
+        let sites: Vec<SourceLoc> = roots.iter().map(|r| r.loc).collect();
+        match hit {
+            Some(c) => {
+                metrics::inc(Counter::CacheHit);
+                metrics::record(Metric::Trace, t0.elapsed());
+                drop(st);
+                run(c, &g, &roots, &owners, hash, sites[0], None, &cfg)?;
+                return Ok(());
+            }
+            None => {
+                metrics::inc(Counter::CacheMiss);
+                metrics::record(Metric::Trace, t0.elapsed());
+                let program = g.to_program();
+                let value_locs = g.value_locs();
+                let tc = Instant::now();
+                let c = backend
+                    .compile(&program, cfg.opt_level)
+                    .map_err(|source| Error::Compile {
+                        graph_hash: hash,
+                        location: sites[0],
+                        source,
+                    })?;
+                let compile_time = tc.elapsed();
+                metrics::inc(Counter::Compile);
+                metrics::record(Metric::Compile, compile_time);
+                let explanation = st.cache.same_sites(&sites, hash).map(|(prev, e)| {
+                    let (differences, more) =
+                        explain::diff(e.computation.program(), &program, &value_locs);
+                    RecompileExplanation {
+                        graph_hash: hash,
+                        previous_hash: prev,
+                        roots: sites.clone(),
+                        differences,
+                        more,
+                        compile_time,
+                    }
+                });
+                if cfg.debug >= 1 {
+                    eprintln!(
+                        "lazyjit: compiled graph {hash:016x}: {} nodes, {} inputs, {} outputs, {:.3} ms ({} backend)",
+                        program.insts.len(),
+                        program.params.len(),
+                        program.outputs.len(),
+                        compile_time.as_secs_f64() * 1e3,
+                        cfg.backend.name()
+                    );
+                    if let Some(x) = &explanation {
+                        eprintln!("lazyjit: {x}");
+                    }
+                }
+                if let Some(x) = explanation {
+                    if st.explanations.len() == EXPLANATIONS_KEPT {
+                        st.explanations.pop_front();
+                    }
+                    st.explanations.push_back(x);
+                }
+                let evicted = st.cache.insert(
+                    hash,
+                    c.clone(),
+                    sites.clone(),
+                    value_locs,
+                    compile_time,
+                );
+                metrics::add(Counter::CacheEvict, evicted as u64);
+                drop(st);
+                (c, (g, hash), Some(compile_time))
+            }
+        }
+    };
+    let (g, hash) = graph_hash;
+    run(computation, &g, &roots, &owners, hash, roots[0].loc, info_compile, &cfg)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    c: Arc<dyn backend::Computation>,
+    g: &graph::Graph<'_>,
+    roots: &[Arc<Node>],
+    owners: &[(&LazyTensor, usize)],
+    hash: u64,
+    loc: SourceLoc,
+    compile_time: Option<Duration>,
+    cfg: &Config,
+) -> Result<()> {
+    let inputs = g.param_data();
+    let te = Instant::now();
+    let outs = {
+        let _running = Running::start();
+        c.run(&inputs)
+    }
+    .map_err(|source| {
+        metrics::inc(Counter::Error);
+        Error::Execute {
+            graph_hash: hash,
+            location: loc,
+            source,
+        }
+    })?;
+    let execute_time = te.elapsed();
+    metrics::inc(Counter::Execute);
+    metrics::record(Metric::Execute, execute_time);
+    let outs: Vec<Arc<Tensor>> = outs.into_iter().map(Arc::new).collect();
+    for (root, out) in roots.iter().zip(&outs) {
+        let _ = root.materialized.set(out.clone());
+    }
+    for (t, i) in owners {
+        t.set_node(Arc::new(Node::new_data(
+            outs[*i].clone(),
+            DataSource::Tensor,
+            roots[*i].loc,
+        )));
+    }
+    if cfg.debug >= 2 {
+        eprintln!(
+            "lazyjit: sync graph {hash:016x}: {} nodes, {} inputs, {}, execute {:.3} ms",
+            g.insts.len(),
+            g.params.len(),
+            if compile_time.is_some() { "compiled" } else { "cache hit" },
+            execute_time.as_secs_f64() * 1e3
+        );
+    }
+    let info = SyncInfo {
+        graph_hash: hash,
+        nodes: g.insts.len(),
+        params: g.params.len(),
+        outputs: roots.len(),
+        cache_hit: compile_time.is_none(),
+        compile_time,
+        execute_time,
+    };
+    lock(&EXEC.state).last = Some(info);
+    Ok(())
+}
+
+/// Replaces a computed op node held by a tensor with a data leaf, so the tensor stops
+/// keeping the graph that produced it alive.
+fn cut_ir(t: &LazyTensor, n: &Arc<Node>) {
+    if let Some(d) = n.materialized.get() {
+        t.set_node(Arc::new(Node::new_data(d.clone(), DataSource::Tensor, n.loc)));
+    }
+}
+
+/// Hash of the graph that syncing `tensors` would compile or reuse, without running it
+/// (`None` if nothing is pending). Equal hashes mean one cached computation serves both.
+pub fn graph_hash(tensors: &[&LazyTensor]) -> Option<u64> {
+    let mut roots: Vec<Arc<Node>> = Vec::new();
+    for t in tensors {
+        let n = t.node();
+        if !is_computed(&n) && !roots.iter().any(|r| Arc::ptr_eq(r, &n)) {
+            roots.push(n);
+        }
+    }
+    if roots.is_empty() {
+        return None;
+    }
+    let mut st = lock(&EXEC.state);
+    st.epoch += 1;
+    let epoch = st.epoch;
+    Some(graph::walk(&roots, epoch).hash)
+}
+
+/// The post-ordered program that syncing `tensors` would run, with the source location of
+/// each value (parameters, then instructions). `None` if nothing is pending.
+pub(crate) fn pending_program(
+    tensors: &[&LazyTensor],
+) -> Option<(lazyjit_lowering::Program, Vec<SourceLoc>, Vec<Arc<Node>>, u64)> {
+    let mut roots: Vec<Arc<Node>> = Vec::new();
+    for t in tensors {
+        let n = t.node();
+        if !is_computed(&n) && !roots.iter().any(|r| Arc::ptr_eq(r, &n)) {
+            roots.push(n);
+        }
+    }
+    if roots.is_empty() {
+        return None;
+    }
+    let mut st = lock(&EXEC.state);
+    st.epoch += 1;
+    let epoch = st.epoch;
+    let g = graph::walk(&roots, epoch);
+    let (p, locs, hash) = (g.to_program(), g.value_locs(), g.hash);
+    drop(g);
+    Some((p, locs, roots, hash))
+}
+
+/// Recent recompile explanations (up to 64, oldest first): one per cache miss whose roots
+/// were created at the same call sites as a cached graph.
+///
+/// ```
+/// use lazyjit::{LazyTensor, Difference};
+/// fn step(n: usize) -> lazyjit::Result<LazyTensor> {
+///     LazyTensor::ones(&[n], lazyjit::DType::F32)?.exp()
+/// }
+/// step(3)?.to_vec::<f32>()?;
+/// step(4)?.to_vec::<f32>()?; // same call sites, new shape: recompiles
+/// let why = lazyjit::last_recompile().expect("explained");
+/// assert!(why.differences.iter().any(|d| matches!(d, Difference::Shape { .. })));
+/// # Ok::<(), lazyjit::Error>(())
+/// ```
+pub fn recompile_explanations() -> Vec<RecompileExplanation> {
+    lock(&EXEC.state).explanations.iter().cloned().collect()
+}
+
+/// The most recent recompile explanation.
+pub fn last_recompile() -> Option<RecompileExplanation> {
+    lock(&EXEC.state).explanations.back().cloned()
+}
+
+/// What the most recent sync did (on any thread).
+pub fn last_sync() -> Option<SyncInfo> {
+    lock(&EXEC.state).last.clone()
+}
+
+/// Computations in the cache.
+pub fn cache_len() -> usize {
+    lock(&EXEC.state).cache.len()
+}
+
+/// Whether a computation with this graph hash is cached.
+pub fn is_cached(graph_hash: u64) -> bool {
+    lock(&EXEC.state).cache.contains(graph_hash)
+}
+
+/// Empties the computation cache, the device-data cache and the explanation log.
+pub fn clear_caches() {
+    let mut st = lock(&EXEC.state);
+    st.cache.clear();
+    st.explanations.clear();
+    drop(st);
+    lock(&EXEC.data_cache).clear();
+}
+
+/// Scalars held by the device-data cache.
+pub fn data_cache_len() -> usize {
+    lock(&EXEC.data_cache).len()
+}

@@ -1,0 +1,175 @@
+//! IR nodes: what a lazy tensor records instead of computing.
+//!
+//! A node is an op of the program format ([`Op`]) applied to operand nodes, or a leaf
+//! holding device data. Its result type, its node hash (op, attributes, type) and its DAG
+//! hash (node hash folded with the operands' DAG hashes) are computed once, when the node
+//! is created. Hashes never look at tensor contents.
+
+use crate::error::SourceLoc;
+use lazyjit_lowering::{Op, Tensor, TensorType};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// Where a device-data leaf came from (shown in dumps).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum DataSource {
+    /// A tensor created from host data or produced by an earlier computation.
+    Tensor,
+    /// A scalar from a Rust number, shared through the device-data cache.
+    Scalar,
+}
+
+/// What a node is.
+#[derive(Debug)]
+pub enum NodeKind {
+    /// An op applied to the operands.
+    Op(Op),
+    /// A device-data leaf: becomes a program parameter.
+    Data(Arc<Tensor>, DataSource),
+}
+
+/// One IR node. Shared through `Arc`; immutable except for the executor's bookkeeping.
+#[derive(Debug)]
+pub struct Node {
+    pub(crate) kind: NodeKind,
+    pub(crate) operands: Vec<Arc<Node>>,
+    pub(crate) ty: TensorType,
+    pub(crate) node_hash: u64,
+    pub(crate) dag_hash: u64,
+    pub(crate) loc: SourceLoc,
+    /// Set when a sync computed this node's value: later graphs that still reference the
+    /// node read the data as a parameter instead of recomputing it.
+    pub(crate) materialized: OnceLock<Arc<Tensor>>,
+    /// Post-order walk bookkeeping (the walk runs under the executor's sync lock):
+    /// the walk epoch that last visited the node, and the value index it got.
+    pub(crate) visit_epoch: AtomicU64,
+    pub(crate) visit_index: AtomicU64,
+}
+
+pub(crate) fn fx_hash<T: Hash + ?Sized>(v: &T) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    v.hash(&mut h);
+    h.finish()
+}
+
+/// Mixes two 64-bit hashes (order-sensitive).
+pub(crate) fn mix(a: u64, b: u64) -> u64 {
+    // splitmix64 finaliser of a rotated combination: cheap and well distributed.
+    let mut z = a.rotate_left(5) ^ b.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Node {
+    pub(crate) fn new_op(op: Op, operands: Vec<Arc<Node>>, ty: TensorType, loc: SourceLoc) -> Node {
+        let node_hash = mix(fx_hash(&op), fx_hash(&ty));
+        let mut dag_hash = node_hash;
+        for o in &operands {
+            dag_hash = mix(dag_hash, o.dag_hash);
+        }
+        crate::metrics::inc(crate::metrics::Counter::NodeCreate);
+        Node {
+            kind: NodeKind::Op(op),
+            operands,
+            ty,
+            node_hash,
+            dag_hash,
+            loc,
+            materialized: OnceLock::new(),
+            visit_epoch: AtomicU64::new(0),
+            visit_index: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn new_data(data: Arc<Tensor>, source: DataSource, loc: SourceLoc) -> Node {
+        let ty = data.ty().clone();
+        let node_hash = mix(0xda7a, fx_hash(&ty));
+        Node {
+            kind: NodeKind::Data(data, source),
+            operands: Vec::new(),
+            ty,
+            node_hash,
+            dag_hash: node_hash,
+            loc,
+            materialized: OnceLock::new(),
+            visit_epoch: AtomicU64::new(0),
+            visit_index: AtomicU64::new(0),
+        }
+    }
+
+    /// The op, or `None` for a device-data leaf.
+    pub fn op(&self) -> Option<&Op> {
+        match &self.kind {
+            NodeKind::Op(op) => Some(op),
+            NodeKind::Data(..) => None,
+        }
+    }
+
+    pub fn kind(&self) -> &NodeKind {
+        &self.kind
+    }
+
+    pub fn operands(&self) -> &[Arc<Node>] {
+        &self.operands
+    }
+
+    /// Result dtype and shape.
+    pub fn ty(&self) -> &TensorType {
+        &self.ty
+    }
+
+    /// Hash of the op, its attributes and the result type.
+    pub fn node_hash(&self) -> u64 {
+        self.node_hash
+    }
+
+    /// Hash of the whole DAG below this node (structure, ops, shapes, dtypes; no data).
+    pub fn dag_hash(&self) -> u64 {
+        self.dag_hash
+    }
+
+    /// The user source location whose call created the node.
+    pub fn location(&self) -> SourceLoc {
+        self.loc
+    }
+
+    /// The data this node stands for when it is a leaf or has been computed by a sync.
+    pub fn data(&self) -> Option<&Arc<Tensor>> {
+        match &self.kind {
+            NodeKind::Data(t, _) => Some(t),
+            NodeKind::Op(_) => self.materialized.get(),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        match &self.kind {
+            NodeKind::Op(op) => op.name(),
+            NodeKind::Data(..) => "device_data",
+        }
+    }
+
+    pub(crate) fn visited_in(&self, epoch: u64) -> Option<u32> {
+        (self.visit_epoch.load(Ordering::Relaxed) == epoch)
+            .then(|| self.visit_index.load(Ordering::Relaxed) as u32)
+    }
+
+    pub(crate) fn mark_visited(&self, epoch: u64, index: u32) {
+        self.visit_index.store(index as u64, Ordering::Relaxed);
+        self.visit_epoch.store(epoch, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Node {
+    /// Drops long operand chains iteratively: a graph of 100,000 chained nodes must not
+    /// overflow the stack when its last tensor goes away.
+    fn drop(&mut self) {
+        let mut stack = std::mem::take(&mut self.operands);
+        while let Some(n) = stack.pop() {
+            if let Some(mut inner) = Arc::into_inner(n) {
+                stack.append(&mut inner.operands);
+            }
+        }
+    }
+}

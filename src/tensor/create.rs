@@ -1,0 +1,386 @@
+//! Constructors: host data, scalars, constants, ranges and seeded random tensors.
+
+use super::LazyTensor;
+use crate::error::{Error, Result, SourceLoc};
+use crate::executor;
+use crate::ir::DataSource;
+use lazyjit_lowering::{DType, Element, Op, Scalar, Shape, Tensor, TensorType};
+use ndarray::{ArrayBase, Data, Dimension};
+use rand::SeedableRng;
+use rand_distr::{Distribution, Normal, Uniform};
+
+/// Rust element types a [`LazyTensor`] can hold: `f32`, `f64`, `i32`, `i64`, `bool`.
+pub trait NativeType: Element {
+    /// The value as a program-format scalar of this type's kind.
+    fn to_scalar(self) -> Scalar;
+    /// Converts a value read from a tensor of this type back (for `item`).
+    fn from_scalar(s: Scalar) -> Self;
+}
+
+macro_rules! native {
+    ($($t:ty => $to:expr, $from:expr;)*) => {$(
+        impl NativeType for $t {
+            fn to_scalar(self) -> Scalar {
+                #[allow(clippy::redundant_closure_call)]
+                ($to)(self)
+            }
+            fn from_scalar(s: Scalar) -> Self {
+                #[allow(clippy::redundant_closure_call)]
+                ($from)(s)
+            }
+        }
+    )*};
+}
+native! {
+    f32 => |v: f32| Scalar::Float(v as f64), |s: Scalar| s.as_f64() as f32;
+    f64 => Scalar::Float, |s: Scalar| s.as_f64();
+    i32 => |v: i32| Scalar::Int(v as i64), |s: Scalar| s.as_i64() as i32;
+    i64 => Scalar::Int, |s: Scalar| s.as_i64();
+    bool => Scalar::Bool, |s: Scalar| s.as_bool();
+}
+
+/// The scalar `v` in the canonical form for `dtype` (floats as `Float`, integers as
+/// `Int`, bools as `Bool`), so equal values always give equal IR; `None` if `v` cannot be
+/// represented (a fractional value for an integer dtype, an out-of-range i32).
+pub(crate) fn canonical_scalar(dtype: DType, v: Scalar) -> Option<Scalar> {
+    let s = match dtype {
+        DType::F32 => Scalar::Float(v.as_f64() as f32 as f64),
+        DType::F64 => Scalar::Float(v.as_f64()),
+        DType::I32 | DType::I64 => match v {
+            Scalar::Float(f) if f.fract() != 0.0 || !f.is_finite() => return None,
+            Scalar::Float(f) if f.abs() > 9.0e15 => return None,
+            _ => Scalar::Int(v.as_i64()),
+        },
+        DType::Bool => match v {
+            Scalar::Bool(b) => Scalar::Bool(b),
+            _ => return None,
+        },
+    };
+    s.fits(dtype).then_some(s)
+}
+
+/// A tensor holding `s`: rank-0 of `dtype`.
+pub(crate) fn scalar_tensor(dtype: DType, s: Scalar) -> Tensor {
+    match dtype {
+        DType::F32 => Tensor::scalar(s.as_f64() as f32),
+        DType::F64 => Tensor::scalar(s.as_f64()),
+        DType::I32 => Tensor::scalar(s.as_i64() as i32),
+        DType::I64 => Tensor::scalar(s.as_i64()),
+        DType::Bool => Tensor::scalar(s.as_bool()),
+    }
+}
+
+fn is_special(s: Scalar) -> bool {
+    match s {
+        Scalar::Float(v) => v == 0.0 && v.is_sign_positive() || v == 1.0,
+        Scalar::Int(v) => v == 0 || v == 1,
+        Scalar::Bool(_) => true,
+    }
+}
+
+impl LazyTensor {
+    /// A tensor holding a copy of `data` with the given `shape` (row-major).
+    ///
+    /// ```
+    /// use lazyjit::LazyTensor;
+    /// let t = LazyTensor::from_vec(vec![1i64, 2, 3, 4, 5, 6], &[2, 3])?;
+    /// assert_eq!(t.shape(), &[2, 3]);
+    /// assert!(LazyTensor::from_vec(vec![1.0f32; 5], &[2, 3]).is_err());
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn from_vec<T: NativeType>(data: Vec<T>, shape: &[usize]) -> Result<LazyTensor> {
+        LazyTensor::from_slice(&data, shape)
+    }
+
+    /// A tensor holding a copy of `data` with the given `shape` (row-major).
+    #[track_caller]
+    pub fn from_slice<T: NativeType>(data: &[T], shape: &[usize]) -> Result<LazyTensor> {
+        let loc = SourceLoc::caller();
+        let t = Tensor::from_slice(shape.to_vec(), data)
+            .map_err(|e| Error::data("from_vec", strip_data(&e), loc))?;
+        Ok(LazyTensor::from_data(t, DataSource::Tensor, loc))
+    }
+
+    /// A tensor holding a copy of an ndarray array (any dimensionality and layout).
+    ///
+    /// ```
+    /// use lazyjit::LazyTensor;
+    /// let a = ndarray::array![[1.0f64, 2.0], [3.0, 4.0]];
+    /// let t = LazyTensor::from_ndarray(&a.t())?; // a transposed view is fine
+    /// assert_eq!(t.to_vec::<f64>()?, vec![1.0, 3.0, 2.0, 4.0]);
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn from_ndarray<T, S, D>(a: &ArrayBase<S, D>) -> Result<LazyTensor>
+    where
+        T: NativeType,
+        S: Data<Elem = T>,
+        D: Dimension,
+    {
+        let loc = SourceLoc::caller();
+        let t = match a.as_slice() {
+            Some(s) => Tensor::from_slice(a.shape().to_vec(), s),
+            None => Tensor::from_vec(a.shape().to_vec(), a.iter().copied().collect()),
+        }
+        .map_err(|e| Error::data("from_ndarray", strip_data(&e), loc))?;
+        Ok(LazyTensor::from_data(t, DataSource::Tensor, loc))
+    }
+
+    /// Wraps a host tensor of the lowering crate (no copy).
+    #[track_caller]
+    pub fn from_tensor(t: Tensor) -> LazyTensor {
+        LazyTensor::from_data(t, DataSource::Tensor, SourceLoc::caller())
+    }
+
+    /// A rank-0 tensor holding `v`.
+    ///
+    /// Scalars from Rust numbers become read-only parameters shared through the
+    /// device-data cache, so a value that changes every step (a learning rate) does not
+    /// recompile the graph. With [`crate::Config::special_scalars`] on (the default), 0 and
+    /// 1 are inlined as constants instead.
+    ///
+    /// ```
+    /// use lazyjit::LazyTensor;
+    /// let lr = LazyTensor::scalar(0.01f32);
+    /// assert_eq!(lr.shape(), &[] as &[usize]);
+    /// assert_eq!(lr.item::<f32>()?, 0.01);
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn scalar<T: NativeType>(v: T) -> LazyTensor {
+        let loc = SourceLoc::caller();
+        let s = v.to_scalar();
+        // A value of T's own kind is always canonical for T's dtype.
+        let s = canonical_scalar(T::DTYPE, s).unwrap_or(s);
+        LazyTensor::scalar_value(T::DTYPE, s, loc)
+    }
+
+    /// A rank-0 scalar of `dtype` (already canonical): an inlined constant when special,
+    /// else a cached device-data parameter.
+    pub(crate) fn scalar_value(dtype: DType, s: Scalar, loc: SourceLoc) -> LazyTensor {
+        if crate::config::get().special_scalars && is_special(s) {
+            crate::metrics::inc(crate::metrics::Counter::InlinedScalar);
+            return LazyTensor::constant_node(dtype, s, Shape::scalar(), loc);
+        }
+        let data = executor::cached_scalar(dtype, s);
+        LazyTensor::from_node(std::sync::Arc::new(crate::ir::Node::new_data(
+            data,
+            DataSource::Scalar,
+            loc,
+        )))
+    }
+
+    /// The scalar `v` converted to this tensor's dtype, for mixing with a Rust number.
+    #[track_caller]
+    pub(crate) fn scalar_like(&self, op: &'static str, v: Scalar) -> Result<LazyTensor> {
+        let loc = SourceLoc::caller();
+        let s = canonical_scalar(self.dtype(), v).ok_or_else(|| {
+            Error::op(
+                op,
+                format!(
+                    "the scalar {v} cannot be used with a tensor of type {}",
+                    self.ty()
+                ),
+                loc,
+            )
+        })?;
+        Ok(LazyTensor::scalar_value(self.dtype(), s, loc))
+    }
+
+    fn constant_node(dtype: DType, s: Scalar, shape: Shape, loc: SourceLoc) -> LazyTensor {
+        let ty = TensorType::new(dtype, shape);
+        let node = crate::ir::Node::new_op(Op::Constant { value: s }, Vec::new(), ty, loc);
+        let t = LazyTensor::from_node(std::sync::Arc::new(node));
+        executor::note_node_recorded(&crate::config::get());
+        t
+    }
+
+    /// A tensor of zeros (`false` for bool), recorded as a constant: no data is
+    /// allocated until it is computed, and it fuses into its consumers.
+    #[track_caller]
+    pub fn zeros(shape: &[usize], dtype: DType) -> LazyTensor {
+        let s = canonical_scalar(dtype, Scalar::Int(0)).unwrap_or(Scalar::Bool(false));
+        LazyTensor::constant_node(dtype, s, Shape::new(shape), SourceLoc::caller())
+    }
+
+    /// A tensor of ones (`true` for bool), recorded as a constant.
+    #[track_caller]
+    pub fn ones(shape: &[usize], dtype: DType) -> LazyTensor {
+        let s = canonical_scalar(dtype, Scalar::Int(1)).unwrap_or(Scalar::Bool(true));
+        LazyTensor::constant_node(dtype, s, Shape::new(shape), SourceLoc::caller())
+    }
+
+    /// A tensor filled with `value`, of `value`'s type. The value follows the scalar rule
+    /// of [`LazyTensor::scalar`]: a parameter broadcast to `shape` (changing it does not
+    /// recompile), or an inlined constant for 0 and 1.
+    ///
+    /// ```
+    /// use lazyjit::LazyTensor;
+    /// let t = LazyTensor::full(&[2, 2], 7i32)?;
+    /// assert_eq!(t.to_vec::<i32>()?, vec![7; 4]);
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn full<T: NativeType>(shape: &[usize], value: T) -> Result<LazyTensor> {
+        let loc = SourceLoc::caller();
+        let s = value.to_scalar();
+        let s = canonical_scalar(T::DTYPE, s).unwrap_or(s);
+        if crate::config::get().special_scalars && is_special(s) {
+            return Ok(LazyTensor::constant_node(T::DTYPE, s, Shape::new(shape), loc));
+        }
+        let sc = LazyTensor::scalar_value(T::DTYPE, s, loc);
+        // `full` and `apply` are both #[track_caller]: the node records the user's call.
+        LazyTensor::apply(
+            Op::Expand {
+                shape: Shape::new(shape),
+            },
+            &[&sc],
+            None,
+        )
+    }
+
+    /// `[start, start + step, ...]` up to but excluding `end`, of `T`'s dtype (numeric).
+    ///
+    /// ```
+    /// use lazyjit::LazyTensor;
+    /// assert_eq!(LazyTensor::arange(0i64, 5, 2)?.to_vec::<i64>()?, vec![0, 2, 4]);
+    /// assert_eq!(LazyTensor::arange(1.0f32, 2.0, 0.25)?.to_vec::<f32>()?, vec![1.0, 1.25, 1.5, 1.75]);
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn arange<T: NativeType>(start: T, end: T, step: T) -> Result<LazyTensor> {
+        let loc = SourceLoc::caller();
+        let dtype = T::DTYPE;
+        let (a, b, s) = (
+            start.to_scalar().as_f64(),
+            end.to_scalar().as_f64(),
+            step.to_scalar().as_f64(),
+        );
+        if !dtype.is_numeric() {
+            return Err(Error::op("arange", format!("expects a numeric type, got {dtype}"), loc));
+        }
+        if s == 0.0 || !s.is_finite() || !a.is_finite() || !b.is_finite() {
+            return Err(Error::op(
+                "arange",
+                format!("needs finite bounds and a non-zero step, got start {a}, end {b}, step {s}"),
+                loc,
+            ));
+        }
+        let n = ((b - a) / s).ceil().max(0.0);
+        if n > (isize::MAX as f64) / 8.0 {
+            return Err(Error::op("arange", format!("{n} elements do not fit in memory"), loc));
+        }
+        let n = n as usize;
+        let iota = LazyTensor::apply(
+            Op::Iota { axis: 0 },
+            &[],
+            Some(TensorType::new(dtype, [n])),
+        )?;
+        let scaled = if s == 1.0 {
+            iota
+        } else {
+            iota.mul(&LazyTensor::scalar(step))?
+        };
+        if a == 0.0 {
+            Ok(scaled)
+        } else {
+            scaled.add(&LazyTensor::scalar(start))
+        }
+    }
+
+    /// Uniform random values in `[low, high)` of a float `dtype`, from a seeded generator
+    /// (the same seed gives the same tensor). Generated on the host as device data.
+    ///
+    /// ```
+    /// use lazyjit::{DType, LazyTensor};
+    /// let a = LazyTensor::rand_uniform(&[1000], DType::F32, -1.0, 1.0, 42)?;
+    /// let b = LazyTensor::rand_uniform(&[1000], DType::F32, -1.0, 1.0, 42)?;
+    /// assert_eq!(a.to_vec::<f32>()?, b.to_vec::<f32>()?);
+    /// assert!(a.to_vec::<f32>()?.iter().all(|v| (-1.0..1.0).contains(v)));
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn rand_uniform(
+        shape: &[usize],
+        dtype: DType,
+        low: f64,
+        high: f64,
+        seed: u64,
+    ) -> Result<LazyTensor> {
+        let loc = SourceLoc::caller();
+        let op = "rand_uniform";
+        if !(low < high) || !low.is_finite() || !high.is_finite() {
+            return Err(Error::op(op, format!("needs finite low < high, got [{low}, {high})"), loc));
+        }
+        let n = checked_numel(op, shape, loc)?;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let t = match dtype {
+            DType::F32 => {
+                let d = Uniform::new(low as f32, high as f32)
+                    .map_err(|e| Error::op(op, format!("[{low}, {high}) as f32: {e}"), loc))?;
+                let v: Vec<f32> = (0..n).map(|_| d.sample(&mut rng)).collect();
+                Tensor::from_vec(shape.to_vec(), v)
+            }
+            DType::F64 => {
+                let d = Uniform::new(low, high)
+                    .map_err(|e| Error::op(op, format!("[{low}, {high}): {e}"), loc))?;
+                let v: Vec<f64> = (0..n).map(|_| d.sample(&mut rng)).collect();
+                Tensor::from_vec(shape.to_vec(), v)
+            }
+            _ => return Err(Error::op(op, format!("expects a float dtype, got {dtype}"), loc)),
+        }
+        .map_err(|e| Error::data(op, strip_data(&e), loc))?;
+        Ok(LazyTensor::from_data(t, DataSource::Tensor, loc))
+    }
+
+    /// Normally distributed random values (`mean`, `std`) of a float `dtype`, seeded.
+    ///
+    /// ```
+    /// use lazyjit::{DType, LazyTensor};
+    /// let x = LazyTensor::randn(&[10000], DType::F64, 2.0, 0.5, 7)?;
+    /// let m = x.mean_all()?.item::<f64>()?;
+    /// assert!((m - 2.0).abs() < 0.05);
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn randn(shape: &[usize], dtype: DType, mean: f64, std: f64, seed: u64) -> Result<LazyTensor> {
+        let loc = SourceLoc::caller();
+        let op = "randn";
+        if !(std >= 0.0) || !std.is_finite() || !mean.is_finite() {
+            return Err(Error::op(op, format!("needs a finite mean and std >= 0, got mean {mean}, std {std}"), loc));
+        }
+        let n = checked_numel(op, shape, loc)?;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let t = match dtype {
+            DType::F32 => {
+                let d = Normal::new(mean as f32, std as f32)
+                    .map_err(|e| Error::op(op, e.to_string(), loc))?;
+                Tensor::from_vec(shape.to_vec(), (0..n).map(|_| d.sample(&mut rng)).collect::<Vec<f32>>())
+            }
+            DType::F64 => {
+                let d = Normal::new(mean, std).map_err(|e| Error::op(op, e.to_string(), loc))?;
+                Tensor::from_vec(shape.to_vec(), (0..n).map(|_| d.sample(&mut rng)).collect::<Vec<f64>>())
+            }
+            _ => return Err(Error::op(op, format!("expects a float dtype, got {dtype}"), loc)),
+        }
+        .map_err(|e| Error::data(op, strip_data(&e), loc))?;
+        Ok(LazyTensor::from_data(t, DataSource::Tensor, loc))
+    }
+}
+
+fn checked_numel(op: &'static str, shape: &[usize], loc: SourceLoc) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|n| n.checked_mul(8).is_some_and(|b| b <= isize::MAX as usize))
+        .ok_or_else(|| Error::op(op, format!("shape {shape:?} does not fit in memory"), loc))
+}
+
+/// The lowering crate's data errors start with "bad tensor data: "; ours name the op.
+fn strip_data(e: &lazyjit_lowering::Error) -> String {
+    match e {
+        lazyjit_lowering::Error::Data(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
