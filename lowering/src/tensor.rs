@@ -137,8 +137,42 @@ impl Buffer {
 
 impl Drop for Buffer {
     fn drop(&mut self) {
+        if self.len >= POOL_MIN {
+            let raw = RawBuf {
+                ptr: self.ptr,
+                len: self.len,
+                backing: std::mem::replace(&mut self.backing, Backing::Heap(Layout::new::<u8>())),
+            };
+            if let Some(raw) = pool::give(raw) {
+                raw.free();
+            }
+            return;
+        }
+        RawBuf {
+            ptr: self.ptr,
+            len: self.len,
+            backing: std::mem::replace(&mut self.backing, Backing::Heap(Layout::new::<u8>())),
+        }
+        .free();
+    }
+}
+
+/// The parts of a buffer, owned without a destructor: freed explicitly, or parked in the
+/// recycling pool.
+struct RawBuf {
+    ptr: NonNull<u8>,
+    len: usize,
+    backing: Backing,
+}
+
+// SAFETY: a RawBuf exclusively owns its allocation, like Buffer.
+unsafe impl Send for RawBuf {}
+
+impl RawBuf {
+    fn free(self) {
         match self.backing {
-            // SAFETY: allocated in `try_zeroed` with exactly this layout.
+            // SAFETY: allocated in `try_zeroed` with exactly this layout, freed once (a
+            // RawBuf is consumed by `free`).
             Backing::Heap(layout) => unsafe { alloc::dealloc(self.ptr.as_ptr(), layout) },
             // SAFETY: the mapping was created in `mapped` with this base and size and is
             // unmapped exactly once, here.
@@ -146,6 +180,84 @@ impl Drop for Buffer {
                 libc::munmap(base, size);
             },
         }
+    }
+}
+
+/// Buffers at least this large are recycled when dropped: a steady-state loop that frees
+/// and allocates same-sized tensors every step then skips the kernel's page faults and
+/// zeroing (milliseconds for tens of MiB).
+pub const POOL_MIN: usize = 64 << 10;
+/// Bytes the recycling pool may hold; beyond it, dropped buffers are freed.
+pub const POOL_MAX_BYTES: usize = 256 << 20;
+
+mod pool {
+    use super::RawBuf;
+    use std::sync::Mutex;
+
+    struct Pool {
+        bufs: Vec<RawBuf>,
+        bytes: usize,
+    }
+
+    static POOL: Mutex<Pool> = Mutex::new(Pool {
+        bufs: Vec::new(),
+        bytes: 0,
+    });
+
+    /// Parks `b` for reuse, or hands it back when the pool is full.
+    pub(super) fn give(b: RawBuf) -> Option<RawBuf> {
+        let mut p = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if p.bytes + b.len > super::POOL_MAX_BYTES {
+            return Some(b);
+        }
+        p.bytes += b.len;
+        p.bufs.push(b);
+        None
+    }
+
+    /// A parked buffer of exactly `len` bytes (most recently parked first: warm in cache).
+    pub(super) fn take(len: usize) -> Option<RawBuf> {
+        let mut p = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        let i = p.bufs.iter().rposition(|b| b.len == len)?;
+        p.bytes -= len;
+        Some(p.bufs.swap_remove(i))
+    }
+
+    /// Frees every parked buffer; returns the bytes released.
+    pub(super) fn drain() -> usize {
+        let bufs = {
+            let mut p = POOL.lock().unwrap_or_else(|e| e.into_inner());
+            p.bytes = 0;
+            std::mem::take(&mut p.bufs)
+        };
+        let n = bufs.iter().map(|b| b.len).sum();
+        for b in bufs {
+            b.free();
+        }
+        n
+    }
+}
+
+impl Buffer {
+    /// A buffer of `len` bytes whose contents are unspecified: a recycled buffer of the same
+    /// size holding old (initialised) data when one is parked, else fresh zeroed memory.
+    /// For outputs that are written completely before they are read.
+    pub fn try_recycled(len: usize) -> Result<Buffer, Error> {
+        if len >= POOL_MIN {
+            if let Some(r) = pool::take(len) {
+                return Ok(Buffer {
+                    ptr: r.ptr,
+                    len: r.len,
+                    backing: r.backing,
+                });
+            }
+        }
+        Buffer::try_zeroed(len)
+    }
+
+    /// Frees every buffer parked for recycling; returns the bytes released.
+    pub fn release_pool() -> usize {
+        pool::drain()
     }
 }
 
@@ -207,6 +319,24 @@ impl Tensor {
             .ok_or_else(|| Error::Data(format!("a tensor of type {ty} does not fit in memory")))?;
         Ok(Tensor {
             buf: Buffer::try_zeroed(bytes)?,
+            ty,
+        })
+    }
+
+    /// A tensor of type `ty` with unspecified contents (recycled memory of a dropped tensor,
+    /// or zeros), for outputs that are overwritten completely. Bool tensors are always
+    /// zeroed, since only 0 and 1 are valid bools.
+    pub fn try_recycled(ty: TensorType) -> Result<Tensor, Error> {
+        if ty.dtype == DType::Bool {
+            return Tensor::try_zeros(ty);
+        }
+        let bytes = ty
+            .shape
+            .checked_numel()
+            .and_then(|n| n.checked_mul(ty.dtype.size_bytes()))
+            .ok_or_else(|| Error::Data(format!("a tensor of type {ty} does not fit in memory")))?;
+        Ok(Tensor {
+            buf: Buffer::try_recycled(bytes)?,
             ty,
         })
     }
@@ -364,6 +494,31 @@ mod tests {
             let c = b.clone();
             assert!(c.as_bytes().iter().all(|&x| x == 7));
         }
+    }
+
+    #[test]
+    fn dropped_large_buffers_are_recycled_by_size() {
+        // A size no other test uses, so parallel tests cannot take our buffer.
+        let len = POOL_MIN + 4096 * 7 + 64;
+        let mut a = Buffer::try_recycled(len).unwrap();
+        a.as_bytes_mut().fill(0xab);
+        let p = a.as_ptr() as usize;
+        drop(a);
+        let b = Buffer::try_recycled(len).unwrap();
+        assert_eq!(b.as_ptr() as usize, p, "same allocation handed back");
+        assert_eq!(b.len(), len);
+        assert!(
+            b.as_bytes().iter().all(|&x| x == 0xab),
+            "contents are the old data"
+        );
+        // Zeroed allocations never come from the pool.
+        let z = Buffer::try_zeroed(len).unwrap();
+        assert!(z.as_bytes().iter().all(|&x| x == 0));
+        // Small buffers are not pooled; bool tensors are always zeroed.
+        let t = Tensor::try_recycled(TensorType::new(DType::Bool, [len])).unwrap();
+        assert!(t.as_slice::<bool>().unwrap().iter().all(|&x| !x));
+        drop((b, z, t));
+        assert!(Buffer::release_pool() >= len);
     }
 
     #[test]

@@ -31,7 +31,11 @@ impl Backend for CraneliftBackend {
         true
     }
 
-    fn compile(&self, program: &Program, opt_level: OptLevel) -> Result<Arc<dyn Computation>, Error> {
+    fn compile(
+        &self,
+        program: &Program,
+        opt_level: OptLevel,
+    ) -> Result<Arc<dyn Computation>, Error> {
         let opts = CompileOptions {
             opt_level,
             ..CompileOptions::default()

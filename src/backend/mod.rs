@@ -22,7 +22,11 @@ pub trait Backend: Send + Sync {
     fn supports(&self, op: &Op) -> bool;
 
     /// Compiles a verified-or-not program (the backend verifies it).
-    fn compile(&self, program: &Program, opt_level: OptLevel) -> Result<Arc<dyn Computation>, Error>;
+    fn compile(
+        &self,
+        program: &Program,
+        opt_level: OptLevel,
+    ) -> Result<Arc<dyn Computation>, Error>;
 
     /// Backend-specific text of a program for debugging: for Cranelift, the fusion plan,
     /// the CLIF of every kernel and the machine-code listing.

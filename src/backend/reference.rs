@@ -31,13 +31,19 @@ impl Backend for ReferenceBackend {
         true
     }
 
-    fn compile(&self, program: &Program, _opt_level: OptLevel) -> Result<Arc<dyn Computation>, Error> {
+    fn compile(
+        &self,
+        program: &Program,
+        _opt_level: OptLevel,
+    ) -> Result<Arc<dyn Computation>, Error> {
         program.verify().map_err(Error::Verify)?;
         Ok(Arc::new(Interpreted(program.clone())))
     }
 
     fn describe(&self, program: &Program, _opt_level: OptLevel) -> Result<String, Error> {
         program.verify().map_err(Error::Verify)?;
-        Ok(format!("; reference interpreter: runs the program op by op\n{program}"))
+        Ok(format!(
+            "; reference interpreter: runs the program op by op\n{program}"
+        ))
     }
 }

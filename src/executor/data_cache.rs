@@ -40,7 +40,11 @@ impl DataCache {
             return (t, false);
         }
         while self.map.len() >= capacity {
-            let oldest = self.map.iter().min_by_key(|(_, (_, u))| *u).map(|(k, _)| *k);
+            let oldest = self
+                .map
+                .iter()
+                .min_by_key(|(_, (_, u))| *u)
+                .map(|(k, _)| *k);
             match oldest {
                 Some(k) => self.map.remove(&k),
                 None => break,
@@ -66,7 +70,8 @@ mod tests {
     #[test]
     fn shares_by_value_and_evicts_lru() {
         let mut c = DataCache::new();
-        let (a, hit) = c.get_or_insert(DType::F32, Scalar::Float(0.5), 2, || Tensor::scalar(0.5f32));
+        let (a, hit) =
+            c.get_or_insert(DType::F32, Scalar::Float(0.5), 2, || Tensor::scalar(0.5f32));
         assert!(!hit);
         let (b, hit) = c.get_or_insert(DType::F32, Scalar::Float(0.5), 2, || unreachable!());
         assert!(hit && Arc::ptr_eq(&a, &b));
@@ -74,7 +79,8 @@ mod tests {
         c.get_or_insert(DType::F32, Scalar::Float(0.5), 2, || unreachable!()); // refresh
         c.get_or_insert(DType::I32, Scalar::Int(3), 2, || Tensor::scalar(3i32));
         assert_eq!(c.len(), 2);
-        let (_, hit) = c.get_or_insert(DType::F64, Scalar::Float(0.5), 2, || Tensor::scalar(0.5f64));
+        let (_, hit) =
+            c.get_or_insert(DType::F64, Scalar::Float(0.5), 2, || Tensor::scalar(0.5f64));
         assert!(!hit, "the f64 entry was the least recently used");
     }
 }

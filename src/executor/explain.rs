@@ -94,7 +94,11 @@ pub const MAX_DIFFERENCES: usize = 8;
 
 /// Compares two programs position by position. `locs` gives the source location of each
 /// value of `now`.
-pub(crate) fn diff(before: &Program, now: &Program, locs: &[SourceLoc]) -> (Vec<Difference>, usize) {
+pub(crate) fn diff(
+    before: &Program,
+    now: &Program,
+    locs: &[SourceLoc],
+) -> (Vec<Difference>, usize) {
     let mut out = Vec::new();
     let loc = |v: usize| locs.get(v).copied().unwrap_or_else(SourceLoc::caller);
     if before.params.len() != now.params.len() {
@@ -193,7 +197,10 @@ pub(crate) fn diff(before: &Program, now: &Program, locs: &[SourceLoc]) -> (Vec<
             .zip(&no)
             .any(|(x, y)| (*x as i64 - bp as i64) != (*y as i64 - np as i64))
     {
-        out.push(Difference::Outputs { before: bo, now: no });
+        out.push(Difference::Outputs {
+            before: bo,
+            now: no,
+        });
     }
     let more = out.len().saturating_sub(MAX_DIFFERENCES);
     out.truncate(MAX_DIFFERENCES);
@@ -210,7 +217,10 @@ fn op_text(op: &Op) -> String {
         ty,
     });
     let text = p.to_string();
-    let line = text.lines().find(|l| l.contains(" = ")).unwrap_or(op.name());
+    let line = text
+        .lines()
+        .find(|l| l.contains(" = "))
+        .unwrap_or(op.name());
     line.split_once(" = ")
         .map(|(_, r)| r.trim().to_string())
         .unwrap_or_else(|| op.name().to_string())
@@ -291,12 +301,9 @@ impl fmt::Display for Difference {
             Difference::InstructionCount { before, now } => {
                 write!(f, "graph size: {before} nodes before, {now} now")
             }
-            Difference::Outputs { before, now } => write!(
-                f,
-                "outputs: {} before, {} now",
-                ids(before),
-                ids(now)
-            ),
+            Difference::Outputs { before, now } => {
+                write!(f, "outputs: {} before, {} now", ids(before), ids(now))
+            }
         }
     }
 }

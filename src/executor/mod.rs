@@ -149,7 +149,11 @@ pub(crate) fn eager_fallback(
     for t in operands {
         let node = t.node();
         let data = node.data().ok_or_else(|| {
-            Error::data(name, "operand has no data after sync (please report this)", loc)
+            Error::data(
+                name,
+                "operand has no data after sync (please report this)",
+                loc,
+            )
         })?;
         values.push(Value::from_tensor(data).map_err(|e| Error::data(name, e.to_string(), loc))?);
     }
@@ -164,15 +168,18 @@ pub(crate) fn eager_fallback(
         .map_err(|e| Error::data(name, format!("eager fallback failed: {e}"), loc))?;
     metrics::inc(Counter::Fallback);
     metrics::inc_named(&format!("fallback::{name}"));
-    Ok(LazyTensor::from_data(v.to_tensor(), DataSource::Tensor, loc))
+    Ok(LazyTensor::from_data(
+        v.to_tensor(),
+        DataSource::Tensor,
+        loc,
+    ))
 }
 
 /// The shared device-data tensor for a scalar value.
 pub(crate) fn cached_scalar(dtype: DType, s: Scalar) -> Arc<Tensor> {
     let cap = config::get().data_cache_capacity;
-    let (t, hit) = lock(&EXEC.data_cache).get_or_insert(dtype, s, cap, || {
-        crate::tensor::scalar_tensor(dtype, s)
-    });
+    let (t, hit) = lock(&EXEC.data_cache)
+        .get_or_insert(dtype, s, cap, || crate::tensor::scalar_tensor(dtype, s));
     metrics::inc(if hit {
         Counter::DeviceDataCacheHit
     } else {
@@ -226,7 +233,9 @@ fn sync_live(loc: SourceLoc) -> Result<()> {
             .collect();
         // Creation order: a stable root order gives a stable graph hash.
         v.sort_unstable_by_key(|(id, _)| *id);
-        v.into_iter().map(|(_, inner)| LazyTensor { inner }).collect()
+        v.into_iter()
+            .map(|(_, inner)| LazyTensor { inner })
+            .collect()
     };
     let pending: Vec<&LazyTensor> = live.iter().filter(|t| t.is_pending()).collect();
     sync_at(&pending, loc)
@@ -308,28 +317,28 @@ pub(crate) fn sync_at(tensors: &[&LazyTensor], loc: SourceLoc) -> Result<()> {
             }
             None => None,
         };
-        let sites: Vec<SourceLoc> = roots.iter().map(|r| r.loc).collect();
         match hit {
             Some(c) => {
                 metrics::inc(Counter::CacheHit);
                 metrics::record(Metric::Trace, t0.elapsed());
                 drop(st);
-                run(c, &g, &roots, &owners, hash, sites[0], None, &cfg)?;
-                return Ok(());
+                return run(c, &g, &roots, &owners, hash, loc, None, &cfg);
             }
             None => {
+                let sites: Vec<SourceLoc> = roots.iter().map(|r| r.loc).collect();
                 metrics::inc(Counter::CacheMiss);
                 metrics::record(Metric::Trace, t0.elapsed());
                 let program = g.to_program();
                 let value_locs = g.value_locs();
                 let tc = Instant::now();
-                let c = backend
-                    .compile(&program, cfg.opt_level)
-                    .map_err(|source| Error::Compile {
-                        graph_hash: hash,
-                        location: sites[0],
-                        source,
-                    })?;
+                let c =
+                    backend
+                        .compile(&program, cfg.opt_level)
+                        .map_err(|source| Error::Compile {
+                            graph_hash: hash,
+                            location: sites[0],
+                            source,
+                        })?;
                 let compile_time = tc.elapsed();
                 metrics::inc(Counter::Compile);
                 metrics::record(Metric::Compile, compile_time);
@@ -364,13 +373,9 @@ pub(crate) fn sync_at(tensors: &[&LazyTensor], loc: SourceLoc) -> Result<()> {
                     }
                     st.explanations.push_back(x);
                 }
-                let evicted = st.cache.insert(
-                    hash,
-                    c.clone(),
-                    sites.clone(),
-                    value_locs,
-                    compile_time,
-                );
+                let evicted =
+                    st.cache
+                        .insert(hash, c.clone(), sites.clone(), value_locs, compile_time);
                 metrics::add(Counter::CacheEvict, evicted as u64);
                 drop(st);
                 (c, (g, hash), Some(compile_time))
@@ -378,7 +383,16 @@ pub(crate) fn sync_at(tensors: &[&LazyTensor], loc: SourceLoc) -> Result<()> {
         }
     };
     let (g, hash) = graph_hash;
-    run(computation, &g, &roots, &owners, hash, roots[0].loc, info_compile, &cfg)
+    run(
+        computation,
+        &g,
+        &roots,
+        &owners,
+        hash,
+        loc,
+        info_compile,
+        &cfg,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -388,7 +402,7 @@ fn run(
     roots: &[Arc<Node>],
     owners: &[(&LazyTensor, usize)],
     hash: u64,
-    loc: SourceLoc,
+    sync_loc: SourceLoc,
     compile_time: Option<Duration>,
     cfg: &Config,
 ) -> Result<()> {
@@ -402,7 +416,7 @@ fn run(
         metrics::inc(Counter::Error);
         Error::Execute {
             graph_hash: hash,
-            location: loc,
+            location: roots[0].loc,
             source,
         }
     })?;
@@ -422,7 +436,7 @@ fn run(
     }
     if cfg.debug >= 2 {
         eprintln!(
-            "lazyjit: sync graph {hash:016x}: {} nodes, {} inputs, {}, execute {:.3} ms",
+            "lazyjit: sync at {sync_loc}: graph {hash:016x}, {} nodes, {} inputs, {}, execute {:.3} ms",
             g.insts.len(),
             g.params.len(),
             if compile_time.is_some() { "compiled" } else { "cache hit" },
@@ -446,7 +460,11 @@ fn run(
 /// keeping the graph that produced it alive.
 fn cut_ir(t: &LazyTensor, n: &Arc<Node>) {
     if let Some(d) = n.materialized.get() {
-        t.set_node(Arc::new(Node::new_data(d.clone(), DataSource::Tensor, n.loc)));
+        t.set_node(Arc::new(Node::new_data(
+            d.clone(),
+            DataSource::Tensor,
+            n.loc,
+        )));
     }
 }
 
@@ -473,7 +491,12 @@ pub fn graph_hash(tensors: &[&LazyTensor]) -> Option<u64> {
 /// each value (parameters, then instructions). `None` if nothing is pending.
 pub(crate) fn pending_program(
     tensors: &[&LazyTensor],
-) -> Option<(lazyjit_lowering::Program, Vec<SourceLoc>, Vec<Arc<Node>>, u64)> {
+) -> Option<(
+    lazyjit_lowering::Program,
+    Vec<SourceLoc>,
+    Vec<Arc<Node>>,
+    u64,
+)> {
     let mut roots: Vec<Arc<Node>> = Vec::new();
     for t in tensors {
         let n = t.node();
@@ -499,7 +522,7 @@ pub(crate) fn pending_program(
 /// ```
 /// use lazyjit::{LazyTensor, Difference};
 /// fn step(n: usize) -> lazyjit::Result<LazyTensor> {
-///     LazyTensor::ones(&[n], lazyjit::DType::F32)?.exp()
+///     LazyTensor::ones(&[n], lazyjit::DType::F32).exp()
 /// }
 /// step(3)?.to_vec::<f32>()?;
 /// step(4)?.to_vec::<f32>()?; // same call sites, new shape: recompiles

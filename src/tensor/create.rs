@@ -227,7 +227,12 @@ impl LazyTensor {
         let s = value.to_scalar();
         let s = canonical_scalar(T::DTYPE, s).unwrap_or(s);
         if crate::config::get().special_scalars && is_special(s) {
-            return Ok(LazyTensor::constant_node(T::DTYPE, s, Shape::new(shape), loc));
+            return Ok(LazyTensor::constant_node(
+                T::DTYPE,
+                s,
+                Shape::new(shape),
+                loc,
+            ));
         }
         let sc = LazyTensor::scalar_value(T::DTYPE, s, loc);
         // `full` and `apply` are both #[track_caller]: the node records the user's call.
@@ -258,25 +263,31 @@ impl LazyTensor {
             step.to_scalar().as_f64(),
         );
         if !dtype.is_numeric() {
-            return Err(Error::op("arange", format!("expects a numeric type, got {dtype}"), loc));
+            return Err(Error::op(
+                "arange",
+                format!("expects a numeric type, got {dtype}"),
+                loc,
+            ));
         }
         if s == 0.0 || !s.is_finite() || !a.is_finite() || !b.is_finite() {
             return Err(Error::op(
                 "arange",
-                format!("needs finite bounds and a non-zero step, got start {a}, end {b}, step {s}"),
+                format!(
+                    "needs finite bounds and a non-zero step, got start {a}, end {b}, step {s}"
+                ),
                 loc,
             ));
         }
         let n = ((b - a) / s).ceil().max(0.0);
         if n > (isize::MAX as f64) / 8.0 {
-            return Err(Error::op("arange", format!("{n} elements do not fit in memory"), loc));
+            return Err(Error::op(
+                "arange",
+                format!("{n} elements do not fit in memory"),
+                loc,
+            ));
         }
         let n = n as usize;
-        let iota = LazyTensor::apply(
-            Op::Iota { axis: 0 },
-            &[],
-            Some(TensorType::new(dtype, [n])),
-        )?;
+        let iota = LazyTensor::apply(Op::Iota { axis: 0 }, &[], Some(TensorType::new(dtype, [n])))?;
         let scaled = if s == 1.0 {
             iota
         } else {
@@ -311,7 +322,11 @@ impl LazyTensor {
         let loc = SourceLoc::caller();
         let op = "rand_uniform";
         if !(low < high) || !low.is_finite() || !high.is_finite() {
-            return Err(Error::op(op, format!("needs finite low < high, got [{low}, {high})"), loc));
+            return Err(Error::op(
+                op,
+                format!("needs finite low < high, got [{low}, {high})"),
+                loc,
+            ));
         }
         let n = checked_numel(op, shape, loc)?;
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
@@ -328,7 +343,13 @@ impl LazyTensor {
                 let v: Vec<f64> = (0..n).map(|_| d.sample(&mut rng)).collect();
                 Tensor::from_vec(shape.to_vec(), v)
             }
-            _ => return Err(Error::op(op, format!("expects a float dtype, got {dtype}"), loc)),
+            _ => {
+                return Err(Error::op(
+                    op,
+                    format!("expects a float dtype, got {dtype}"),
+                    loc,
+                ))
+            }
         }
         .map_err(|e| Error::data(op, strip_data(&e), loc))?;
         Ok(LazyTensor::from_data(t, DataSource::Tensor, loc))
@@ -344,11 +365,21 @@ impl LazyTensor {
     /// # Ok::<(), lazyjit::Error>(())
     /// ```
     #[track_caller]
-    pub fn randn(shape: &[usize], dtype: DType, mean: f64, std: f64, seed: u64) -> Result<LazyTensor> {
+    pub fn randn(
+        shape: &[usize],
+        dtype: DType,
+        mean: f64,
+        std: f64,
+        seed: u64,
+    ) -> Result<LazyTensor> {
         let loc = SourceLoc::caller();
         let op = "randn";
         if !(std >= 0.0) || !std.is_finite() || !mean.is_finite() {
-            return Err(Error::op(op, format!("needs a finite mean and std >= 0, got mean {mean}, std {std}"), loc));
+            return Err(Error::op(
+                op,
+                format!("needs a finite mean and std >= 0, got mean {mean}, std {std}"),
+                loc,
+            ));
         }
         let n = checked_numel(op, shape, loc)?;
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
@@ -356,13 +387,25 @@ impl LazyTensor {
             DType::F32 => {
                 let d = Normal::new(mean as f32, std as f32)
                     .map_err(|e| Error::op(op, e.to_string(), loc))?;
-                Tensor::from_vec(shape.to_vec(), (0..n).map(|_| d.sample(&mut rng)).collect::<Vec<f32>>())
+                Tensor::from_vec(
+                    shape.to_vec(),
+                    (0..n).map(|_| d.sample(&mut rng)).collect::<Vec<f32>>(),
+                )
             }
             DType::F64 => {
                 let d = Normal::new(mean, std).map_err(|e| Error::op(op, e.to_string(), loc))?;
-                Tensor::from_vec(shape.to_vec(), (0..n).map(|_| d.sample(&mut rng)).collect::<Vec<f64>>())
+                Tensor::from_vec(
+                    shape.to_vec(),
+                    (0..n).map(|_| d.sample(&mut rng)).collect::<Vec<f64>>(),
+                )
             }
-            _ => return Err(Error::op(op, format!("expects a float dtype, got {dtype}"), loc)),
+            _ => {
+                return Err(Error::op(
+                    op,
+                    format!("expects a float dtype, got {dtype}"),
+                    loc,
+                ))
+            }
         }
         .map_err(|e| Error::data(op, strip_data(&e), loc))?;
         Ok(LazyTensor::from_data(t, DataSource::Tensor, loc))

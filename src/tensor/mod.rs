@@ -123,7 +123,11 @@ impl LazyTensor {
     /// type is not implied by the operands (cast, constant, iota). Checks the op's shape
     /// and dtype rules now, so mistakes surface at the call that made them.
     #[track_caller]
-    pub fn apply(op: Op, operands: &[&LazyTensor], declared: Option<TensorType>) -> Result<LazyTensor> {
+    pub fn apply(
+        op: Op,
+        operands: &[&LazyTensor],
+        declared: Option<TensorType>,
+    ) -> Result<LazyTensor> {
         let loc = SourceLoc::caller();
         let declared = declared.unwrap_or_else(|| TensorType::new(DType::F32, Shape::scalar()));
         let tys: Vec<&TensorType> = operands.iter().map(|t| t.ty()).collect();

@@ -18,7 +18,10 @@ impl LazyTensor {
         node.data().cloned().ok_or_else(|| {
             Error::data(
                 "read",
-                format!("tensor #{} has no data after sync (please report this)", self.id()),
+                format!(
+                    "tensor #{} has no data after sync (please report this)",
+                    self.id()
+                ),
                 loc,
             )
         })
@@ -91,11 +94,7 @@ impl LazyTensor {
         if T::DTYPE != self.dtype() {
             return Err(Error::data(
                 op,
-                format!(
-                    "the tensor is {} but was read as {}",
-                    self.ty(),
-                    T::DTYPE
-                ),
+                format!("the tensor is {} but was read as {}", self.ty(), T::DTYPE),
                 loc,
             ));
         }

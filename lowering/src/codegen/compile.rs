@@ -385,7 +385,7 @@ impl Compiled {
             .program
             .outputs
             .iter()
-            .map(|o| Tensor::try_zeros(self.program.value_type(*o).clone()))
+            .map(|o| Tensor::try_recycled(self.program.value_type(*o).clone()))
             .collect::<Result<Vec<Tensor>, Error>>()?;
         self.run_into(inputs, &mut outs)?;
         Ok(outs)
