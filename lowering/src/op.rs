@@ -610,7 +610,7 @@ impl Op {
                         .ok_or_else(|| "pad overflows a dimension".to_string())?;
                     dims.push(d);
                 }
-                let shape = Shape(dims);
+                let shape = Shape::from(dims);
                 if shape.checked_numel().is_none() {
                     return Err(format!("pad to {shape} overflows the element count"));
                 }
@@ -647,7 +647,7 @@ impl Op {
                 let mut dims = d.shape.dims()[..*axis].to_vec();
                 dims.extend_from_slice(i.shape.dims());
                 dims.extend_from_slice(&d.shape.dims()[axis + 1..]);
-                let shape = Shape(dims);
+                let shape = Shape::from(dims);
                 if shape.checked_numel().is_none() {
                     return Err(format!(
                         "index_select result {shape} overflows the element count"
@@ -679,14 +679,14 @@ impl Op {
                     ));
                 }
                 let batch = broadcast_shapes(&[
-                    &Shape(a.shape.dims()[..ra - 2].to_vec()),
-                    &Shape(b.shape.dims()[..rb - 2].to_vec()),
+                    &Shape::from(a.shape.dims()[..ra - 2].to_vec()),
+                    &Shape::from(b.shape.dims()[..rb - 2].to_vec()),
                 ])
                 .map_err(|e| format!("matmul batch dims of {} and {}: {e}", a.shape, b.shape))?;
                 let mut dims = batch.0;
                 dims.push(m);
                 dims.push(n);
-                let shape = Shape(dims);
+                let shape = Shape::from(dims);
                 if shape.checked_numel().is_none() {
                     return Err(format!("matmul result {shape} overflows the element count"));
                 }
@@ -744,13 +744,13 @@ pub fn reduced_shape(shape: &Shape, axes: &[usize], keepdim: bool) -> Shape {
             dims.push(d);
         }
     }
-    Shape(dims)
+    Shape::from(dims)
 }
 
 /// NumPy broadcasting of several shapes: align on the right, each dim equal or 1.
 pub fn broadcast_shapes(shapes: &[&Shape]) -> Result<Shape, String> {
     let rank = shapes.iter().map(|s| s.rank()).max().unwrap_or(0);
-    let mut dims = vec![1usize; rank];
+    let mut dims = crate::types::Dims::from_elem(1, rank);
     for s in shapes {
         let off = rank - s.rank();
         for (i, &d) in s.dims().iter().enumerate() {

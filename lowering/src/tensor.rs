@@ -58,6 +58,17 @@ impl Buffer {
             .checked_next_multiple_of(ALIGN)
             .filter(|&s| s <= isize::MAX as usize)
             .ok_or_else(|| Error::Data(format!("cannot allocate a buffer of {len} bytes")))?;
+        if size <= SMALL_MAX {
+            if let Some(r) = small::take(size) {
+                // SAFETY: a kept heap buffer of `size` bytes, exclusively ours.
+                unsafe { std::ptr::write_bytes(r.ptr.as_ptr(), 0, size) };
+                return Ok(Buffer {
+                    ptr: r.ptr,
+                    len,
+                    backing: r.backing,
+                });
+            }
+        }
         let layout = Layout::from_size_align(size, ALIGN)
             .map_err(|e| Error::Data(format!("cannot allocate a buffer of {len} bytes: {e}")))?;
         // SAFETY: layout has non-zero size.
@@ -137,6 +148,19 @@ impl Buffer {
 
 impl Drop for Buffer {
     fn drop(&mut self) {
+        if let Backing::Heap(layout) = self.backing {
+            if layout.size() <= SMALL_MAX {
+                let raw = RawBuf {
+                    ptr: self.ptr,
+                    len: self.len,
+                    backing: Backing::Heap(layout),
+                };
+                if let Some(raw) = small::give(raw) {
+                    raw.free();
+                }
+                return;
+            }
+        }
         if self.len >= POOL_MIN {
             let raw = RawBuf {
                 ptr: self.ptr,
@@ -180,6 +204,68 @@ impl RawBuf {
                 libc::munmap(base, size);
             },
         }
+    }
+}
+
+/// Heap buffers up to this size are kept per thread when dropped and reused by the next
+/// allocation of the same size: 64-byte-aligned allocation is slow in glibc (hundreds of
+/// instructions), and a steady-state loop over small tensors allocates and frees the same
+/// sizes every step.
+pub const SMALL_MAX: usize = 4096;
+
+mod small {
+    use super::{Backing, RawBuf, ALIGN, SMALL_MAX};
+    use std::cell::RefCell;
+
+    /// Buffers kept per size class (multiples of ALIGN up to SMALL_MAX).
+    const PER_CLASS: usize = 32;
+
+    struct Cache(Vec<Vec<RawBuf>>);
+
+    impl Drop for Cache {
+        fn drop(&mut self) {
+            for class in self.0.drain(..) {
+                for b in class {
+                    b.free();
+                }
+            }
+        }
+    }
+
+    thread_local! {
+        static CACHE: RefCell<Cache> = const { RefCell::new(Cache(Vec::new())) };
+    }
+
+    fn class(size: usize) -> usize {
+        size / ALIGN - 1
+    }
+
+    /// Keeps `b` for reuse on this thread, or hands it back (class full, thread exiting).
+    pub(super) fn give(b: RawBuf) -> Option<RawBuf> {
+        let size = match b.backing {
+            Backing::Heap(l) => l.size(),
+            Backing::Map { .. } => return Some(b),
+        };
+        let mut b = Some(b);
+        let _ = CACHE.try_with(|c| {
+            let mut c = c.borrow_mut();
+            let k = class(size);
+            if c.0.len() <= k {
+                c.0.resize_with(SMALL_MAX / ALIGN, Vec::new);
+            }
+            if c.0[k].len() < PER_CLASS {
+                c.0[k].push(b.take().expect("present"));
+            }
+        });
+        b
+    }
+
+    /// A kept buffer of exactly `size` bytes (a multiple of ALIGN), if any.
+    pub(super) fn take(size: usize) -> Option<RawBuf> {
+        CACHE
+            .try_with(|c| c.borrow_mut().0.get_mut(class(size)).and_then(|v| v.pop()))
+            .ok()
+            .flatten()
     }
 }
 

@@ -62,17 +62,21 @@ impl fmt::Display for DType {
     }
 }
 
+/// Inline capacity of [`Shape`]: shapes up to rank 4 need no heap allocation, which keeps
+/// tracing and dispatch of small ops allocation-light.
+pub type Dims = smallvec::SmallVec<[usize; 4]>;
+
 /// Dimensions of a tensor, outermost first (row-major). Rank 0 is a scalar.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
-pub struct Shape(pub Vec<usize>);
+pub struct Shape(pub Dims);
 
 impl Shape {
-    pub fn new(dims: impl Into<Vec<usize>>) -> Shape {
-        Shape(dims.into())
+    pub fn new(dims: impl Into<Shape>) -> Shape {
+        dims.into()
     }
 
     pub fn scalar() -> Shape {
-        Shape(Vec::new())
+        Shape(Dims::new())
     }
 
     pub fn rank(&self) -> usize {
@@ -120,19 +124,37 @@ impl fmt::Display for Shape {
 
 impl From<Vec<usize>> for Shape {
     fn from(v: Vec<usize>) -> Shape {
-        Shape(v)
+        Shape(Dims::from_slice(&v))
+    }
+}
+
+impl From<&Vec<usize>> for Shape {
+    fn from(v: &Vec<usize>) -> Shape {
+        Shape(Dims::from_slice(v))
     }
 }
 
 impl From<&[usize]> for Shape {
     fn from(v: &[usize]) -> Shape {
-        Shape(v.to_vec())
+        Shape(Dims::from_slice(v))
     }
 }
 
 impl<const N: usize> From<[usize; N]> for Shape {
     fn from(v: [usize; N]) -> Shape {
-        Shape(v.to_vec())
+        Shape(Dims::from_slice(&v))
+    }
+}
+
+impl<const N: usize> From<&[usize; N]> for Shape {
+    fn from(v: &[usize; N]) -> Shape {
+        Shape(Dims::from_slice(v))
+    }
+}
+
+impl From<Dims> for Shape {
+    fn from(v: Dims) -> Shape {
+        Shape(v)
     }
 }
 

@@ -205,7 +205,7 @@ fn try_push(c: &mut Choices, p: &mut Program) -> Option<ValueId> {
             };
             p.push(
                 Op::Reshape {
-                    shape: Shape(shape),
+                    shape: Shape::from(shape),
                 },
                 &[a],
             )
@@ -226,7 +226,7 @@ fn try_push(c: &mut Choices, p: &mut Program) -> Option<ValueId> {
             );
             p.push(
                 Op::Expand {
-                    shape: Shape(shape),
+                    shape: Shape::from(shape),
                 },
                 &[a],
             )

@@ -160,8 +160,46 @@ fn has_flag(isa: &dyn cranelift_codegen::isa::TargetIsa, name: &str) -> bool {
         .any(|f| f.name == name && f.as_bool().unwrap_or(false))
 }
 
+/// Programs with more instructions than this are compiled on a helper thread whose stack
+/// grows with the program: planning and emission recurse along chains of fused ops.
+const DEEP_PROGRAM: usize = 256;
+
 /// Verifies, plans and compiles `program` to machine code.
 pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Error> {
+    if program.insts.len() <= DEEP_PROGRAM {
+        return compile_here(program, opts);
+    }
+    // Generous per instruction (debug builds use several KiB per level); the stack is
+    // reserved address space, touched only as deep as the recursion really goes.
+    let per_inst: usize = if cfg!(debug_assertions) {
+        48 << 10
+    } else {
+        16 << 10
+    };
+    let stack = program
+        .insts
+        .len()
+        .saturating_mul(per_inst)
+        .saturating_add(8 << 20)
+        .min(4 << 30);
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("lazyjit-compile".into())
+            .stack_size(stack)
+            .spawn_scoped(s, || compile_here(program, opts))
+            .map_err(|e| {
+                Error::Codegen(format!(
+                    "cannot start a compile thread with a {} MiB stack for a program of {} instructions: {e}",
+                    stack >> 20,
+                    program.insts.len()
+                ))
+            })?
+            .join()
+            .map_err(|_| Error::Codegen("the compile thread panicked".into()))?
+    })
+}
+
+fn compile_here(program: &Program, opts: &CompileOptions) -> Result<Compiled, Error> {
     let mut stats = CompileStats::default();
     let t = Instant::now();
     program.verify().map_err(Error::Verify)?;
@@ -428,7 +466,8 @@ impl Compiled {
                 })
                 .collect::<Result<Vec<Buffer>, Error>>()?,
         };
-        let mut table: Vec<*mut u8> = Vec::with_capacity(self.slot_bytes.len());
+        let mut table: smallvec::SmallVec<[*mut u8; 16]> =
+            smallvec::SmallVec::with_capacity(self.slot_bytes.len());
         for i in 0..self.slot_bytes.len() {
             table.push(if i < np {
                 // Kernels never store to parameter slots (only kernel roots are written), so

@@ -405,7 +405,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let kd: Vec<usize> = (0..r)
             .map(|d| if axes.contains(&d) { 1 } else { dims[d] })
             .collect();
-        let ors = row_strides(&Shape(kd));
+        let ors = row_strides(&Shape::from(kd));
         let mut in_idx = Vec::with_capacity(r);
         let mut out_off = Idx::konst(0);
         let mut out_vars = Vec::new();

@@ -141,7 +141,7 @@ impl MatMulPlan {
                 shp(b_shape)
             )
         })?;
-        let batch_dims = batch.0;
+        let batch_dims = batch.0.to_vec();
         let mut out_shape = batch_dims.clone();
         out_shape.push(m);
         out_shape.push(n);

@@ -161,10 +161,10 @@ impl OpKind {
             OpKind::MatMul => Op::MatMul,
             OpKind::Constant => Op::Constant { value: constant? },
             OpKind::Reshape => Op::Reshape {
-                shape: Shape(list()?),
+                shape: Shape::from(list()?),
             },
             OpKind::Expand => Op::Expand {
-                shape: Shape(list()?),
+                shape: Shape::from(list()?),
             },
             OpKind::Permute => Op::Permute { perm: list()? },
             OpKind::Slice => Op::Slice {
