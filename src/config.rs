@@ -7,7 +7,7 @@
 //! | `LAZYJIT_CACHE_SIZE` | [`Config::cache_capacity`] | 1024 |
 //! | `LAZYJIT_DATA_CACHE_SIZE` | [`Config::data_cache_capacity`] | 128 |
 //! | `LAZYJIT_SPECIAL_SCALARS` | [`Config::special_scalars`] | 1 |
-//! | `LAZYJIT_TRIM_GRAPH_SIZE` | [`Config::trim_graph_size`] | 100000 |
+//! | `LAZYJIT_TRIM_GRAPH_DEPTH` | [`Config::trim_graph_depth`] | 10000 |
 //! | `LAZYJIT_FORCE_FALLBACK` | [`Config::force_fallback`] | empty |
 //! | `LAZYJIT_DEBUG` | [`Config::debug`] | 0 |
 //! | `LAZYJIT_OPT_LEVEL` | [`Config::opt_level`] | `speed` |
@@ -17,11 +17,12 @@
 //! let before = config::get();
 //! config::update(|c| c.cache_capacity = 16);
 //! assert_eq!(config::get().cache_capacity, 16);
-//! config::set(before);
+//! config::set((*before).clone());
 //! ```
 
 use crate::error::{Error, Result};
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, RwLock};
 
 /// Which backend runs synced graphs.
@@ -69,9 +70,11 @@ pub struct Config {
     /// Inline the scalars 0 and 1 as constants instead of parameters. Constants let the
     /// compiler simplify, at the price of a recompile when a value moves to or from 0/1.
     pub special_scalars: bool,
-    /// When more IR nodes than this have been recorded since the last sync, every live
-    /// tensor is synced automatically, bounding memory when `mark_step` is never called.
-    pub trim_graph_size: usize,
+    /// Graph trimming: an op whose pending graph is deeper than this (the longest chain of
+    /// pending ops below it) is synced at once, so a loop that never calls `mark_step`
+    /// keeps bounded graphs (and bounded compile times). Depth is known per node in O(1)
+    /// and counts shared subgraphs once, unlike a node count estimate.
+    pub trim_graph_depth: usize,
     /// Op names (as in the program text, e.g. `exp`, `matmul`) forced onto the eager
     /// reference fallback, to exercise that path.
     pub force_fallback: BTreeSet<String>,
@@ -89,7 +92,7 @@ impl Default for Config {
             cache_capacity: 1024,
             data_cache_capacity: 128,
             special_scalars: true,
-            trim_graph_size: 100_000,
+            trim_graph_depth: 10_000,
             force_fallback: BTreeSet::new(),
             debug: 0,
             opt_level: OptLevel::Speed,
@@ -118,8 +121,8 @@ impl Config {
         if let Some(v) = get("LAZYJIT_SPECIAL_SCALARS") {
             c.special_scalars = parse_bool("LAZYJIT_SPECIAL_SCALARS", &v)?;
         }
-        if let Some(v) = get("LAZYJIT_TRIM_GRAPH_SIZE") {
-            c.trim_graph_size = parse_num("LAZYJIT_TRIM_GRAPH_SIZE", &v)?;
+        if let Some(v) = get("LAZYJIT_TRIM_GRAPH_DEPTH") {
+            c.trim_graph_depth = parse_num("LAZYJIT_TRIM_GRAPH_DEPTH", &v)?;
         }
         if let Some(v) = get("LAZYJIT_FORCE_FALLBACK") {
             c.force_fallback = v
@@ -168,8 +171,13 @@ static CONFIG: LazyLock<RwLock<Arc<Config>>> = LazyLock::new(|| {
     RwLock::new(Arc::new(c))
 });
 
+/// Bumped by every global change, so threads can cache the global configuration.
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
 thread_local! {
     static OVERRIDE: std::cell::RefCell<Option<Arc<Config>>> = const { std::cell::RefCell::new(None) };
+    /// This thread's copy of the global configuration and the generation it was read at.
+    static CACHED: std::cell::RefCell<(u64, Option<Arc<Config>>)> = const { std::cell::RefCell::new((0, None)) };
 }
 
 /// The current configuration: this thread's override from [`with`], else the global one.
@@ -177,7 +185,18 @@ pub fn get() -> Arc<Config> {
     if let Some(c) = OVERRIDE.with(|o| o.borrow().clone()) {
         return c;
     }
-    CONFIG.read().unwrap_or_else(|e| e.into_inner()).clone()
+    let generation = GENERATION.load(Ordering::Acquire);
+    CACHED.with(|c| {
+        let mut c = c.borrow_mut();
+        match &c.1 {
+            Some(cfg) if c.0 == generation => cfg.clone(),
+            _ => {
+                let cfg = CONFIG.read().unwrap_or_else(|e| e.into_inner()).clone();
+                *c = (generation, Some(cfg.clone()));
+                cfg
+            }
+        }
+    })
 }
 
 /// Runs `body` with a configuration changed by `change`, on this thread only (other
@@ -209,6 +228,7 @@ pub fn with<R>(change: impl FnOnce(&mut Config), body: impl FnOnce() -> R) -> R 
 /// Replaces the global configuration; takes effect at the next op or sync.
 pub fn set(c: Config) {
     *CONFIG.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(c);
+    GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
 /// Changes the configuration in place.
@@ -217,6 +237,7 @@ pub fn update(f: impl FnOnce(&mut Config)) {
     let mut c = (**guard).clone();
     f(&mut c);
     *guard = Arc::new(c);
+    GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
 #[cfg(test)]

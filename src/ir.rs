@@ -7,9 +7,13 @@
 
 use crate::error::SourceLoc;
 use lazyjit_lowering::{Op, Tensor, TensorType};
+use smallvec::SmallVec;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+
+/// Operand list: inline for up to three operands (every op but concat), no allocation.
+pub type Operands = SmallVec<[Arc<Node>; 3]>;
 
 /// Where a device-data leaf came from (shown in dumps).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -33,11 +37,13 @@ pub enum NodeKind {
 #[derive(Debug)]
 pub struct Node {
     pub(crate) kind: NodeKind,
-    pub(crate) operands: Vec<Arc<Node>>,
+    pub(crate) operands: Operands,
     pub(crate) ty: TensorType,
     pub(crate) node_hash: u64,
     pub(crate) dag_hash: u64,
     pub(crate) loc: SourceLoc,
+    /// Longest chain of pending ops ending here (0 for leaves and computed operands).
+    pub(crate) depth: u32,
     /// Set when a sync computed this node's value: later graphs that still reference the
     /// node read the data as a parameter instead of recomputing it.
     pub(crate) materialized: OnceLock<Arc<Tensor>>,
@@ -63,11 +69,15 @@ pub(crate) fn mix(a: u64, b: u64) -> u64 {
 }
 
 impl Node {
-    pub(crate) fn new_op(op: Op, operands: Vec<Arc<Node>>, ty: TensorType, loc: SourceLoc) -> Node {
+    pub(crate) fn new_op(op: Op, operands: Operands, ty: TensorType, loc: SourceLoc) -> Node {
         let node_hash = mix(fx_hash(&op), fx_hash(&ty));
         let mut dag_hash = node_hash;
+        let mut depth = 0u32;
         for o in &operands {
             dag_hash = mix(dag_hash, o.dag_hash);
+            if o.materialized.get().is_none() {
+                depth = depth.max(o.depth);
+            }
         }
         crate::metrics::inc(crate::metrics::Counter::NodeCreate);
         Node {
@@ -77,6 +87,7 @@ impl Node {
             node_hash,
             dag_hash,
             loc,
+            depth: depth.saturating_add(1),
             materialized: OnceLock::new(),
             visit_epoch: AtomicU64::new(0),
             visit_index: AtomicU64::new(0),
@@ -88,11 +99,12 @@ impl Node {
         let node_hash = mix(0xda7a, fx_hash(&ty));
         Node {
             kind: NodeKind::Data(data, source),
-            operands: Vec::new(),
+            operands: Operands::new(),
             ty,
             node_hash,
             dag_hash: node_hash,
             loc,
+            depth: 0,
             materialized: OnceLock::new(),
             visit_epoch: AtomicU64::new(0),
             visit_index: AtomicU64::new(0),
@@ -130,6 +142,11 @@ impl Node {
         self.dag_hash
     }
 
+    /// Longest chain of pending ops ending at this node, when it was created.
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+
     /// The user source location whose call created the node.
     pub fn location(&self) -> SourceLoc {
         self.loc
@@ -165,10 +182,13 @@ impl Drop for Node {
     /// Drops long operand chains iteratively: a graph of 100,000 chained nodes must not
     /// overflow the stack when its last tensor goes away.
     fn drop(&mut self) {
-        let mut stack = std::mem::take(&mut self.operands);
+        if self.operands.iter().all(|o| Arc::strong_count(o) > 1) {
+            return; // nothing is freed below this node (the common case)
+        }
+        let mut stack: Vec<Arc<Node>> = self.operands.drain(..).collect();
         while let Some(n) = stack.pop() {
             if let Some(mut inner) = Arc::into_inner(n) {
-                stack.append(&mut inner.operands);
+                stack.extend(inner.operands.drain(..));
             }
         }
     }

@@ -12,8 +12,6 @@ pub(crate) struct Entry {
     /// Call sites of the roots that built the graph: cache misses are explained against
     /// the entry built from the same sites.
     pub sites: Vec<SourceLoc>,
-    /// Source location of each value of the program (parameters, then instructions).
-    pub value_locs: Vec<SourceLoc>,
     pub compile_time: Duration,
     pub hits: u64,
     last_use: u64,
@@ -21,14 +19,14 @@ pub(crate) struct Entry {
 
 /// LRU map from graph hash to computation. Lookups are O(1); an insert into a full cache
 /// scans for the least recently used entry (O(capacity), paid only on a compile).
-pub(crate) struct ComputationCache {
-    map: FxHashMap<u64, Entry>,
+pub(crate) struct ComputationCache<K> {
+    map: FxHashMap<K, Entry>,
     tick: u64,
     capacity: usize,
 }
 
-impl ComputationCache {
-    pub fn new(capacity: usize) -> ComputationCache {
+impl<K: Copy + Eq + std::hash::Hash> ComputationCache<K> {
+    pub fn new(capacity: usize) -> ComputationCache<K> {
         ComputationCache {
             map: FxHashMap::default(),
             tick: 0,
@@ -57,23 +55,21 @@ impl ComputationCache {
     }
 
     /// The entry for `hash`, marked as used.
-    pub fn get(&mut self, hash: u64) -> Option<&mut Entry> {
+    pub fn get(&mut self, hash: K) -> Option<&mut Entry> {
         self.tick += 1;
         let tick = self.tick;
-        self.map.get_mut(&hash).map(|e| {
-            e.last_use = tick;
-            e
-        })
+        let e = self.map.get_mut(&hash)?;
+        e.last_use = tick;
+        Some(e)
     }
 
     /// Inserts (replacing an entry with the same hash); returns how many entries were
     /// evicted to make room. A capacity of 0 disables caching.
     pub fn insert(
         &mut self,
-        hash: u64,
+        hash: K,
         computation: Arc<dyn Computation>,
         sites: Vec<SourceLoc>,
-        value_locs: Vec<SourceLoc>,
         compile_time: Duration,
     ) -> usize {
         if self.capacity == 0 {
@@ -92,7 +88,6 @@ impl ComputationCache {
             Entry {
                 computation,
                 sites,
-                value_locs,
                 compile_time,
                 hits: 0,
                 last_use: self.tick,
@@ -109,23 +104,34 @@ impl ComputationCache {
 
     /// The most recently used entry built from the same root call sites, other than
     /// `except`.
-    pub fn same_sites(&self, sites: &[SourceLoc], except: u64) -> Option<(u64, &Entry)> {
+    pub fn same_sites(
+        &self,
+        sites: &[SourceLoc],
+        except: K,
+        also: impl Fn(&K) -> bool,
+    ) -> Option<(K, &Entry)> {
         self.map
             .iter()
-            .filter(|(h, e)| **h != except && e.sites == sites)
+            .filter(|(h, e)| **h != except && also(h) && e.sites == sites)
             .max_by_key(|(_, e)| e.last_use)
             .map(|(h, e)| (*h, e))
     }
 
-    pub fn contains(&self, hash: u64) -> bool {
+    pub fn contains(&self, hash: K) -> bool {
         self.map.contains_key(&hash)
     }
 
+    /// Entries, most recently used first.
+    pub fn entries(&self) -> Vec<(K, &Entry)> {
+        let mut v: Vec<(K, &Entry)> = self.map.iter().map(|(h, e)| (*h, e)).collect();
+        v.sort_unstable_by_key(|(_, e)| std::cmp::Reverse(e.last_use));
+        v
+    }
+
     /// Hashes, most recently used first.
-    pub fn hashes(&self) -> Vec<u64> {
-        let mut v: Vec<(u64, u64)> = self.map.iter().map(|(h, e)| (e.last_use, *h)).collect();
-        v.sort_unstable_by(|a, b| b.cmp(a));
-        v.into_iter().map(|(_, h)| h).collect()
+    #[cfg(test)]
+    pub fn hashes(&self) -> Vec<K> {
+        self.entries().into_iter().map(|(h, _)| h).collect()
     }
 }
 
@@ -150,11 +156,11 @@ mod tests {
 
     #[test]
     fn evicts_least_recently_used() {
-        let mut c = ComputationCache::new(2);
-        assert_eq!(c.insert(1, dummy(), vec![], vec![], Duration::ZERO), 0);
-        assert_eq!(c.insert(2, dummy(), vec![], vec![], Duration::ZERO), 0);
+        let mut c = ComputationCache::<u64>::new(2);
+        assert_eq!(c.insert(1, dummy(), vec![], Duration::ZERO), 0);
+        assert_eq!(c.insert(2, dummy(), vec![], Duration::ZERO), 0);
         assert!(c.get(1).is_some()); // 2 is now the least recently used
-        assert_eq!(c.insert(3, dummy(), vec![], vec![], Duration::ZERO), 1);
+        assert_eq!(c.insert(3, dummy(), vec![], Duration::ZERO), 1);
         assert!(c.contains(1) && c.contains(3) && !c.contains(2));
         assert_eq!(c.hashes(), vec![3, 1]);
         assert_eq!(c.set_capacity(1), 1);
@@ -163,8 +169,8 @@ mod tests {
 
     #[test]
     fn zero_capacity_caches_nothing() {
-        let mut c = ComputationCache::new(0);
-        c.insert(1, dummy(), vec![], vec![], Duration::ZERO);
+        let mut c = ComputationCache::<u64>::new(0);
+        c.insert(1, dummy(), vec![], Duration::ZERO);
         assert_eq!(c.len(), 0);
         assert!(c.get(1).is_none());
     }

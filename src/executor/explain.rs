@@ -41,6 +41,12 @@ pub enum Difference {
         now: Scalar,
         location: SourceLoc,
     },
+    /// Scalars from Rust numbers moved between being inlined (the special values 0 and 1)
+    /// and being parameters: the rank-0 constants of each graph, in order.
+    ScalarInlining {
+        inlined_before: Vec<Scalar>,
+        inlined_now: Vec<Scalar>,
+    },
     /// Same op, different result shape.
     Shape {
         value: u32,
@@ -100,6 +106,22 @@ pub(crate) fn diff(
     locs: &[SourceLoc],
 ) -> (Vec<Difference>, usize) {
     let mut out = Vec::new();
+    let scalars = |p: &Program| -> Vec<Scalar> {
+        p.insts
+            .iter()
+            .filter_map(|i| match i.op {
+                Op::Constant { value } if i.ty.shape.rank() == 0 => Some(value),
+                _ => None,
+            })
+            .collect()
+    };
+    let (sb, sn) = (scalars(before), scalars(now));
+    if sb.len() != sn.len() {
+        out.push(Difference::ScalarInlining {
+            inlined_before: sb,
+            inlined_now: sn,
+        });
+    }
     let loc = |v: usize| locs.get(v).copied().unwrap_or_else(SourceLoc::caller);
     if before.params.len() != now.params.len() {
         out.push(Difference::InputCount {
@@ -191,11 +213,14 @@ pub(crate) fn diff(
     }
     let bo: Vec<u32> = before.outputs.iter().map(|v| v.0).collect();
     let no: Vec<u32> = now.outputs.iter().map(|v| v.0).collect();
+    // With different instruction or input counts, output ids shift anyway.
+    let shifted = before.insts.len() != now.insts.len() || bp != np;
     if bo.len() != no.len()
         || bo
             .iter()
             .zip(&no)
             .any(|(x, y)| (*x as i64 - bp as i64) != (*y as i64 - np as i64))
+            && !shifted
     {
         out.push(Difference::Outputs {
             before: bo,
@@ -298,6 +323,16 @@ impl fmt::Display for Difference {
                 ids(before),
                 ids(now)
             ),
+            Difference::ScalarInlining {
+                inlined_before,
+                inlined_now,
+            } => write!(
+                f,
+                "inlined scalars {} before, {} now (0 and 1 are inlined as constants, other \
+                 values are parameters; turn special_scalars off to make them all parameters)",
+                scalars(inlined_before),
+                scalars(inlined_now)
+            ),
             Difference::InstructionCount { before, now } => {
                 write!(f, "graph size: {before} nodes before, {now} now")
             }
@@ -306,6 +341,11 @@ impl fmt::Display for Difference {
             }
         }
     }
+}
+
+fn scalars(v: &[Scalar]) -> String {
+    let s: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+    format!("[{}]", s.join(", "))
 }
 
 fn ids(v: &[u32]) -> String {

@@ -3,6 +3,7 @@
 use crate::error::SourceLoc;
 use crate::ir::{fx_hash, mix, Node, NodeKind};
 use lazyjit_lowering::{Inst, Op, Param, Program, Tensor, TensorType, ValueId};
+use smallvec::SmallVec;
 use std::sync::Arc;
 
 /// Provisional ids: parameters are tagged so instructions can be numbered before the
@@ -12,14 +13,14 @@ const PARAM_TAG: u32 = 1 << 31;
 /// A pending graph in post order, borrowing its nodes from the roots.
 pub(crate) struct Graph<'a> {
     /// Parameter leaves in first-use order (device data, or nodes computed by an earlier sync).
-    pub params: Vec<&'a Node>,
+    pub params: SmallVec<[&'a Node; 8]>,
     /// Instructions in post order: each operand comes before its users.
-    pub insts: Vec<&'a Node>,
+    pub insts: SmallVec<[&'a Node; 8]>,
     /// Operands of instruction `i` are `args[arg_start[i]..arg_start[i + 1]]` (final value ids).
-    pub args: Vec<u32>,
-    pub arg_start: Vec<u32>,
+    pub args: SmallVec<[u32; 16]>,
+    pub arg_start: SmallVec<[u32; 9]>,
     /// Value id of each root (a root may be a parameter when it is already computed).
-    pub outputs: Vec<u32>,
+    pub outputs: SmallVec<[u32; 4]>,
     /// Hash of the canonical program: parameter types, instructions with operand ids,
     /// outputs. Never of tensor contents.
     pub hash: u64,
@@ -33,10 +34,10 @@ fn is_leaf(n: &Node) -> bool {
 /// each node once. `epoch` must be unique to this walk (the executor's sync lock is held,
 /// so node visit marks are not shared with another walk).
 pub(crate) fn walk<'a>(roots: &'a [Arc<Node>], epoch: u64) -> Graph<'a> {
-    let mut params: Vec<&'a Node> = Vec::new();
-    let mut insts: Vec<&'a Node> = Vec::new();
-    let mut stack: Vec<(&'a Node, usize)> = Vec::new();
-    let mut outputs = Vec::with_capacity(roots.len());
+    let mut params: SmallVec<[&'a Node; 8]> = SmallVec::new();
+    let mut insts: SmallVec<[&'a Node; 8]> = SmallVec::new();
+    let mut stack: SmallVec<[(&'a Node, usize); 16]> = SmallVec::new();
+    let mut outputs: SmallVec<[u32; 4]> = SmallVec::with_capacity(roots.len());
     for root in roots {
         let root: &'a Node = root;
         if root.visited_in(epoch).is_none() {
@@ -76,8 +77,8 @@ pub(crate) fn walk<'a>(roots: &'a [Arc<Node>], epoch: u64) -> Graph<'a> {
     for p in &params {
         h = mix(h, fx_hash(&p.ty));
     }
-    let mut args = Vec::with_capacity(insts.len() * 2);
-    let mut arg_start = Vec::with_capacity(insts.len() + 1);
+    let mut args: SmallVec<[u32; 16]> = SmallVec::with_capacity(insts.len() * 2);
+    let mut arg_start: SmallVec<[u32; 9]> = SmallVec::with_capacity(insts.len() + 1);
     for n in &insts {
         arg_start.push(args.len() as u32);
         h = mix(h, n.node_hash);
@@ -90,7 +91,7 @@ pub(crate) fn walk<'a>(roots: &'a [Arc<Node>], epoch: u64) -> Graph<'a> {
     arg_start.push(args.len() as u32);
     for o in outputs.iter_mut() {
         *o = resolve(*o);
-        h = mix(h, *o as u64 ^ 0x0u64.wrapping_sub(1));
+        h = mix(h, !(*o as u64));
     }
     Graph {
         params,
@@ -115,7 +116,7 @@ impl<'a> Graph<'a> {
     }
 
     /// The data of each parameter, in order.
-    pub fn param_data(&self) -> Vec<&'a Tensor> {
+    pub fn param_data(&self) -> SmallVec<[&'a Tensor; 8]> {
         self.params
             .iter()
             .map(|p| match &p.kind {

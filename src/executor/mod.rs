@@ -28,9 +28,9 @@ use cache::ComputationCache;
 use data_cache::DataCache;
 use lazyjit_lowering::reference::{self, Value};
 use lazyjit_lowering::{DType, Inst, Op, Scalar, Tensor, TensorType, ValueId};
-use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -39,29 +39,26 @@ const EXPLANATIONS_KEPT: usize = 64;
 
 struct SyncState {
     epoch: u64,
-    cache: ComputationCache,
+    cache: ComputationCache<(u64, BackendKind)>,
     explanations: VecDeque<RecompileExplanation>,
     last: Option<SyncInfo>,
 }
 
 struct Executor {
-    registry: Mutex<FxHashMap<u64, Weak<TensorInner>>>,
+    registry: Mutex<Registry>,
     next_id: AtomicU64,
-    /// IR nodes recorded since the last sync of every live tensor (for trimming).
-    pending: AtomicUsize,
     state: Mutex<SyncState>,
     data_cache: Mutex<DataCache>,
-    /// Computations running now (for `wait_device_ops`).
-    running: Mutex<usize>,
+    /// Computations running now and threads waiting for none (for `wait_device_ops`).
+    running: Mutex<(usize, usize)>,
     idle: Condvar,
 }
 
 static EXEC: LazyLock<Executor> = LazyLock::new(|| {
     let cfg = config::get();
     Executor {
-        registry: Mutex::new(FxHashMap::default()),
+        registry: Mutex::new(Registry::default()),
         next_id: AtomicU64::new(1),
-        pending: AtomicUsize::new(0),
         state: Mutex::new(SyncState {
             epoch: 0,
             cache: ComputationCache::new(cfg.cache_capacity),
@@ -69,7 +66,7 @@ static EXEC: LazyLock<Executor> = LazyLock::new(|| {
             last: None,
         }),
         data_cache: Mutex::new(DataCache::new()),
-        running: Mutex::new(0),
+        running: Mutex::new((0, 0)),
         idle: Condvar::new(),
     }
 });
@@ -95,34 +92,56 @@ pub struct SyncInfo {
     pub execute_time: Duration,
 }
 
-pub(crate) fn next_tensor_id() -> u64 {
-    EXEC.next_id.fetch_add(1, Ordering::Relaxed)
+/// The live-tensor registry: a slab of weak references (O(1) insert and remove, no
+/// hashing); each tensor knows its slot.
+#[derive(Default)]
+struct Registry {
+    slots: Vec<Option<Weak<TensorInner>>>,
+    free: Vec<u32>,
+    live: usize,
 }
 
-pub(crate) fn register(t: &Arc<TensorInner>) {
+/// Creates a registered tensor record: `make(id, slot)` builds it.
+pub(crate) fn register_new(make: impl FnOnce(u64, u32) -> TensorInner) -> Arc<TensorInner> {
     metrics::inc(Counter::TensorCreate);
-    lock(&EXEC.registry).insert(t.id, Arc::downgrade(t));
+    let id = EXEC.next_id.fetch_add(1, Ordering::Relaxed);
+    let mut reg = lock(&EXEC.registry);
+    let slot = match reg.free.pop() {
+        Some(s) => s,
+        None => {
+            reg.slots.push(None);
+            (reg.slots.len() - 1) as u32
+        }
+    };
+    let inner = Arc::new(make(id, slot));
+    reg.slots[slot as usize] = Some(Arc::downgrade(&inner));
+    reg.live += 1;
+    inner
 }
 
-pub(crate) fn unregister(id: u64) {
+pub(crate) fn unregister(slot: u32) {
     metrics::inc(Counter::TensorDestroy);
-    lock(&EXEC.registry).remove(&id);
+    let mut reg = lock(&EXEC.registry);
+    if let Some(s) = reg.slots.get_mut(slot as usize) {
+        if s.take().is_some() {
+            reg.free.push(slot);
+            reg.live -= 1;
+        }
+    }
 }
 
 /// Number of live tensors (handles not yet dropped).
 pub fn live_tensors() -> usize {
-    lock(&EXEC.registry).len()
+    lock(&EXEC.registry).live
 }
 
-/// Called after each recorded node: syncs every live tensor when the pending graph has
-/// grown past [`Config::trim_graph_size`].
-pub(crate) fn note_node_recorded(cfg: &Config) {
-    let n = EXEC.pending.fetch_add(1, Ordering::Relaxed) + 1;
-    if n > cfg.trim_graph_size {
-        EXEC.pending.store(0, Ordering::Relaxed);
+/// Called after each recorded op: syncs `t` when its pending graph is deeper than
+/// [`Config::trim_graph_depth`].
+pub(crate) fn check_trim(t: &LazyTensor, depth: u32, cfg: &Config) {
+    if depth as usize > cfg.trim_graph_depth {
         metrics::inc(Counter::Trim);
-        if let Err(e) = sync_live(SourceLoc::caller()) {
-            // The tensors stay pending; the error reappears when one is read.
+        if let Err(e) = sync_at(&[t], t.node().loc) {
+            // The tensor stays pending; the error reappears when it is read.
             if cfg.debug >= 1 {
                 eprintln!("lazyjit: automatic graph trim failed: {e}");
             }
@@ -188,14 +207,6 @@ pub(crate) fn cached_scalar(dtype: DType, s: Scalar) -> Arc<Tensor> {
     t
 }
 
-/// The cache key: the graph hash, distinguished per backend.
-fn key(graph_hash: u64, backend: BackendKind) -> u64 {
-    match backend {
-        BackendKind::Cranelift => graph_hash,
-        BackendKind::Reference => crate::ir::mix(graph_hash, 0x7265_6665_7265_6e63),
-    }
-}
-
 fn is_computed(n: &Node) -> bool {
     matches!(n.kind, NodeKind::Data(..)) || n.materialized.get().is_some()
 }
@@ -220,7 +231,6 @@ pub fn sync(tensors: &[&LazyTensor]) -> Result<()> {
 #[track_caller]
 pub fn mark_step() -> Result<()> {
     metrics::inc(Counter::MarkStep);
-    EXEC.pending.store(0, Ordering::Relaxed);
     sync_live(SourceLoc::caller())
 }
 
@@ -228,8 +238,10 @@ fn sync_live(loc: SourceLoc) -> Result<()> {
     let live: Vec<LazyTensor> = {
         let reg = lock(&EXEC.registry);
         let mut v: Vec<(u64, Arc<TensorInner>)> = reg
+            .slots
             .iter()
-            .filter_map(|(id, w)| w.upgrade().map(|t| (*id, t)))
+            .flatten()
+            .filter_map(|w| w.upgrade().map(|t| (t.id, t)))
             .collect();
         // Creation order: a stable root order gives a stable graph hash.
         v.sort_unstable_by_key(|(id, _)| *id);
@@ -245,16 +257,18 @@ fn sync_live(loc: SourceLoc) -> Result<()> {
 /// on the thread that syncs, so on a single thread this returns at once.
 pub fn wait_device_ops() {
     let mut running = lock(&EXEC.running);
-    while *running > 0 {
+    running.1 += 1;
+    while running.0 > 0 {
         running = EXEC.idle.wait(running).unwrap_or_else(|e| e.into_inner());
     }
+    running.1 -= 1;
 }
 
 struct Running;
 
 impl Running {
     fn start() -> Running {
-        *lock(&EXEC.running) += 1;
+        lock(&EXEC.running).0 += 1;
         Running
     }
 }
@@ -262,8 +276,9 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         let mut r = lock(&EXEC.running);
-        *r -= 1;
-        if *r == 0 {
+        r.0 -= 1;
+        // Notifying costs a system call; only pay it when someone waits.
+        if r.0 == 0 && r.1 > 0 {
             EXEC.idle.notify_all();
         }
     }
@@ -271,8 +286,8 @@ impl Drop for Running {
 
 pub(crate) fn sync_at(tensors: &[&LazyTensor], loc: SourceLoc) -> Result<()> {
     let t0 = Instant::now();
-    let mut roots: Vec<Arc<Node>> = Vec::with_capacity(tensors.len());
-    let mut owners: Vec<(&LazyTensor, usize)> = Vec::with_capacity(tensors.len());
+    let mut roots: SmallVec<[Arc<Node>; 4]> = SmallVec::new();
+    let mut owners: SmallVec<[(&LazyTensor, usize); 4]> = SmallVec::new();
     for t in tensors {
         let n = t.node();
         if is_computed(&n) {
@@ -305,8 +320,8 @@ pub(crate) fn sync_at(tensors: &[&LazyTensor], loc: SourceLoc) -> Result<()> {
         let epoch = st.epoch;
         let g = graph::walk(&roots, epoch);
         metrics::record_value(Metric::GraphSize, g.insts.len() as f64);
-        let hash = key(g.hash, cfg.backend);
-        let hit = match st.cache.get(hash) {
+        let hash = g.hash;
+        let hit = match st.cache.get((hash, cfg.backend)) {
             Some(e) if g.matches(e.computation.program()) => {
                 e.hits += 1;
                 Some(e.computation.clone())
@@ -342,18 +357,21 @@ pub(crate) fn sync_at(tensors: &[&LazyTensor], loc: SourceLoc) -> Result<()> {
                 let compile_time = tc.elapsed();
                 metrics::inc(Counter::Compile);
                 metrics::record(Metric::Compile, compile_time);
-                let explanation = st.cache.same_sites(&sites, hash).map(|(prev, e)| {
-                    let (differences, more) =
-                        explain::diff(e.computation.program(), &program, &value_locs);
-                    RecompileExplanation {
-                        graph_hash: hash,
-                        previous_hash: prev,
-                        roots: sites.clone(),
-                        differences,
-                        more,
-                        compile_time,
-                    }
-                });
+                let explanation = st
+                    .cache
+                    .same_sites(&sites, (hash, cfg.backend), |k| k.1 == cfg.backend)
+                    .map(|((prev, _), e)| {
+                        let (differences, more) =
+                            explain::diff(e.computation.program(), &program, &value_locs);
+                        RecompileExplanation {
+                            graph_hash: hash,
+                            previous_hash: prev,
+                            roots: sites.clone(),
+                            differences,
+                            more,
+                            compile_time,
+                        }
+                    });
                 if cfg.debug >= 1 {
                     eprintln!(
                         "lazyjit: compiled graph {hash:016x}: {} nodes, {} inputs, {} outputs, {:.3} ms ({} backend)",
@@ -375,7 +393,7 @@ pub(crate) fn sync_at(tensors: &[&LazyTensor], loc: SourceLoc) -> Result<()> {
                 }
                 let evicted =
                     st.cache
-                        .insert(hash, c.clone(), sites.clone(), value_locs, compile_time);
+                        .insert((hash, cfg.backend), c.clone(), sites.clone(), compile_time);
                 metrics::add(Counter::CacheEvict, evicted as u64);
                 drop(st);
                 (c, (g, hash), Some(compile_time))
@@ -423,7 +441,7 @@ fn run(
     let execute_time = te.elapsed();
     metrics::inc(Counter::Execute);
     metrics::record(Metric::Execute, execute_time);
-    let outs: Vec<Arc<Tensor>> = outs.into_iter().map(Arc::new).collect();
+    let outs: SmallVec<[Arc<Tensor>; 4]> = outs.into_iter().map(Arc::new).collect();
     for (root, out) in roots.iter().zip(&outs) {
         let _ = root.materialized.set(out.clone());
     }
@@ -484,19 +502,22 @@ pub fn graph_hash(tensors: &[&LazyTensor]) -> Option<u64> {
     let mut st = lock(&EXEC.state);
     st.epoch += 1;
     let epoch = st.epoch;
-    Some(graph::walk(&roots, epoch).hash)
+    let hash = graph::walk(&roots, epoch).hash;
+    Some(hash)
 }
 
-/// The post-ordered program that syncing `tensors` would run, with the source location of
-/// each value (parameters, then instructions). `None` if nothing is pending.
-pub(crate) fn pending_program(
-    tensors: &[&LazyTensor],
-) -> Option<(
+/// A pending graph as a program: the program, each value's source location, the roots and
+/// the graph hash.
+pub(crate) type PendingProgram = (
     lazyjit_lowering::Program,
     Vec<SourceLoc>,
     Vec<Arc<Node>>,
     u64,
-)> {
+);
+
+/// The post-ordered program that syncing `tensors` would run, with the source location of
+/// each value (parameters, then instructions). `None` if nothing is pending.
+pub(crate) fn pending_program(tensors: &[&LazyTensor]) -> Option<PendingProgram> {
     let mut roots: Vec<Arc<Node>> = Vec::new();
     for t in tensors {
         let n = t.node();
@@ -544,14 +565,51 @@ pub fn last_sync() -> Option<SyncInfo> {
     lock(&EXEC.state).last.clone()
 }
 
+/// One computation in the cache.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CachedComputation {
+    /// The graph hash.
+    pub graph_hash: u64,
+    /// The backend it was compiled for.
+    pub backend: BackendKind,
+    /// Instructions and parameters of the program.
+    pub nodes: usize,
+    pub params: usize,
+    /// Call sites of the roots that built it.
+    pub roots: Vec<SourceLoc>,
+    /// Syncs served from the cache.
+    pub hits: u64,
+    pub compile_time: Duration,
+}
+
+/// The cached computations, most recently used first: what compiled, from where, what it
+/// cost and how often it was reused.
+pub fn cached_computations() -> Vec<CachedComputation> {
+    let st = lock(&EXEC.state);
+    st.cache
+        .entries()
+        .into_iter()
+        .map(|((graph_hash, backend), e)| CachedComputation {
+            graph_hash,
+            backend,
+            nodes: e.computation.program().insts.len(),
+            params: e.computation.program().params.len(),
+            roots: e.sites.clone(),
+            hits: e.hits,
+            compile_time: e.compile_time,
+        })
+        .collect()
+}
+
 /// Computations in the cache.
 pub fn cache_len() -> usize {
     lock(&EXEC.state).cache.len()
 }
 
-/// Whether a computation with this graph hash is cached.
+/// Whether a computation with this graph hash is cached for the configured backend.
 pub fn is_cached(graph_hash: u64) -> bool {
-    lock(&EXEC.state).cache.contains(graph_hash)
+    let backend = config::get().backend;
+    lock(&EXEC.state).cache.contains((graph_hash, backend))
 }
 
 /// Empties the computation cache, the device-data cache and the explanation log.

@@ -123,7 +123,11 @@ impl LazyTensor {
     /// # Ok::<(), lazyjit::Error>(())
     /// ```
     #[track_caller]
-    pub fn where_(cond: &LazyTensor, on_true: &LazyTensor, on_false: &LazyTensor) -> Result<LazyTensor> {
+    pub fn where_(
+        cond: &LazyTensor,
+        on_true: &LazyTensor,
+        on_false: &LazyTensor,
+    ) -> Result<LazyTensor> {
         LazyTensor::apply(Op::Where, &[cond, on_true, on_false], None)
     }
 
@@ -134,6 +138,10 @@ impl LazyTensor {
         if dtype == self.dtype() {
             return Ok(self.clone());
         }
-        LazyTensor::apply(Op::Cast, &[self], Some(TensorType::new(dtype, Shape::new(self.shape()))))
+        LazyTensor::apply(
+            Op::Cast,
+            &[self],
+            Some(TensorType::new(dtype, Shape::new(self.shape()))),
+        )
     }
 }

@@ -190,10 +190,8 @@ impl LazyTensor {
 
     fn constant_node(dtype: DType, s: Scalar, shape: Shape, loc: SourceLoc) -> LazyTensor {
         let ty = TensorType::new(dtype, shape);
-        let node = crate::ir::Node::new_op(Op::Constant { value: s }, Vec::new(), ty, loc);
-        let t = LazyTensor::from_node(std::sync::Arc::new(node));
-        executor::note_node_recorded(&crate::config::get());
-        t
+        let node = crate::ir::Node::new_op(Op::Constant { value: s }, Default::default(), ty, loc);
+        LazyTensor::from_node(std::sync::Arc::new(node))
     }
 
     /// A tensor of zeros (`false` for bool), recorded as a constant: no data is
@@ -321,7 +319,7 @@ impl LazyTensor {
     ) -> Result<LazyTensor> {
         let loc = SourceLoc::caller();
         let op = "rand_uniform";
-        if !(low < high) || !low.is_finite() || !high.is_finite() {
+        if low >= high || !low.is_finite() || !high.is_finite() {
             return Err(Error::op(
                 op,
                 format!("needs finite low < high, got [{low}, {high})"),
@@ -374,7 +372,7 @@ impl LazyTensor {
     ) -> Result<LazyTensor> {
         let loc = SourceLoc::caller();
         let op = "randn";
-        if !(std >= 0.0) || !std.is_finite() || !mean.is_finite() {
+        if std.is_nan() || std < 0.0 || !std.is_finite() || !mean.is_finite() {
             return Err(Error::op(
                 op,
                 format!("needs a finite mean and std >= 0, got mean {mean}, std {std}"),

@@ -8,8 +8,9 @@ pub(crate) use create::{canonical_scalar, scalar_tensor};
 
 use crate::error::{Error, Result, SourceLoc};
 use crate::executor;
-use crate::ir::{DataSource, Node, NodeKind};
+use crate::ir::{DataSource, Node, NodeKind, Operands};
 use lazyjit_lowering::{DType, Op, Shape, Tensor, TensorType};
+use smallvec::SmallVec;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -38,6 +39,8 @@ pub struct LazyTensor {
 
 pub(crate) struct TensorInner {
     pub(crate) id: u64,
+    /// Slot in the live-tensor registry.
+    pub(crate) slot: u32,
     pub(crate) ty: TensorType,
     /// A device-data leaf, an op node with pending IR, or (briefly, inside a sync) an op
     /// node whose data has just been computed.
@@ -46,18 +49,19 @@ pub(crate) struct TensorInner {
 
 impl Drop for TensorInner {
     fn drop(&mut self) {
-        executor::unregister(self.id);
+        executor::unregister(self.slot);
     }
 }
 
 impl LazyTensor {
     pub(crate) fn from_node(node: Arc<Node>) -> LazyTensor {
-        let inner = Arc::new(TensorInner {
-            id: executor::next_tensor_id(),
-            ty: node.ty.clone(),
+        let ty = node.ty.clone();
+        let inner = executor::register_new(|id, slot| TensorInner {
+            id,
+            slot,
+            ty,
             node: Mutex::new(node),
         });
-        executor::register(&inner);
         LazyTensor { inner }
     }
 
@@ -130,7 +134,7 @@ impl LazyTensor {
     ) -> Result<LazyTensor> {
         let loc = SourceLoc::caller();
         let declared = declared.unwrap_or_else(|| TensorType::new(DType::F32, Shape::scalar()));
-        let tys: Vec<&TensorType> = operands.iter().map(|t| t.ty()).collect();
+        let tys: SmallVec<[&TensorType; 4]> = operands.iter().map(|t| t.ty()).collect();
         let ty = op
             .infer(&tys, &declared)
             .map_err(|m| Error::op(op.name(), strip_op_prefix(op.name(), &m), loc))?;
@@ -138,9 +142,11 @@ impl LazyTensor {
         if executor::falls_back(&op, &cfg) {
             return executor::eager_fallback(op, operands, ty, loc);
         }
-        let nodes: Vec<Arc<Node>> = operands.iter().map(|t| t.node()).collect();
-        let t = LazyTensor::from_node(Arc::new(Node::new_op(op, nodes, ty, loc)));
-        executor::note_node_recorded(&cfg);
+        let nodes: Operands = operands.iter().map(|t| t.node()).collect();
+        let node = Arc::new(Node::new_op(op, nodes, ty, loc));
+        let depth = node.depth;
+        let t = LazyTensor::from_node(node);
+        executor::check_trim(&t, depth, &cfg);
         Ok(t)
     }
 }

@@ -1,0 +1,752 @@
+//! Debug dumps of pending graphs: readable IR text, Graphviz DOT, the backend's input
+//! program and the backend's own listing (modelled on LTC's `DumpUtil::ToText`, `ToDot`
+//! and `ToBackend`).
+//!
+//! Every dump shows the graph that syncing the given tensors would compile or reuse, in
+//! the canonical post order the executor uses, so value `%N` in [`ir_text`] and [`dot`] is
+//! value `%N` of [`program_text`] (parameters are named `%pN` there). Only
+//! [`backend_text`] compiles anything (a throwaway compilation that never runs); none of
+//! the dumps runs a computation or changes the tensors.
+//!
+//! ```
+//! use lazyjit::{dump, LazyTensor};
+//! let a = LazyTensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[4])?;
+//! let b = a.mul_scalar(0.5f32)?.exp()?;
+//! let text = dump::ir_text(&[&b]);
+//! assert!(text.starts_with("IR graph "));
+//! assert!(text.contains("= mul %0, %1") && text.contains("= exp %2"));
+//! assert!(b.is_pending()); // dumping ran nothing
+//! # Ok::<(), lazyjit::Error>(())
+//! ```
+
+use crate::backend;
+use crate::config;
+use crate::error::{Error, Result};
+use crate::executor;
+use crate::ir::{DataSource, Node, NodeKind};
+use crate::tensor::LazyTensor;
+use lazyjit_lowering::{DType, Inst, Param, Program, Tensor, ValueId};
+use rustc_hash::FxHashMap;
+use std::fmt::Write;
+use std::sync::Arc;
+
+/// What [`ir_text_with`] shows besides the instructions.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct DumpOptions {
+    /// The user source location that created each value (and each root on the `return`
+    /// line). Default: on in debug mode ([`crate::Config::debug`] ≥ 1).
+    pub locations: bool,
+    /// The node hash (op, attributes, type) and DAG hash (whole sub-graph) of every value.
+    /// Default: on.
+    pub hashes: bool,
+}
+
+impl Default for DumpOptions {
+    /// Locations in debug mode, hashes always.
+    fn default() -> DumpOptions {
+        DumpOptions {
+            locations: config::get().debug >= 1,
+            hashes: true,
+        }
+    }
+}
+
+/// The pending graph of `tensors` as readable IR text, with [`DumpOptions::default`]
+/// (source locations only in debug mode).
+///
+/// One line per value in the canonical post order: inputs first (device data: a tensor,
+/// a cached scalar with its value, or a node an earlier sync computed), then one line per
+/// instruction in the program text format, then `return` with one value per tensor given.
+/// The header names the graph hash ([`crate::graph_hash`]) and counts instructions
+/// (`nodes`), inputs and outputs. Tensors that hold no pending IR appear as inputs
+/// returned directly; when none is pending the header says `nothing pending`.
+///
+/// ```
+/// use lazyjit::{dump, LazyTensor};
+/// let x = LazyTensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
+/// let y = x.add_scalar(2.5f32)?.tanh()?;
+/// let text = dump::ir_text(&[&y]);
+/// let hash = lazyjit::graph_hash(&[&y]).unwrap();
+/// assert!(text.starts_with(&format!("IR graph {hash:016x}: 2 nodes, 2 inputs, 1 output")));
+/// assert!(text.contains("%1: f32[] = device_data value=2.5"));
+/// assert!(text.contains("%3: f32[2, 3] = tanh %2"));
+/// # Ok::<(), lazyjit::Error>(())
+/// ```
+pub fn ir_text(tensors: &[&LazyTensor]) -> String {
+    ir_text_with(tensors, &DumpOptions::default())
+}
+
+/// [`ir_text`] with explicit options.
+///
+/// ```
+/// use lazyjit::dump::{ir_text_with, DumpOptions};
+/// use lazyjit::LazyTensor;
+/// let x = LazyTensor::from_vec(vec![1.0f32, 2.0], &[2])?;
+/// let y = x.neg()?;
+/// let text = ir_text_with(&[&y], &DumpOptions { locations: true, hashes: false });
+/// let neg_call = y.ir_node().location(); // file:line:column of the `neg` call
+/// assert!(text.contains(&format!("at {neg_call}")), "{text}");
+/// assert!(!text.contains("dag "));
+/// # Ok::<(), lazyjit::Error>(())
+/// ```
+pub fn ir_text_with(tensors: &[&LazyTensor], options: &DumpOptions) -> String {
+    let s = Snapshot::take(tensors);
+    let np = s.program.params.len();
+    let ni = s.program.insts.len();
+    let mut out = String::new();
+    let computed = match s.extras.len() {
+        0 => String::new(),
+        1 => "1 tensor already computed".to_string(),
+        k => format!("{k} tensors already computed"),
+    };
+    match s.hash {
+        Some(h) => {
+            let _ = write!(
+                out,
+                "IR graph {h:016x}: {}, {}, {}",
+                plural(ni, "node"),
+                plural(np, "input"),
+                plural(s.program.outputs.len(), "output")
+            );
+            if !computed.is_empty() {
+                let _ = write!(out, "; {computed}");
+            }
+        }
+        None if tensors.is_empty() => out.push_str("IR graph (nothing pending): no tensors"),
+        None => {
+            let _ = write!(out, "IR graph (nothing pending): {computed}");
+        }
+    }
+    out.push('\n');
+    if s.stale {
+        out.push_str(
+            "# note: a concurrent sync changed the graph while it was dumped; the hash may not match\n",
+        );
+    }
+
+    // (code, comment) per line, aligned afterwards.
+    let mut lines: Vec<(String, String)> = Vec::with_capacity(s.values.len() + s.extras.len() + 1);
+    let inst_lines = instruction_lines(&s.program);
+    let roles = s.output_roles();
+    for (i, n) in s.values.iter().enumerate() {
+        let mut notes = Vec::new();
+        if let Some(r) = &roles[i] {
+            notes.push(r.clone());
+        }
+        let code = if i < np {
+            notes.insert(0, format!("input {i}: {}", input_kind(n)));
+            data_line(i, n)
+        } else {
+            if options.hashes {
+                notes.push(format!("node {:016x}", n.node_hash));
+            }
+            inst_lines[i - np].clone()
+        };
+        if options.hashes {
+            notes.push(format!("dag {:016x}", n.dag_hash));
+        }
+        if options.locations {
+            let verb = if i < np { "created at" } else { "at" };
+            notes.push(format!("{verb} {}", n.loc));
+        }
+        lines.push((code, notes.join(" · ")));
+    }
+    for (k, n) in s.extras.iter().enumerate() {
+        let id = np + ni + k;
+        let mut notes = Vec::new();
+        if let Some(r) = &roles[id] {
+            notes.push(r.clone());
+        }
+        notes.push(format!(
+            "{}, already computed: returned directly",
+            input_kind(n)
+        ));
+        if options.hashes {
+            notes.push(format!("dag {:016x}", n.dag_hash));
+        }
+        if options.locations {
+            notes.push(format!("created at {}", n.loc));
+        }
+        lines.push((data_line(id, n), notes.join(" · ")));
+    }
+    let mut ret = String::from("return");
+    for (k, v) in s.outputs.iter().enumerate() {
+        let _ = write!(ret, "{}%{v}", if k == 0 { " " } else { ", " });
+    }
+    let ret_note = if options.locations && !s.outputs.is_empty() {
+        let locs: Vec<String> = s.output_nodes.iter().map(|n| n.loc.to_string()).collect();
+        let label = if locs.len() == 1 { "root" } else { "roots" };
+        format!("{label}: {}", locs.join(", "))
+    } else {
+        String::new()
+    };
+    lines.push((ret, ret_note));
+
+    // Align comments in one column (capped, so one long line does not push all of them).
+    let width = lines
+        .iter()
+        .filter(|(_, c)| !c.is_empty())
+        .map(|(code, _)| code.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(56);
+    for (code, comment) in &lines {
+        out.push_str("  ");
+        out.push_str(code);
+        if !comment.is_empty() {
+            let pad = width.saturating_sub(code.chars().count());
+            let _ = write!(out, "{:pad$}  # {comment}", "");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The pending graph of `tensors` in Graphviz DOT (`digraph lazyjit { ... }`).
+///
+/// One node `vN` per value `%N` (labelled `%N op` and `dtype[shape]`), inputs as boxes
+/// (cached scalars rounded, with their value; values computed by an earlier sync dashed),
+/// an edge from each operand to its user labelled with the operand position (`i=0`), and
+/// the returned values drawn with a double outline (`peripheries=2`) and labelled
+/// `root K`. Nodes come in value order and edges in instruction and operand order, so the
+/// output is deterministic and diffs well. Render it with `dot -Tsvg`.
+///
+/// ```
+/// use lazyjit::{dump, LazyTensor};
+/// let x = LazyTensor::from_vec(vec![1.0f32, 2.0], &[2])?;
+/// let y = x.mul(&x)?.sqrt()?;
+/// let g = dump::dot(&[&y]);
+/// assert!(g.starts_with("digraph lazyjit {") && g.trim_end().ends_with('}'));
+/// assert!(g.contains("v0 -> v1 [label=\"i=0\"];") && g.contains("v0 -> v1 [label=\"i=1\"];"));
+/// assert!(g.contains("v2 [label=\"%2 sqrt\\nf32[2]\\nroot 0\", peripheries=2];"));
+/// # Ok::<(), lazyjit::Error>(())
+/// ```
+pub fn dot(tensors: &[&LazyTensor]) -> String {
+    let s = Snapshot::take(tensors);
+    let np = s.program.params.len();
+    let ni = s.program.insts.len();
+    let inst_lines = instruction_lines(&s.program);
+    let roots = s.root_positions();
+    let mut out = String::from("digraph lazyjit {\n");
+    let title = match s.hash {
+        Some(h) => format!(
+            "graph {h:016x}: {}, {}, {}",
+            plural(ni, "node"),
+            plural(np, "input"),
+            plural(s.program.outputs.len(), "output")
+        ),
+        None => "nothing pending".to_string(),
+    };
+    let _ = writeln!(out, "  // {title}");
+    let _ = writeln!(out, "  label=\"{}\";", escape(&title));
+    out.push_str("  labelloc=t;\n  node [fontname=\"monospace\"];\n  edge [fontsize=10];\n");
+    let all = s.values.iter().chain(&s.extras).enumerate();
+    for (id, n) in all {
+        let is_inst = id >= np && id < np + ni;
+        let mut label = Vec::new();
+        let mut attrs = Vec::new();
+        if is_inst {
+            let (name, extra) = op_text(&inst_lines[id - np]);
+            label.push(if extra.is_empty() {
+                format!("%{id} {name}")
+            } else {
+                format!("%{id} {name} {extra}")
+            });
+            label.push(n.ty.to_string());
+        } else {
+            label.push(format!("%{id} device_data"));
+            label.push(n.ty.to_string());
+            match (&n.kind, rank0_value(n)) {
+                (NodeKind::Data(_, DataSource::Scalar), Some(v)) => {
+                    label.push(format!("cached scalar {v}"));
+                    attrs.push("shape=box, style=rounded".to_string());
+                }
+                (NodeKind::Data(..), v) => {
+                    if let Some(v) = v {
+                        label.push(format!("value {v}"));
+                    }
+                    attrs.push("shape=box".to_string());
+                }
+                (NodeKind::Op(_), _) => {
+                    label.push(format!("computed ({})", n.name()));
+                    attrs.push("shape=box, style=dashed".to_string());
+                }
+            }
+        }
+        if let Some(ks) = &roots[id] {
+            label.push(format!("root {ks}"));
+            attrs.push("peripheries=2".to_string());
+        }
+        let label: Vec<String> = label.iter().map(|l| escape(l)).collect();
+        let _ = write!(out, "  v{id} [label=\"{}\"", label.join("\\n"));
+        for a in &attrs {
+            let _ = write!(out, ", {a}");
+        }
+        out.push_str("];\n");
+    }
+    for (i, inst) in s.program.insts.iter().enumerate() {
+        let id = np + i;
+        for (k, a) in inst.args.iter().enumerate() {
+            let _ = writeln!(out, "  v{} -> v{id} [label=\"i={k}\"];", a.0);
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// The program the backend would be given to sync `tensors`, in the lowering crate's text
+/// format (parsable with [`crate::lowering::text::parse`]). Parameters are named `%pN`
+/// for input `N` of [`ir_text`]; instruction values keep their numbers. When nothing is
+/// pending this is the empty program (`return` alone, after a comment).
+///
+/// ```
+/// use lazyjit::{dump, lowering, LazyTensor};
+/// let x = LazyTensor::from_vec(vec![1.0f32, 2.0], &[2])?;
+/// let y = x.exp()?;
+/// let text = dump::program_text(&[&y]);
+/// assert_eq!(text, "param %p0: f32[2]\n%1: f32[2] = exp %p0\nreturn %1\n");
+/// let p = lowering::text::parse(&text).unwrap();
+/// assert_eq!(p.to_string(), text);
+/// # Ok::<(), lazyjit::Error>(())
+/// ```
+pub fn program_text(tensors: &[&LazyTensor]) -> String {
+    let s = Snapshot::take(tensors);
+    match s.hash {
+        Some(_) => s.program.to_string(),
+        None => "# nothing pending: syncing these tensors runs no program\nreturn\n".to_string(),
+    }
+}
+
+/// What the configured backend ([`crate::Config::backend`]) makes of the pending graph of
+/// `tensors`: for Cranelift, the fusion plan, the CLIF of every kernel and the
+/// machine-code listing; for the reference backend, the program it interprets. Compiles a
+/// throwaway copy at the configured [`crate::Config::opt_level`] (not cached, never run).
+///
+/// A compile failure is an [`Error::Compile`] naming the graph hash (as in [`ir_text`]
+/// and [`crate::graph_hash`]) and the location that created the first root.
+///
+/// ```
+/// use lazyjit::{config, dump, BackendKind, LazyTensor};
+/// let x = LazyTensor::from_vec(vec![1.0f32, 2.0], &[2])?;
+/// let y = x.exp()?.add(&x)?;
+/// let listing = dump::backend_text(&[&y])?; // Cranelift by default
+/// assert!(listing.contains("function"));
+/// let reference = config::with(|c| c.backend = BackendKind::Reference, || dump::backend_text(&[&y]))?;
+/// assert!(reference.contains("= exp %p0"));
+/// assert!(y.is_pending());
+/// # Ok::<(), lazyjit::Error>(())
+/// ```
+pub fn backend_text(tensors: &[&LazyTensor]) -> Result<String> {
+    let s = Snapshot::take(tensors);
+    let cfg = config::get();
+    let Some(hash) = s.hash else {
+        return Ok(format!(
+            "; nothing pending: syncing these tensors compiles nothing ({} backend)\n",
+            cfg.backend.name()
+        ));
+    };
+    let text = backend::get_ref(cfg.backend)
+        .describe(&s.program, cfg.opt_level)
+        .map_err(|source| Error::Compile {
+            graph_hash: hash,
+            location: s.output_nodes[0].loc,
+            source,
+        })?;
+    Ok(format!(
+        "; graph {hash:016x} on the {} backend (opt level {:?})\n{text}",
+        cfg.backend.name(),
+        cfg.opt_level
+    ))
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Escapes a DOT string literal's contents.
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+fn is_leaf(n: &Node) -> bool {
+    matches!(n.kind, NodeKind::Data(..)) || n.materialized.get().is_some()
+}
+
+/// The value of a rank-0 leaf, printed in its dtype (`0.1` for an f32, not its f64 widening).
+fn rank0_value(n: &Node) -> Option<String> {
+    let t: &Tensor = n.data()?;
+    if t.shape().rank() != 0 {
+        return None;
+    }
+    let s = match t.dtype() {
+        DType::F32 => format!("{:?}", t.as_slice::<f32>().ok()?[0]),
+        DType::F64 => format!("{:?}", t.as_slice::<f64>().ok()?[0]),
+        DType::I32 => format!("{}", t.as_slice::<i32>().ok()?[0]),
+        DType::I64 => format!("{}", t.as_slice::<i64>().ok()?[0]),
+        DType::Bool => format!("{}", t.as_slice::<bool>().ok()?[0]),
+    };
+    Some(s)
+}
+
+/// What kind of input a leaf is.
+fn input_kind(n: &Node) -> String {
+    match &n.kind {
+        NodeKind::Data(_, DataSource::Tensor) => "tensor".to_string(),
+        NodeKind::Data(_, DataSource::Scalar) => "cached scalar".to_string(),
+        NodeKind::Op(_) => format!("{} computed by an earlier sync", n.name()),
+    }
+}
+
+/// `%N: ty = device_data[ value=V]` for a leaf.
+fn data_line(id: usize, n: &Node) -> String {
+    match rank0_value(n) {
+        Some(v) => format!("%{id}: {} = device_data value={v}", n.ty),
+        None => format!("%{id}: {} = device_data", n.ty),
+    }
+}
+
+/// One line per instruction in the program text format, with every value named `%N`
+/// (parameters too): the printer's own output, so attributes print exactly as there.
+fn instruction_lines(p: &Program) -> Vec<String> {
+    let np = p.params.len();
+    let mut named = p.clone();
+    for (i, param) in named.params.iter_mut().enumerate() {
+        param.name = i.to_string();
+    }
+    let text = named.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() == np + p.insts.len() + 1 {
+        return lines[np..np + p.insts.len()]
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+    }
+    // Not the expected one line per instruction: a minimal form.
+    p.insts
+        .iter()
+        .enumerate()
+        .map(|(i, inst)| {
+            let args: Vec<String> = inst.args.iter().map(|a| format!("%{}", a.0)).collect();
+            format!(
+                "%{}: {} = {} {}",
+                np + i,
+                inst.ty,
+                inst.op.name(),
+                args.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// Splits an instruction line `%N: ty = name %a, %b, attrs` into the op name and the
+/// text after the operands (attributes, or a constant's value).
+fn op_text(line: &str) -> (&str, &str) {
+    let rhs = line.split_once(" = ").map_or(line, |(_, r)| r);
+    let (name, mut rest) = rhs.split_once(' ').unwrap_or((rhs, ""));
+    loop {
+        let r = rest.trim_start_matches([' ', ',']);
+        match r.strip_prefix('%') {
+            Some(after) => {
+                let end = after.find([',', ' ']).unwrap_or(after.len());
+                rest = &after[end..];
+            }
+            None => return (name, r),
+        }
+    }
+}
+
+/// A consistent view of the pending graph of some tensors.
+struct Snapshot {
+    /// Graph hash, `None` when nothing is pending.
+    hash: Option<u64>,
+    /// The program the backend would get (empty when nothing is pending).
+    program: Program,
+    /// The node of each program value: parameters, then instructions.
+    values: Vec<Arc<Node>>,
+    /// Tensors given that are computed and not an input of the graph: values numbered
+    /// after the program's.
+    extras: Vec<Arc<Node>>,
+    /// Value id of each tensor given, in order.
+    outputs: Vec<usize>,
+    /// Node of each tensor given.
+    output_nodes: Vec<Arc<Node>>,
+    /// The graph changed under a concurrent sync while it was being dumped.
+    stale: bool,
+}
+
+/// A post-order walk equal to the executor's (`executor::graph::walk`) that does not
+/// touch the nodes' walk bookkeeping (so it needs no lock).
+struct Walk {
+    params: Vec<Arc<Node>>,
+    insts: Vec<Arc<Node>>,
+    /// Final value id of each node walked.
+    ids: FxHashMap<*const Node, usize>,
+    /// Value id of each root.
+    outputs: Vec<usize>,
+}
+
+impl Walk {
+    /// Depth-first, operands left to right, each node once; data leaves and nodes an
+    /// earlier sync computed are parameters, numbered in first-use order. Iterative: graphs
+    /// may be 100,000 nodes deep.
+    fn new(roots: &[Arc<Node>]) -> Walk {
+        enum Id {
+            Param(usize),
+            Inst(usize),
+        }
+        let mut params: Vec<Arc<Node>> = Vec::new();
+        let mut insts: Vec<Arc<Node>> = Vec::new();
+        let mut seen: FxHashMap<*const Node, Id> = FxHashMap::default();
+        let mut stack: Vec<(&Arc<Node>, usize)> = Vec::new();
+        for root in roots {
+            if !seen.contains_key(&Arc::as_ptr(root)) {
+                stack.push((root, 0));
+            }
+            while let Some((n, next)) = stack.pop() {
+                let key = Arc::as_ptr(n);
+                if is_leaf(n) {
+                    seen.entry(key).or_insert_with(|| {
+                        params.push(n.clone());
+                        Id::Param(params.len() - 1)
+                    });
+                    continue;
+                }
+                if let Some(o) = n.operands.get(next) {
+                    stack.push((n, next + 1));
+                    if !seen.contains_key(&Arc::as_ptr(o)) {
+                        stack.push((o, 0));
+                    }
+                    continue;
+                }
+                seen.entry(key).or_insert_with(|| {
+                    insts.push(n.clone());
+                    Id::Inst(insts.len() - 1)
+                });
+            }
+        }
+        let np = params.len();
+        let ids: FxHashMap<*const Node, usize> = seen
+            .into_iter()
+            .map(|(k, id)| match id {
+                Id::Param(i) => (k, i),
+                Id::Inst(i) => (k, np + i),
+            })
+            .collect();
+        let outputs = roots.iter().map(|r| ids[&Arc::as_ptr(r)]).collect();
+        Walk {
+            params,
+            insts,
+            ids,
+            outputs,
+        }
+    }
+
+    fn args(&self, n: &Node) -> Vec<ValueId> {
+        n.operands
+            .iter()
+            .map(|o| ValueId(self.ids[&Arc::as_ptr(o)] as u32))
+            .collect()
+    }
+
+    /// Whether `p` is exactly the program of this walk.
+    fn matches(&self, p: &Program) -> bool {
+        p.params.len() == self.params.len()
+            && p.insts.len() == self.insts.len()
+            && p.params.iter().zip(&self.params).all(|(a, n)| a.ty == n.ty)
+            && p.insts.iter().zip(&self.insts).all(|(inst, n)| {
+                n.op() == Some(&inst.op) && inst.ty == n.ty && inst.args == self.args(n)
+            })
+            && p.outputs.len() == self.outputs.len()
+            && p.outputs
+                .iter()
+                .zip(&self.outputs)
+                .all(|(a, b)| a.index() == *b)
+    }
+
+    /// The program of this walk, built the way the executor builds it.
+    fn to_program(&self) -> Program {
+        let mut p = Program::new();
+        p.params = self
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Param {
+                name: format!("p{i}"),
+                ty: n.ty.clone(),
+            })
+            .collect();
+        p.insts = self
+            .insts
+            .iter()
+            .map(|n| Inst {
+                op: n.op().expect("instructions are op nodes").clone(),
+                args: self.args(n),
+                ty: n.ty.clone(),
+            })
+            .collect();
+        p.outputs = self.outputs.iter().map(|&o| ValueId(o as u32)).collect();
+        p
+    }
+}
+
+impl Snapshot {
+    fn take(tensors: &[&LazyTensor]) -> Snapshot {
+        const ATTEMPTS: usize = 3;
+        for attempt in 1..=ATTEMPTS {
+            let Some((program, _locs, roots, hash)) = executor::pending_program(tensors) else {
+                return Snapshot::assemble(tensors, Walk::new(&[]), Program::new(), None, false);
+            };
+            let walk = Walk::new(&roots);
+            if walk.matches(&program) {
+                return Snapshot::assemble(tensors, walk, program, Some(hash), false);
+            }
+            if attempt == ATTEMPTS {
+                // A sync on another thread keeps computing nodes of this graph: show what
+                // the nodes say now.
+                let program = walk.to_program();
+                return Snapshot::assemble(tensors, walk, program, Some(hash), true);
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    fn assemble(
+        tensors: &[&LazyTensor],
+        walk: Walk,
+        program: Program,
+        hash: Option<u64>,
+        mut stale: bool,
+    ) -> Snapshot {
+        let base = walk.params.len() + walk.insts.len();
+        let mut extras: Vec<Arc<Node>> = Vec::new();
+        let mut outputs = Vec::with_capacity(tensors.len());
+        let mut output_nodes = Vec::with_capacity(tensors.len());
+        for t in tensors {
+            let n = t.ir_node();
+            let key = Arc::as_ptr(&n);
+            let id = match walk.ids.get(&key) {
+                Some(&id) => id,
+                None => match extras.iter().position(|e| Arc::ptr_eq(e, &n)) {
+                    Some(k) => base + k,
+                    None => {
+                        // Pending but outside the graph: only when a concurrent sync raced us.
+                        stale |= !is_leaf(&n);
+                        extras.push(n.clone());
+                        base + extras.len() - 1
+                    }
+                },
+            };
+            outputs.push(id);
+            output_nodes.push(n);
+        }
+        let mut values = walk.params;
+        values.extend(walk.insts);
+        Snapshot {
+            hash,
+            program,
+            values,
+            extras,
+            outputs,
+            output_nodes,
+            stale,
+        }
+    }
+
+    /// For each value (program values, then extras): the tensor positions returning it,
+    /// formatted `0` or `0, 2`.
+    fn root_positions(&self) -> Vec<Option<String>> {
+        let mut r: Vec<Option<String>> = vec![None; self.values.len() + self.extras.len()];
+        for (k, &v) in self.outputs.iter().enumerate() {
+            match &mut r[v] {
+                Some(s) => {
+                    let _ = write!(s, ", {k}");
+                }
+                slot => *slot = Some(k.to_string()),
+            }
+        }
+        r
+    }
+
+    /// `output K` / `outputs K, L` notes for the IR text.
+    fn output_roles(&self) -> Vec<Option<String>> {
+        self.root_positions()
+            .into_iter()
+            .map(|p| {
+                p.map(|ks| {
+                    if ks.contains(',') {
+                        format!("outputs {ks}")
+                    } else {
+                        format!("output {ks}")
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_walk_reproduces_the_executor_order() {
+        let a = LazyTensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3]).unwrap();
+        let b = LazyTensor::from_vec(vec![4.0f32, 5.0, 6.0], &[3]).unwrap();
+        let s = a.mul(&b).unwrap();
+        let (u, v) = (
+            s.exp().unwrap().add(&b).unwrap(),
+            s.sub(&a).unwrap().neg().unwrap(),
+        );
+        let w = u.mul_scalar(3.0f32).unwrap();
+        let (program, locs, roots, _) = executor::pending_program(&[&w, &v, &u]).unwrap();
+        let walk = Walk::new(&roots);
+        assert!(walk.matches(&program));
+        assert_eq!(walk.to_program(), program);
+        let walked: Vec<_> = walk
+            .params
+            .iter()
+            .chain(&walk.insts)
+            .map(|n| n.loc)
+            .collect();
+        assert_eq!(walked, locs);
+    }
+
+    #[test]
+    fn op_text_drops_operands_and_keeps_attributes() {
+        assert_eq!(op_text("%2: f32[4] = mul %0, %1"), ("mul", ""));
+        assert_eq!(op_text("%1: f32[4] = exp %0"), ("exp", ""));
+        assert_eq!(op_text("%0: f32[2] = constant -1.5"), ("constant", "-1.5"));
+        assert_eq!(
+            op_text("%5: f32[4, 1] = reduce_sum %3, axes=[1], keepdim=true"),
+            ("reduce_sum", "axes=[1], keepdim=true")
+        );
+        assert_eq!(
+            op_text("%3: f32[6] = reshape %12, shape=[6]"),
+            ("reshape", "shape=[6]")
+        );
+    }
+
+    #[test]
+    fn rank0_values_print_in_their_dtype() {
+        let n =
+            |t: Tensor| Node::new_data(Arc::new(t), DataSource::Scalar, crate::SourceLoc::caller());
+        assert_eq!(
+            rank0_value(&n(Tensor::scalar(0.1f32))).as_deref(),
+            Some("0.1")
+        );
+        assert_eq!(
+            rank0_value(&n(Tensor::scalar(-3i64))).as_deref(),
+            Some("-3")
+        );
+        assert_eq!(
+            rank0_value(&n(Tensor::scalar(true))).as_deref(),
+            Some("true")
+        );
+        let v = Tensor::from_vec(vec![2], vec![1.0f32, 2.0]).unwrap();
+        assert_eq!(rank0_value(&n(v)), None);
+    }
+}

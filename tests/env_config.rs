@@ -1,0 +1,159 @@
+//! The `LAZYJIT_*` environment variables reach the executor: each case re-runs this test
+//! binary as a child process with the variables set (the configuration is read once per
+//! process), and the child checks what the executor did.
+
+use lazyjit::metrics::{self, Counter};
+use lazyjit::{config, BackendKind, LazyTensor};
+use std::process::Command;
+
+/// Runs the test `name` of this binary in a child process with `vars` set.
+fn run_child(name: &str, vars: &[(&str, &str)]) {
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut cmd = Command::new(exe);
+    cmd.args([name, "--exact", "--nocapture", "--include-ignored"])
+        .env("LAZYJIT_ENV_CHILD", "1");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run the child test");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "child {name} failed:\n{text}");
+    assert!(
+        text.contains("1 passed"),
+        "child {name} did not run:\n{text}"
+    );
+}
+
+fn is_child() -> bool {
+    std::env::var("LAZYJIT_ENV_CHILD").is_ok()
+}
+
+#[test]
+fn force_fallback_from_env() {
+    run_child(
+        "child_force_fallback",
+        &[("LAZYJIT_FORCE_FALLBACK", "exp, tanh")],
+    );
+}
+
+#[test]
+#[ignore = "run by force_fallback_from_env in a child process"]
+fn child_force_fallback() {
+    assert!(is_child());
+    let cfg = config::get();
+    assert!(cfg.force_fallback.contains("exp") && cfg.force_fallback.contains("tanh"));
+    let before = (
+        metrics::counter_value("fallback::exp"),
+        metrics::counter_value("fallback::tanh"),
+        metrics::value(Counter::Fallback),
+    );
+    let x = LazyTensor::from_vec(vec![0.0f32, 1.0], &[2]).unwrap();
+    let y = x.exp().unwrap();
+    assert!(!y.is_pending(), "a fallback op runs eagerly");
+    let z = y.tanh().unwrap().add(&x).unwrap();
+    assert!(z.is_pending(), "add is still recorded");
+    let v = z.to_vec::<f32>().unwrap();
+    assert!((v[1] - (1f32.exp().tanh() + 1.0)).abs() < 1e-6);
+    assert_eq!(metrics::counter_value("fallback::exp"), before.0 + 1);
+    assert_eq!(metrics::counter_value("fallback::tanh"), before.1 + 1);
+    assert_eq!(metrics::value(Counter::Fallback), before.2 + 2);
+}
+
+#[test]
+fn backend_and_cache_size_from_env() {
+    run_child(
+        "child_backend_and_cache_size",
+        &[
+            ("LAZYJIT_BACKEND", "reference"),
+            ("LAZYJIT_CACHE_SIZE", "3"),
+            ("LAZYJIT_SPECIAL_SCALARS", "0"),
+        ],
+    );
+}
+
+#[test]
+#[ignore = "run by backend_and_cache_size_from_env in a child process"]
+fn child_backend_and_cache_size() {
+    assert!(is_child());
+    let cfg = config::get();
+    assert_eq!(cfg.backend, BackendKind::Reference);
+    assert_eq!(cfg.cache_capacity, 3);
+    assert!(!cfg.special_scalars);
+    let x = LazyTensor::from_vec(vec![2.0f64], &[1]).unwrap();
+    for n in 0..6 {
+        // Six different graphs (chains of different length) through a cache of three.
+        let mut y = x.clone();
+        for _ in 0..=n {
+            y = y.mul_scalar(1.0).unwrap();
+        }
+        assert_eq!(y.to_vec::<f64>().unwrap(), vec![2.0]);
+    }
+    assert_eq!(lazyjit::cache_len(), 3);
+    assert!(metrics::value(Counter::CacheEvict) >= 3);
+    assert_eq!(
+        metrics::value(Counter::InlinedScalar),
+        0,
+        "1.0 is a parameter"
+    );
+}
+
+#[test]
+fn bad_env_value_falls_back_to_defaults_with_a_message() {
+    run_child(
+        "child_bad_env_value",
+        &[("LAZYJIT_BACKEND", "gpu"), ("LAZYJIT_CACHE_SIZE", "9")],
+    );
+}
+
+#[test]
+#[ignore = "run by bad_env_value_falls_back_to_defaults_with_a_message in a child process"]
+fn child_bad_env_value() {
+    assert!(is_child());
+    // An invalid variable makes the whole environment configuration fall back to the
+    // defaults (with a message on stderr), rather than half-applying it.
+    assert_eq!(*config::get(), lazyjit::Config::default());
+}
+
+#[test]
+fn debug_logging_from_env() {
+    let exe = std::env::current_exe().expect("test binary path");
+    let out = Command::new(exe)
+        .args([
+            "child_debug_logging",
+            "--exact",
+            "--nocapture",
+            "--include-ignored",
+        ])
+        .env("LAZYJIT_ENV_CHILD", "1")
+        .env("LAZYJIT_DEBUG", "2")
+        .output()
+        .expect("run the child test");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("lazyjit: compiled graph"), "{err}");
+    assert!(err.contains("lazyjit: recompiled graph"), "{err}");
+    assert!(err.contains("shape [3] before, [4] now"), "{err}");
+    assert!(err.contains("lazyjit: sync at "), "{err}");
+    assert!(err.contains("cache hit"), "{err}");
+}
+
+fn shaped(n: usize) -> LazyTensor {
+    LazyTensor::from_vec(vec![1.0f32; n], &[n])
+        .unwrap()
+        .sqrt()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "run by debug_logging_from_env in a child process"]
+fn child_debug_logging() {
+    assert!(is_child());
+    assert_eq!(config::get().debug, 2);
+    shaped(3).to_vec::<f32>().unwrap();
+    shaped(3).to_vec::<f32>().unwrap();
+    shaped(4).to_vec::<f32>().unwrap();
+}
