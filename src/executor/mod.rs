@@ -625,3 +625,62 @@ pub fn clear_caches() {
 pub fn data_cache_len() -> usize {
     lock(&EXEC.data_cache).len()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lazyjit_lowering::{text, Program};
+
+    /// A hash collision must never run the wrong code: plant a computation for a different
+    /// program under the exact key of a graph, then sync that graph.
+    #[test]
+    fn a_colliding_cache_entry_is_detected_and_not_run() {
+        let x = LazyTensor::from_vec(vec![1.0f32, 4.0, 9.0], &[3]).unwrap();
+        let y = x.sqrt().unwrap();
+        let hash = graph_hash(&[&y]).expect("pending");
+        let impostor: Program =
+            text::parse("param %p0: f32[3]\n%1: f32[3] = neg %p0\nreturn %1\n").unwrap();
+        let backend = config::get().backend;
+        let wrong = backend::get_ref(backend)
+            .compile(&impostor, crate::config::OptLevel::None)
+            .unwrap();
+        lock(&EXEC.state)
+            .cache
+            .insert((hash, backend), wrong, vec![], Duration::ZERO);
+        let collisions = metrics::counter_value("cache_collision");
+        assert_eq!(y.to_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0]);
+        assert!(metrics::counter_value("cache_collision") > collisions);
+        let info = last_sync().expect("synced");
+        assert!(!info.cache_hit || info.graph_hash != hash);
+        // The real program replaced the impostor under that key.
+        let again = x.sqrt().unwrap();
+        assert_eq!(again.to_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn explanations_name_a_changed_shape_and_the_call_site() {
+        fn f(n: usize) -> LazyTensor {
+            LazyTensor::from_vec(vec![2.0f64; n], &[n])
+                .unwrap()
+                .exp()
+                .unwrap()
+        }
+        f(5).to_vec::<f64>().unwrap();
+        f(6).to_vec::<f64>().unwrap();
+        let why = recompile_explanations()
+            .into_iter()
+            .rev()
+            .find(|e| {
+                e.differences.iter().any(|d| {
+                    matches!(d, Difference::InputShape { before, now, .. }
+                        if before.dims() == [5] && now.dims() == [6])
+                })
+            })
+            .expect("the shape change is explained");
+        assert!(why.roots[0].file().ends_with("executor/mod.rs"));
+        assert!(
+            why.to_string().contains("shape [5] before, [6] now"),
+            "{why}"
+        );
+    }
+}
