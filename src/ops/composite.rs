@@ -175,11 +175,12 @@ impl LazyTensor {
     #[track_caller]
     pub fn gelu(&self) -> Result<LazyTensor> {
         require_float("gelu", self, SourceLoc::caller())?;
-        let z = self.mul_scalar(std::f64::consts::FRAC_1_SQRT_2)?;
+        let z =
+            self.mul(&self.constant_like("gelu", Scalar::Float(std::f64::consts::FRAC_1_SQRT_2))?)?;
         let e = z.erf()?;
-        let one_plus = e.add_scalar(1.0)?;
+        let one_plus = e.add(&self.constant_like("gelu", Scalar::Float(1.0))?)?;
         let y = self.mul(&one_plus)?;
-        y.mul_scalar(0.5)
+        y.mul(&self.constant_like("gelu", Scalar::Float(0.5))?)
     }
 
     /// `x` where `x > 0`, else `slope * x` (float dtypes).

@@ -184,7 +184,7 @@ impl LazyTensor {
         if correction == 0 {
             return Ok(m);
         }
-        let factor = self.scalar_like(op, Scalar::Float(n as f64 / (n - correction) as f64))?;
+        let factor = self.constant_like(op, Scalar::Float(n as f64 / (n - correction) as f64))?;
         m.mul(&factor)
     }
 
@@ -205,8 +205,8 @@ impl LazyTensor {
             &[self],
             None,
         )?;
-        let inf = self.scalar_like("logsumexp", Scalar::Float(f64::INFINITY))?;
-        let zero = self.scalar_like("logsumexp", Scalar::Float(0.0))?;
+        let inf = self.constant_like("logsumexp", Scalar::Float(f64::INFINITY))?;
+        let zero = self.constant_like("logsumexp", Scalar::Float(0.0))?;
         let is_inf = m.abs()?.eq(&inf)?;
         let m = LazyTensor::where_(&is_inf, &zero, &m)?;
         let e = self.sub(&m)?.exp()?;

@@ -188,6 +188,30 @@ impl LazyTensor {
         Ok(LazyTensor::scalar_value(self.dtype(), s, loc))
     }
 
+    /// A rank-0 constant of this tensor's dtype for values fixed by the op itself (gelu's
+    /// 1/sqrt(2), a variance correction factor): inlined, so the compiler can fold it.
+    /// Values from the user go through [`LazyTensor::scalar_like`] instead.
+    #[track_caller]
+    pub(crate) fn constant_like(&self, op: &'static str, v: Scalar) -> Result<LazyTensor> {
+        let loc = SourceLoc::caller();
+        let s = canonical_scalar(self.dtype(), v).ok_or_else(|| {
+            Error::op(
+                op,
+                format!(
+                    "the constant {v} cannot be used with a tensor of type {}",
+                    self.ty()
+                ),
+                loc,
+            )
+        })?;
+        Ok(LazyTensor::constant_node(
+            self.dtype(),
+            s,
+            Shape::scalar(),
+            loc,
+        ))
+    }
+
     fn constant_node(dtype: DType, s: Scalar, shape: Shape, loc: SourceLoc) -> LazyTensor {
         let ty = TensorType::new(dtype, shape);
         let node = crate::ir::Node::new_op(Op::Constant { value: s }, Default::default(), ty, loc);
