@@ -382,6 +382,14 @@ impl Element for bool {
     const DTYPE: DType = DType::Bool;
 }
 
+/// Bytes of a tensor of type `ty`, or an error if that overflows.
+fn byte_size(ty: &TensorType) -> Result<usize, Error> {
+    ty.shape
+        .checked_numel()
+        .and_then(|n| n.checked_mul(ty.dtype.size_bytes()))
+        .ok_or_else(|| Error::Data(format!("a tensor of type {ty} does not fit in memory")))
+}
+
 /// A dense row-major host tensor.
 #[derive(Clone, Debug)]
 pub struct Tensor {
@@ -398,11 +406,7 @@ impl Tensor {
 
     /// All-zero (false) tensor of type `ty`, or an error if it cannot be allocated.
     pub fn try_zeros(ty: TensorType) -> Result<Tensor, Error> {
-        let bytes = ty
-            .shape
-            .checked_numel()
-            .and_then(|n| n.checked_mul(ty.dtype.size_bytes()))
-            .ok_or_else(|| Error::Data(format!("a tensor of type {ty} does not fit in memory")))?;
+        let bytes = byte_size(&ty)?;
         Ok(Tensor {
             buf: Buffer::try_zeroed(bytes)?,
             ty,
@@ -416,11 +420,7 @@ impl Tensor {
         if ty.dtype == DType::Bool {
             return Tensor::try_zeros(ty);
         }
-        let bytes = ty
-            .shape
-            .checked_numel()
-            .and_then(|n| n.checked_mul(ty.dtype.size_bytes()))
-            .ok_or_else(|| Error::Data(format!("a tensor of type {ty} does not fit in memory")))?;
+        let bytes = byte_size(&ty)?;
         Ok(Tensor {
             buf: Buffer::try_recycled(bytes)?,
             ty,

@@ -486,9 +486,8 @@ fn cut_ir(t: &LazyTensor, n: &Arc<Node>) {
     }
 }
 
-/// Hash of the graph that syncing `tensors` would compile or reuse, without running it
-/// (`None` if nothing is pending). Equal hashes mean one cached computation serves both.
-pub fn graph_hash(tensors: &[&LazyTensor]) -> Option<u64> {
+/// The distinct pending nodes of `tensors`; `None` if nothing is pending.
+fn pending_roots(tensors: &[&LazyTensor]) -> Option<Vec<Arc<Node>>> {
     let mut roots: Vec<Arc<Node>> = Vec::new();
     for t in tensors {
         let n = t.node();
@@ -496,9 +495,13 @@ pub fn graph_hash(tensors: &[&LazyTensor]) -> Option<u64> {
             roots.push(n);
         }
     }
-    if roots.is_empty() {
-        return None;
-    }
+    (!roots.is_empty()).then_some(roots)
+}
+
+/// Hash of the graph that syncing `tensors` would compile or reuse, without running it
+/// (`None` if nothing is pending). Equal hashes mean one cached computation serves both.
+pub fn graph_hash(tensors: &[&LazyTensor]) -> Option<u64> {
+    let roots = pending_roots(tensors)?;
     let mut st = lock(&EXEC.state);
     st.epoch += 1;
     let epoch = st.epoch;
@@ -518,16 +521,7 @@ pub(crate) type PendingProgram = (
 /// The post-ordered program that syncing `tensors` would run, with the source location of
 /// each value (parameters, then instructions). `None` if nothing is pending.
 pub(crate) fn pending_program(tensors: &[&LazyTensor]) -> Option<PendingProgram> {
-    let mut roots: Vec<Arc<Node>> = Vec::new();
-    for t in tensors {
-        let n = t.node();
-        if !is_computed(&n) && !roots.iter().any(|r| Arc::ptr_eq(r, &n)) {
-            roots.push(n);
-        }
-    }
-    if roots.is_empty() {
-        return None;
-    }
+    let roots = pending_roots(tensors)?;
     let mut st = lock(&EXEC.state);
     st.epoch += 1;
     let epoch = st.epoch;

@@ -350,31 +350,18 @@ impl LazyTensor {
                 loc,
             ));
         }
-        let n = checked_numel(op, shape, loc)?;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let t = match dtype {
-            DType::F32 => {
-                let d = Uniform::new(low as f32, high as f32)
-                    .map_err(|e| Error::op(op, format!("[{low}, {high}) as f32: {e}"), loc))?;
-                let v: Vec<f32> = (0..n).map(|_| d.sample(&mut rng)).collect();
-                Tensor::from_vec(shape.to_vec(), v)
-            }
-            DType::F64 => {
-                let d = Uniform::new(low, high)
-                    .map_err(|e| Error::op(op, format!("[{low}, {high}): {e}"), loc))?;
-                let v: Vec<f64> = (0..n).map(|_| d.sample(&mut rng)).collect();
-                Tensor::from_vec(shape.to_vec(), v)
-            }
-            _ => {
-                return Err(Error::op(
-                    op,
-                    format!("expects a float dtype, got {dtype}"),
-                    loc,
-                ))
-            }
-        }
-        .map_err(|e| Error::data(op, strip_data(&e), loc))?;
-        Ok(LazyTensor::from_data(t, DataSource::Tensor, loc))
+        random(
+            op,
+            shape,
+            dtype,
+            seed,
+            loc,
+            || {
+                Uniform::new(low as f32, high as f32)
+                    .map_err(|e| format!("[{low}, {high}) as f32: {e}"))
+            },
+            || Uniform::new(low, high).map_err(|e| format!("[{low}, {high}): {e}")),
+        )
     }
 
     /// Normally distributed random values (`mean`, `std`) of a float `dtype`, seeded.
@@ -403,35 +390,70 @@ impl LazyTensor {
                 loc,
             ));
         }
-        let n = checked_numel(op, shape, loc)?;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let t = match dtype {
-            DType::F32 => {
-                let d = Normal::new(mean as f32, std as f32)
-                    .map_err(|e| Error::op(op, e.to_string(), loc))?;
-                Tensor::from_vec(
-                    shape.to_vec(),
-                    (0..n).map(|_| d.sample(&mut rng)).collect::<Vec<f32>>(),
-                )
-            }
-            DType::F64 => {
-                let d = Normal::new(mean, std).map_err(|e| Error::op(op, e.to_string(), loc))?;
-                Tensor::from_vec(
-                    shape.to_vec(),
-                    (0..n).map(|_| d.sample(&mut rng)).collect::<Vec<f64>>(),
-                )
-            }
-            _ => {
-                return Err(Error::op(
-                    op,
-                    format!("expects a float dtype, got {dtype}"),
-                    loc,
-                ))
-            }
-        }
-        .map_err(|e| Error::data(op, strip_data(&e), loc))?;
-        Ok(LazyTensor::from_data(t, DataSource::Tensor, loc))
+        random(
+            op,
+            shape,
+            dtype,
+            seed,
+            loc,
+            || Normal::new(mean as f32, std as f32).map_err(|e| e.to_string()),
+            || Normal::new(mean, std).map_err(|e| e.to_string()),
+        )
     }
+}
+
+/// A seeded random tensor of a float `dtype`, sampled from the distribution `f32_dist` or
+/// `f64_dist` builds.
+#[allow(clippy::too_many_arguments)]
+fn random<D32, D64>(
+    op: &'static str,
+    shape: &[usize],
+    dtype: DType,
+    seed: u64,
+    loc: SourceLoc,
+    f32_dist: impl FnOnce() -> std::result::Result<D32, String>,
+    f64_dist: impl FnOnce() -> std::result::Result<D64, String>,
+) -> Result<LazyTensor>
+where
+    D32: Distribution<f32>,
+    D64: Distribution<f64>,
+{
+    fn sample<T: NativeType>(
+        shape: &[usize],
+        n: usize,
+        seed: u64,
+        d: impl Distribution<T>,
+    ) -> std::result::Result<Tensor, lazyjit_lowering::Error> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        Tensor::from_vec(
+            shape.to_vec(),
+            (0..n).map(|_| d.sample(&mut rng)).collect::<Vec<T>>(),
+        )
+    }
+    let n = checked_numel(op, shape, loc)?;
+    let t = match dtype {
+        DType::F32 => sample(
+            shape,
+            n,
+            seed,
+            f32_dist().map_err(|e| Error::op(op, e, loc))?,
+        ),
+        DType::F64 => sample(
+            shape,
+            n,
+            seed,
+            f64_dist().map_err(|e| Error::op(op, e, loc))?,
+        ),
+        _ => {
+            return Err(Error::op(
+                op,
+                format!("expects a float dtype, got {dtype}"),
+                loc,
+            ));
+        }
+    }
+    .map_err(|e| Error::data(op, strip_data(&e), loc))?;
+    Ok(LazyTensor::from_data(t, DataSource::Tensor, loc))
 }
 
 fn checked_numel(op: &'static str, shape: &[usize], loc: SourceLoc) -> Result<usize> {
