@@ -178,6 +178,51 @@ thread_local! {
     static OVERRIDE: std::cell::RefCell<Option<Arc<Config>>> = const { std::cell::RefCell::new(None) };
     /// This thread's copy of the global configuration and the generation it was read at.
     static CACHED: std::cell::RefCell<(u64, Option<Arc<Config>>)> = const { std::cell::RefCell::new((0, None)) };
+    /// The hot settings of the global configuration, and their generation.
+    static HOT: std::cell::Cell<(u64, Hot)> = const { std::cell::Cell::new((0, Hot::DEFAULT)) };
+}
+
+/// The settings every recorded op reads, copied out of the configuration (no reference
+/// counting on the hot path).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(crate) struct Hot {
+    pub backend: BackendKind,
+    pub any_forced_fallback: bool,
+    pub trim_graph_depth: usize,
+    pub debug: u8,
+}
+
+impl Hot {
+    const DEFAULT: Hot = Hot {
+        backend: BackendKind::Cranelift,
+        any_forced_fallback: false,
+        trim_graph_depth: usize::MAX,
+        debug: 0,
+    };
+
+    fn of(c: &Config) -> Hot {
+        Hot {
+            backend: c.backend,
+            any_forced_fallback: !c.force_fallback.is_empty(),
+            trim_graph_depth: c.trim_graph_depth,
+            debug: c.debug,
+        }
+    }
+}
+
+/// The hot settings of the current configuration (see [`get`]).
+pub(crate) fn hot() -> Hot {
+    if let Some(h) = OVERRIDE.with(|o| o.borrow().as_deref().map(Hot::of)) {
+        return h;
+    }
+    let generation = GENERATION.load(Ordering::Acquire);
+    let (g, h) = HOT.with(|c| c.get());
+    if g == generation {
+        return h;
+    }
+    let h = Hot::of(&get());
+    HOT.with(|c| c.set((generation, h)));
+    h
 }
 
 /// The current configuration: this thread's override from [`with`], else the global one.

@@ -186,8 +186,10 @@ impl Drop for Node {
             return; // nothing is freed below this node (the common case)
         }
         let mut stack: Vec<Arc<Node>> = self.operands.drain(..).collect();
-        while let Some(n) = stack.pop() {
-            if let Some(mut inner) = Arc::into_inner(n) {
+        while let Some(mut n) = stack.pop() {
+            // Unique: take its operands in place (no move of the node out of the Arc); the
+            // node itself is then freed with an empty operand list.
+            if let Some(inner) = Arc::get_mut(&mut n) {
                 stack.extend(inner.operands.drain(..));
             }
         }

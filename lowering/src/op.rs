@@ -749,6 +749,18 @@ pub fn reduced_shape(shape: &Shape, axes: &[usize], keepdim: bool) -> Shape {
 
 /// NumPy broadcasting of several shapes: align on the right, each dim equal or 1.
 pub fn broadcast_shapes(shapes: &[&Shape]) -> Result<Shape, String> {
+    // Fast path for the common case of operands of one shape.
+    if let [first, rest @ ..] = shapes {
+        if rest.iter().all(|s| s == first) {
+            return if first.checked_numel().is_some() {
+                Ok((*first).clone())
+            } else {
+                Err(format!(
+                    "broadcast shape {first} overflows the element count"
+                ))
+            };
+        }
+    }
     let rank = shapes.iter().map(|s| s.rank()).max().unwrap_or(0);
     let mut dims = crate::types::Dims::from_elem(1, rank);
     for s in shapes {

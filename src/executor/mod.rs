@@ -41,11 +41,10 @@ struct SyncState {
     epoch: u64,
     cache: ComputationCache<(u64, BackendKind)>,
     explanations: VecDeque<RecompileExplanation>,
-    last: Option<SyncInfo>,
 }
 
 struct Executor {
-    registry: Mutex<Registry>,
+    registry: parking_lot::Mutex<Registry>,
     next_id: AtomicU64,
     state: Mutex<SyncState>,
     data_cache: Mutex<DataCache>,
@@ -57,13 +56,12 @@ struct Executor {
 static EXEC: LazyLock<Executor> = LazyLock::new(|| {
     let cfg = config::get();
     Executor {
-        registry: Mutex::new(Registry::default()),
+        registry: parking_lot::Mutex::new(Registry::default()),
         next_id: AtomicU64::new(1),
         state: Mutex::new(SyncState {
             epoch: 0,
             cache: ComputationCache::new(cfg.cache_capacity),
             explanations: VecDeque::new(),
-            last: None,
         }),
         data_cache: Mutex::new(DataCache::new()),
         running: Mutex::new((0, 0)),
@@ -105,7 +103,7 @@ struct Registry {
 pub(crate) fn register_new(make: impl FnOnce(u64, u32) -> TensorInner) -> Arc<TensorInner> {
     metrics::inc(Counter::TensorCreate);
     let id = EXEC.next_id.fetch_add(1, Ordering::Relaxed);
-    let mut reg = lock(&EXEC.registry);
+    let mut reg = EXEC.registry.lock();
     let slot = match reg.free.pop() {
         Some(s) => s,
         None => {
@@ -121,7 +119,7 @@ pub(crate) fn register_new(make: impl FnOnce(u64, u32) -> TensorInner) -> Arc<Te
 
 pub(crate) fn unregister(slot: u32) {
     metrics::inc(Counter::TensorDestroy);
-    let mut reg = lock(&EXEC.registry);
+    let mut reg = EXEC.registry.lock();
     if let Some(s) = reg.slots.get_mut(slot as usize) {
         if s.take().is_some() {
             reg.free.push(slot);
@@ -132,12 +130,12 @@ pub(crate) fn unregister(slot: u32) {
 
 /// Number of live tensors (handles not yet dropped).
 pub fn live_tensors() -> usize {
-    lock(&EXEC.registry).live
+    EXEC.registry.lock().live
 }
 
 /// Called after each recorded op: syncs `t` when its pending graph is deeper than
 /// [`Config::trim_graph_depth`].
-pub(crate) fn check_trim(t: &LazyTensor, depth: u32, cfg: &Config) {
+pub(crate) fn check_trim(t: &LazyTensor, depth: u32, cfg: config::Hot) {
     if depth as usize > cfg.trim_graph_depth {
         metrics::inc(Counter::Trim);
         if let Err(e) = sync_at(&[t], t.node().loc) {
@@ -150,8 +148,8 @@ pub(crate) fn check_trim(t: &LazyTensor, depth: u32, cfg: &Config) {
 }
 
 /// Whether `op` runs eagerly on the reference fallback instead of being recorded.
-pub(crate) fn falls_back(op: &Op, cfg: &Config) -> bool {
-    (!cfg.force_fallback.is_empty() && cfg.force_fallback.contains(op.name()))
+pub(crate) fn falls_back(op: &Op, cfg: config::Hot) -> bool {
+    (cfg.any_forced_fallback && config::get().force_fallback.contains(op.name()))
         || !backend::get_ref(cfg.backend).supports(op)
 }
 
@@ -236,7 +234,7 @@ pub fn mark_step() -> Result<()> {
 
 fn sync_live(loc: SourceLoc) -> Result<()> {
     let live: Vec<LazyTensor> = {
-        let reg = lock(&EXEC.registry);
+        let reg = EXEC.registry.lock();
         let mut v: Vec<(u64, Arc<TensorInner>)> = reg
             .slots
             .iter()
@@ -335,14 +333,16 @@ pub(crate) fn sync_at(tensors: &[&LazyTensor], loc: SourceLoc) -> Result<()> {
         match hit {
             Some(c) => {
                 metrics::inc(Counter::CacheHit);
-                metrics::record(Metric::Trace, t0.elapsed());
+                let t1 = Instant::now();
+                metrics::record(Metric::Trace, t1 - t0);
                 drop(st);
-                return run(c, &g, &roots, &owners, hash, loc, None, &cfg);
+                return run(c, &g, &roots, &owners, hash, loc, None, t1, &cfg);
             }
             None => {
                 let sites: Vec<SourceLoc> = roots.iter().map(|r| r.loc).collect();
                 metrics::inc(Counter::CacheMiss);
-                metrics::record(Metric::Trace, t0.elapsed());
+                let tc = Instant::now();
+                metrics::record(Metric::Trace, tc - t0);
                 let program = g.to_program();
                 let value_locs = g.value_locs();
                 let tc = Instant::now();
@@ -354,7 +354,8 @@ pub(crate) fn sync_at(tensors: &[&LazyTensor], loc: SourceLoc) -> Result<()> {
                             location: sites[0],
                             source,
                         })?;
-                let compile_time = tc.elapsed();
+                let compiled_at = Instant::now();
+                let compile_time = compiled_at - tc;
                 metrics::inc(Counter::Compile);
                 metrics::record(Metric::Compile, compile_time);
                 let explanation = st
@@ -396,11 +397,12 @@ pub(crate) fn sync_at(tensors: &[&LazyTensor], loc: SourceLoc) -> Result<()> {
                         .insert((hash, cfg.backend), c.clone(), sites.clone(), compile_time);
                 metrics::add(Counter::CacheEvict, evicted as u64);
                 drop(st);
-                (c, (g, hash), Some(compile_time))
+                (c, (g, hash), (compile_time, compiled_at))
             }
         }
     };
     let (g, hash) = graph_hash;
+    let (compile_time, compiled_at) = info_compile;
     run(
         computation,
         &g,
@@ -408,7 +410,8 @@ pub(crate) fn sync_at(tensors: &[&LazyTensor], loc: SourceLoc) -> Result<()> {
         &owners,
         hash,
         loc,
-        info_compile,
+        Some(compile_time),
+        compiled_at,
         &cfg,
     )
 }
@@ -422,10 +425,10 @@ fn run(
     hash: u64,
     sync_loc: SourceLoc,
     compile_time: Option<Duration>,
+    te: Instant,
     cfg: &Config,
 ) -> Result<()> {
     let inputs = g.param_data();
-    let te = Instant::now();
     let outs = {
         let _running = Running::start();
         c.run(&inputs)
@@ -470,7 +473,7 @@ fn run(
         compile_time,
         execute_time,
     };
-    lock(&EXEC.state).last = Some(info);
+    LAST_SYNC.with(|l| *l.borrow_mut() = Some(info));
     Ok(())
 }
 
@@ -554,9 +557,13 @@ pub fn last_recompile() -> Option<RecompileExplanation> {
     lock(&EXEC.state).explanations.back().cloned()
 }
 
-/// What the most recent sync did (on any thread).
+thread_local! {
+    static LAST_SYNC: std::cell::RefCell<Option<SyncInfo>> = const { std::cell::RefCell::new(None) };
+}
+
+/// What the most recent sync on this thread did.
 pub fn last_sync() -> Option<SyncInfo> {
-    lock(&EXEC.state).last.clone()
+    LAST_SYNC.with(|l| l.borrow().clone())
 }
 
 /// One computation in the cache.
