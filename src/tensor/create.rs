@@ -267,6 +267,25 @@ impl LazyTensor {
         )
     }
 
+    /// A tensor of `shape` whose elements are their index along `axis` (numeric `dtype`),
+    /// recorded as an `iota` op: no data, fused into its consumers.
+    ///
+    /// ```
+    /// use lazyjit::{DType, LazyTensor};
+    /// let t = LazyTensor::iota(&[2, 3], 1, DType::I32)?;
+    /// assert_eq!(t.to_vec::<i32>()?, vec![0, 1, 2, 0, 1, 2]);
+    /// assert!(LazyTensor::iota(&[2, 3], 2, DType::I32).is_err()); // no axis 2
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn iota(shape: &[usize], axis: usize, dtype: DType) -> Result<LazyTensor> {
+        LazyTensor::apply(
+            Op::Iota { axis },
+            &[],
+            Some(TensorType::new(dtype, Shape::new(shape))),
+        )
+    }
+
     /// `[start, start + step, ...]` up to but excluding `end`, of `T`'s dtype (numeric).
     ///
     /// ```
