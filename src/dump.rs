@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::executor;
 use crate::ir::{DataSource, Node, NodeKind};
 use crate::tensor::LazyTensor;
-use lazyjit_lowering::{DType, Inst, Param, Program, Tensor, ValueId};
+use lazyjit_lowering::{DType, Program, Tensor};
 use rustc_hash::FxHashMap;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -118,11 +118,6 @@ pub fn ir_text_with(tensors: &[&LazyTensor], options: &DumpOptions) -> String {
         }
     }
     out.push('\n');
-    if s.stale {
-        out.push_str(
-            "# note: a concurrent sync changed the graph while it was dumped; the hash may not match\n",
-        );
-    }
 
     // (code, comment) per line, aligned afterwards.
     let mut lines: Vec<(String, String)> = Vec::with_capacity(s.values.len() + s.extras.len() + 1);
@@ -372,10 +367,6 @@ fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-fn is_leaf(n: &Node) -> bool {
-    matches!(n.kind, NodeKind::Data(..)) || n.materialized.get().is_some()
-}
-
 /// The value of a rank-0 leaf, printed in its dtype (`0.1` for an f32, not its f64 widening).
 fn rank0_value(n: &Node) -> Option<String> {
     let t: &Tensor = n.data()?;
@@ -474,167 +465,31 @@ struct Snapshot {
     outputs: Vec<usize>,
     /// Node of each tensor given.
     output_nodes: Vec<Arc<Node>>,
-    /// The graph changed under a concurrent sync while it was being dumped.
-    stale: bool,
-}
-
-/// A post-order walk equal to the executor's (`executor::graph::walk`) that does not
-/// touch the nodes' walk bookkeeping (so it needs no lock).
-struct Walk {
-    params: Vec<Arc<Node>>,
-    insts: Vec<Arc<Node>>,
-    /// Final value id of each node walked.
-    ids: FxHashMap<*const Node, usize>,
-    /// Value id of each root.
-    outputs: Vec<usize>,
-}
-
-impl Walk {
-    /// Depth-first, operands left to right, each node once; data leaves and nodes an
-    /// earlier sync computed are parameters, numbered in first-use order. Iterative: graphs
-    /// may be 100,000 nodes deep.
-    fn new(roots: &[Arc<Node>]) -> Walk {
-        enum Id {
-            Param(usize),
-            Inst(usize),
-        }
-        let mut params: Vec<Arc<Node>> = Vec::new();
-        let mut insts: Vec<Arc<Node>> = Vec::new();
-        let mut seen: FxHashMap<*const Node, Id> = FxHashMap::default();
-        let mut stack: Vec<(&Arc<Node>, usize)> = Vec::new();
-        for root in roots {
-            if !seen.contains_key(&Arc::as_ptr(root)) {
-                stack.push((root, 0));
-            }
-            while let Some((n, next)) = stack.pop() {
-                let key = Arc::as_ptr(n);
-                if is_leaf(n) {
-                    seen.entry(key).or_insert_with(|| {
-                        params.push(n.clone());
-                        Id::Param(params.len() - 1)
-                    });
-                    continue;
-                }
-                if let Some(o) = n.operands.get(next) {
-                    stack.push((n, next + 1));
-                    if !seen.contains_key(&Arc::as_ptr(o)) {
-                        stack.push((o, 0));
-                    }
-                    continue;
-                }
-                seen.entry(key).or_insert_with(|| {
-                    insts.push(n.clone());
-                    Id::Inst(insts.len() - 1)
-                });
-            }
-        }
-        let np = params.len();
-        let ids: FxHashMap<*const Node, usize> = seen
-            .into_iter()
-            .map(|(k, id)| match id {
-                Id::Param(i) => (k, i),
-                Id::Inst(i) => (k, np + i),
-            })
-            .collect();
-        let outputs = roots.iter().map(|r| ids[&Arc::as_ptr(r)]).collect();
-        Walk {
-            params,
-            insts,
-            ids,
-            outputs,
-        }
-    }
-
-    fn args(&self, n: &Node) -> Vec<ValueId> {
-        n.operands
-            .iter()
-            .map(|o| ValueId(self.ids[&Arc::as_ptr(o)] as u32))
-            .collect()
-    }
-
-    /// Whether `p` is exactly the program of this walk.
-    fn matches(&self, p: &Program) -> bool {
-        p.params.len() == self.params.len()
-            && p.insts.len() == self.insts.len()
-            && p.params.iter().zip(&self.params).all(|(a, n)| a.ty == n.ty)
-            && p.insts.iter().zip(&self.insts).all(|(inst, n)| {
-                n.op() == Some(&inst.op) && inst.ty == n.ty && inst.args == self.args(n)
-            })
-            && p.outputs.len() == self.outputs.len()
-            && p.outputs
-                .iter()
-                .zip(&self.outputs)
-                .all(|(a, b)| a.index() == *b)
-    }
-
-    /// The program of this walk, built the way the executor builds it.
-    fn to_program(&self) -> Program {
-        let mut p = Program::new();
-        p.params = self
-            .params
-            .iter()
-            .enumerate()
-            .map(|(i, n)| Param {
-                name: format!("p{i}"),
-                ty: n.ty.clone(),
-            })
-            .collect();
-        p.insts = self
-            .insts
-            .iter()
-            .map(|n| Inst {
-                op: n.op().expect("instructions are op nodes").clone(),
-                args: self.args(n),
-                ty: n.ty.clone(),
-            })
-            .collect();
-        p.outputs = self.outputs.iter().map(|&o| ValueId(o as u32)).collect();
-        p
-    }
 }
 
 impl Snapshot {
     fn take(tensors: &[&LazyTensor]) -> Snapshot {
-        const ATTEMPTS: usize = 3;
-        for attempt in 1..=ATTEMPTS {
-            let Some((program, _locs, roots, hash)) = executor::pending_program(tensors) else {
-                return Snapshot::assemble(tensors, Walk::new(&[]), Program::new(), None, false);
-            };
-            let walk = Walk::new(&roots);
-            if walk.matches(&program) {
-                return Snapshot::assemble(tensors, walk, program, Some(hash), false);
-            }
-            if attempt == ATTEMPTS {
-                // A sync on another thread keeps computing nodes of this graph: show what
-                // the nodes say now.
-                let program = walk.to_program();
-                return Snapshot::assemble(tensors, walk, program, Some(hash), true);
-            }
-        }
-        unreachable!("the last attempt returns")
-    }
-
-    fn assemble(
-        tensors: &[&LazyTensor],
-        walk: Walk,
-        program: Program,
-        hash: Option<u64>,
-        mut stale: bool,
-    ) -> Snapshot {
-        let base = walk.params.len() + walk.insts.len();
+        let (program, values, hash) = match executor::pending_program(tensors) {
+            Some(p) => (p.program, p.values, Some(p.hash)),
+            None => (Program::new(), Vec::new(), None),
+        };
+        let ids: FxHashMap<*const Node, usize> = values
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (Arc::as_ptr(n), i))
+            .collect();
+        let base = values.len();
         let mut extras: Vec<Arc<Node>> = Vec::new();
         let mut outputs = Vec::with_capacity(tensors.len());
         let mut output_nodes = Vec::with_capacity(tensors.len());
         for t in tensors {
             let n = t.ir_node();
-            let key = Arc::as_ptr(&n);
-            let id = match walk.ids.get(&key) {
+            let id = match ids.get(&Arc::as_ptr(&n)) {
                 Some(&id) => id,
+                // Already computed and not an input of the graph: returned directly.
                 None => match extras.iter().position(|e| Arc::ptr_eq(e, &n)) {
                     Some(k) => base + k,
                     None => {
-                        // Pending but outside the graph: only when a concurrent sync raced us.
-                        stale |= !is_leaf(&n);
                         extras.push(n.clone());
                         base + extras.len() - 1
                     }
@@ -643,8 +498,6 @@ impl Snapshot {
             outputs.push(id);
             output_nodes.push(n);
         }
-        let mut values = walk.params;
-        values.extend(walk.insts);
         Snapshot {
             hash,
             program,
@@ -652,7 +505,6 @@ impl Snapshot {
             extras,
             outputs,
             output_nodes,
-            stale,
         }
     }
 
@@ -691,9 +543,10 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lazyjit_lowering::ValueId;
 
     #[test]
-    fn the_walk_reproduces_the_executor_order() {
+    fn values_match_the_program_the_executor_builds() {
         let a = LazyTensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3]).unwrap();
         let b = LazyTensor::from_vec(vec![4.0f32, 5.0, 6.0], &[3]).unwrap();
         let s = a.mul(&b).unwrap();
@@ -702,17 +555,17 @@ mod tests {
             s.sub(&a).unwrap().neg().unwrap(),
         );
         let w = u.mul_scalar(3.0f32).unwrap();
-        let (program, locs, roots, _) = executor::pending_program(&[&w, &v, &u]).unwrap();
-        let walk = Walk::new(&roots);
-        assert!(walk.matches(&program));
-        assert_eq!(walk.to_program(), program);
-        let walked: Vec<_> = walk
-            .params
-            .iter()
-            .chain(&walk.insts)
-            .map(|n| n.loc)
-            .collect();
-        assert_eq!(walked, locs);
+        let snap = Snapshot::take(&[&w, &v, &u]);
+        let p = &snap.program;
+        assert_eq!(snap.values.len(), p.num_values());
+        for (i, n) in snap.values.iter().enumerate() {
+            assert_eq!(&n.ty, p.value_type(ValueId(i as u32)));
+        }
+        for (i, inst) in p.insts.iter().enumerate() {
+            assert_eq!(snap.values[p.params.len() + i].op(), Some(&inst.op));
+        }
+        assert_eq!(snap.outputs.len(), 3);
+        assert!(snap.extras.is_empty());
     }
 
     #[test]

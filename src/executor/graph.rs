@@ -2,7 +2,7 @@
 
 use crate::error::SourceLoc;
 use crate::ir::{fx_hash, mix, Node, NodeKind};
-use lazyjit_lowering::{Inst, Op, Param, Program, Tensor, TensorType, ValueId};
+use lazyjit_lowering::{Inst, Op, Param, Program, Tensor, ValueId};
 use smallvec::SmallVec;
 use std::sync::Arc;
 
@@ -13,9 +13,9 @@ const PARAM_TAG: u32 = 1 << 31;
 /// A pending graph in post order, borrowing its nodes from the roots.
 pub(crate) struct Graph<'a> {
     /// Parameter leaves in first-use order (device data, or nodes computed by an earlier sync).
-    pub params: SmallVec<[&'a Node; 8]>,
+    pub params: SmallVec<[&'a Arc<Node>; 8]>,
     /// Instructions in post order: each operand comes before its users.
-    pub insts: SmallVec<[&'a Node; 8]>,
+    pub insts: SmallVec<[&'a Arc<Node>; 8]>,
     /// Operands of instruction `i` are `args[arg_start[i]..arg_start[i + 1]]` (final value ids).
     pub args: SmallVec<[u32; 16]>,
     pub arg_start: SmallVec<[u32; 9]>,
@@ -34,12 +34,11 @@ fn is_leaf(n: &Node) -> bool {
 /// each node once. `epoch` must be unique to this walk (the executor's sync lock is held,
 /// so node visit marks are not shared with another walk).
 pub(crate) fn walk<'a>(roots: &'a [Arc<Node>], epoch: u64) -> Graph<'a> {
-    let mut params: SmallVec<[&'a Node; 8]> = SmallVec::new();
-    let mut insts: SmallVec<[&'a Node; 8]> = SmallVec::new();
-    let mut stack: SmallVec<[(&'a Node, usize); 16]> = SmallVec::new();
+    let mut params: SmallVec<[&'a Arc<Node>; 8]> = SmallVec::new();
+    let mut insts: SmallVec<[&'a Arc<Node>; 8]> = SmallVec::new();
+    let mut stack: SmallVec<[(&'a Arc<Node>, usize); 16]> = SmallVec::new();
     let mut outputs: SmallVec<[u32; 4]> = SmallVec::with_capacity(roots.len());
     for root in roots {
-        let root: &'a Node = root;
         if root.visited_in(epoch).is_none() {
             stack.push((root, 0));
         }
@@ -51,7 +50,6 @@ pub(crate) fn walk<'a>(roots: &'a [Arc<Node>], epoch: u64) -> Graph<'a> {
             }
             if let Some(op) = n.operands.get(next) {
                 stack.push((n, next + 1));
-                let op: &'a Node = op;
                 if op.visited_in(epoch).is_none() {
                     stack.push((op, 0));
                 }
@@ -180,6 +178,15 @@ impl<'a> Graph<'a> {
         p
     }
 
+    /// The node of each value (parameters, then instructions).
+    pub fn value_nodes(&self) -> Vec<Arc<Node>> {
+        self.params
+            .iter()
+            .chain(&self.insts)
+            .map(|n| Arc::clone(n))
+            .collect()
+    }
+
     /// Source location of each value (parameters, then instructions).
     pub fn value_locs(&self) -> Vec<SourceLoc> {
         self.params
@@ -187,11 +194,5 @@ impl<'a> Graph<'a> {
             .chain(&self.insts)
             .map(|n| n.loc)
             .collect()
-    }
-
-    /// Type of each parameter.
-    #[allow(dead_code)]
-    pub fn param_types(&self) -> Vec<TensorType> {
-        self.params.iter().map(|n| n.ty.clone()).collect()
     }
 }

@@ -512,26 +512,29 @@ pub fn graph_hash(tensors: &[&LazyTensor]) -> Option<u64> {
     Some(hash)
 }
 
-/// A pending graph as a program: the program, each value's source location, the roots and
-/// the graph hash.
-pub(crate) type PendingProgram = (
-    lazyjit_lowering::Program,
-    Vec<SourceLoc>,
-    Vec<Arc<Node>>,
-    u64,
-);
+/// A pending graph as the executor would compile it.
+pub(crate) struct PendingProgram {
+    pub program: lazyjit_lowering::Program,
+    /// The node of each value: parameters, then instructions.
+    pub values: Vec<Arc<Node>>,
+    pub hash: u64,
+}
 
-/// The post-ordered program that syncing `tensors` would run, with the source location of
-/// each value (parameters, then instructions). `None` if nothing is pending.
+/// The post-ordered program that syncing `tensors` would run, with the node of each value.
+/// `None` if nothing is pending. Taken under the sync lock, so program and nodes agree.
 pub(crate) fn pending_program(tensors: &[&LazyTensor]) -> Option<PendingProgram> {
     let roots = pending_roots(tensors)?;
     let mut st = lock(&EXEC.state);
     st.epoch += 1;
     let epoch = st.epoch;
     let g = graph::walk(&roots, epoch);
-    let (p, locs, hash) = (g.to_program(), g.value_locs(), g.hash);
+    let pending = PendingProgram {
+        program: g.to_program(),
+        values: g.value_nodes(),
+        hash: g.hash,
+    };
     drop(g);
-    Some((p, locs, roots, hash))
+    Some(pending)
 }
 
 /// Recent recompile explanations (up to 64, oldest first): one per cache miss whose roots
