@@ -26,16 +26,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn seq(n: usize, seed: u32) -> Vec<f32> {
-    // The same deterministic values in [-2, 2) as benches/lowering.rs.
-    let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
-            (s >> 8) as f32 / (1u32 << 24) as f32 * 4.0 - 2.0
-        })
-        .collect()
-}
+mod common;
+use common::seq;
 
 fn lazy(shape: &[usize], seed: u32) -> LazyTensor {
     let n = shape.iter().product();

@@ -13,16 +13,8 @@ use lazyjit::lowering::{text, Program, Tensor};
 use ndarray::{Array1, Array2, Axis};
 use std::time::Duration;
 
-fn seq(n: usize, seed: u32) -> Vec<f32> {
-    // Deterministic values in [-2, 2): a cheap LCG is enough for benchmarks.
-    let mut s = seed.wrapping_mul(2654435761).wrapping_add(1);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
-            (s >> 8) as f32 / (1u32 << 24) as f32 * 4.0 - 2.0
-        })
-        .collect()
-}
+mod common;
+use common::seq;
 
 fn tensor(shape: &[usize], seed: u32) -> Tensor {
     let n = shape.iter().product();
