@@ -87,7 +87,7 @@ pub struct RecompileExplanation {
     pub previous_hash: u64,
     /// Call sites of the synced tensors (the roots).
     pub roots: Vec<SourceLoc>,
-    /// What differs (at most [`MAX_DIFFERENCES`], first positions first).
+    /// What differs (at most eight, first positions first).
     pub differences: Vec<Difference>,
     /// Differences found beyond those listed.
     pub more: usize,
