@@ -220,7 +220,6 @@ pub fn dot(tensors: &[&LazyTensor]) -> String {
     let s = Snapshot::take(tensors);
     let np = s.program.params.len();
     let ni = s.program.insts.len();
-    let inst_lines = instruction_lines(&s.program);
     let roots = s.root_positions();
     let mut out = String::from("digraph lazyjit {\n");
     let title = match s.hash {
@@ -241,12 +240,8 @@ pub fn dot(tensors: &[&LazyTensor]) -> String {
         let mut label = Vec::new();
         let mut attrs = Vec::new();
         if is_inst {
-            let (name, extra) = op_text(&inst_lines[id - np]);
-            label.push(if extra.is_empty() {
-                format!("%{id} {name}")
-            } else {
-                format!("%{id} {name} {extra}")
-            });
+            let op = &s.program.insts[id - np].op;
+            label.push(format!("%{id} {}", lazyjit_lowering::text::op_text(op)));
             label.push(n.ty.to_string());
         } else {
             label.push(format!("%{id} device_data"));
@@ -433,23 +428,6 @@ fn instruction_lines(p: &Program) -> Vec<String> {
         .collect()
 }
 
-/// Splits an instruction line `%N: ty = name %a, %b, attrs` into the op name and the
-/// text after the operands (attributes, or a constant's value).
-fn op_text(line: &str) -> (&str, &str) {
-    let rhs = line.split_once(" = ").map_or(line, |(_, r)| r);
-    let (name, mut rest) = rhs.split_once(' ').unwrap_or((rhs, ""));
-    loop {
-        let r = rest.trim_start_matches([' ', ',']);
-        match r.strip_prefix('%') {
-            Some(after) => {
-                let end = after.find([',', ' ']).unwrap_or(after.len());
-                rest = &after[end..];
-            }
-            None => return (name, r),
-        }
-    }
-}
-
 /// A consistent view of the pending graph of some tensors.
 struct Snapshot {
     /// Graph hash, `None` when nothing is pending.
@@ -566,21 +544,6 @@ mod tests {
         }
         assert_eq!(snap.outputs.len(), 3);
         assert!(snap.extras.is_empty());
-    }
-
-    #[test]
-    fn op_text_drops_operands_and_keeps_attributes() {
-        assert_eq!(op_text("%2: f32[4] = mul %0, %1"), ("mul", ""));
-        assert_eq!(op_text("%1: f32[4] = exp %0"), ("exp", ""));
-        assert_eq!(op_text("%0: f32[2] = constant -1.5"), ("constant", "-1.5"));
-        assert_eq!(
-            op_text("%5: f32[4, 1] = reduce_sum %3, axes=[1], keepdim=true"),
-            ("reduce_sum", "axes=[1], keepdim=true")
-        );
-        assert_eq!(
-            op_text("%3: f32[6] = reshape %12, shape=[6]"),
-            ("reshape", "shape=[6]")
-        );
     }
 
     #[test]

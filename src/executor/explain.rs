@@ -164,8 +164,8 @@ pub(crate) fn diff(
             (x, y) if x != y => {
                 out.push(Difference::Op {
                     value,
-                    before: op_text(x),
-                    now: op_text(y),
+                    before: lazyjit_lowering::text::op_text(x),
+                    now: lazyjit_lowering::text::op_text(y),
                     location,
                 });
                 continue;
@@ -230,25 +230,6 @@ pub(crate) fn diff(
     let more = out.len().saturating_sub(MAX_DIFFERENCES);
     out.truncate(MAX_DIFFERENCES);
     (out, more)
-}
-
-fn op_text(op: &Op) -> String {
-    // The instruction text without the result and operands, e.g. `reduce_sum axes=[1]`.
-    let mut p = Program::new();
-    let ty = lazyjit_lowering::TensorType::new(DType::F32, Shape::scalar());
-    p.insts.push(lazyjit_lowering::Inst {
-        op: op.clone(),
-        args: vec![],
-        ty,
-    });
-    let text = p.to_string();
-    let line = text
-        .lines()
-        .find(|l| l.contains(" = "))
-        .unwrap_or(op.name());
-    line.split_once(" = ")
-        .map(|(_, r)| r.trim().to_string())
-        .unwrap_or_else(|| op.name().to_string())
 }
 
 impl fmt::Display for Difference {

@@ -43,6 +43,24 @@ pub fn print(p: &Program) -> String {
     p.to_string()
 }
 
+/// An op as the program text writes it, without result and operands: the name, a
+/// constant's value and the attributes.
+///
+/// ```
+/// use lazyjit_lowering::{text, BinaryOp, Op, ReduceOp, Scalar, Shape, UnaryOp};
+/// assert_eq!(text::op_text(&Op::Binary(BinaryOp::Mul)), "mul");
+/// assert_eq!(text::op_text(&Op::Unary(UnaryOp::Exp)), "exp");
+/// assert_eq!(text::op_text(&Op::Reshape { shape: Shape::new([6]) }), "reshape shape=[6]");
+/// let sum = Op::Reduce { op: ReduceOp::Sum, axes: vec![1], keepdim: true };
+/// assert_eq!(text::op_text(&sum), "reduce_sum axes=[1], keepdim=true");
+/// assert_eq!(text::op_text(&Op::Constant { value: Scalar::Float(-1.5) }), "constant -1.5");
+/// ```
+pub fn op_text(op: &crate::Op) -> String {
+    let mut s = String::new();
+    let _ = printer::write_op(&mut s, op);
+    s
+}
+
 /// Parses a program from its text form and verifies it.
 ///
 /// Fills [`Program::locs`] with the position of each instruction's first token. Malformed text

@@ -110,6 +110,17 @@ fn write_attrs(f: &mut impl Write, op: &Op, mut first: bool) -> fmt::Result {
     }
 }
 
+/// Writes an op without its result and operands: the name, a constant's value and the
+/// attributes, as the program text has them (`reduce_sum axes=[1], keepdim=true`).
+pub(crate) fn write_op(f: &mut impl Write, op: &Op) -> fmt::Result {
+    f.write_str(op.name())?;
+    if let Op::Constant { value } = op {
+        f.write_char(' ')?;
+        write_scalar(f, *value)?;
+    }
+    write_attrs(f, op, true)
+}
+
 /// Writes the whole program. Never panics, even on programs that fail verification
 /// (operands out of range print as `%N`).
 pub(crate) fn write_program(f: &mut impl Write, p: &Program) -> fmt::Result {
