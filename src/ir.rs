@@ -160,6 +160,12 @@ impl Node {
         }
     }
 
+    /// Whether the node's value is known: a data leaf, or an op a sync has computed. The
+    /// walk makes such nodes parameters.
+    pub fn is_computed(&self) -> bool {
+        matches!(self.kind, NodeKind::Data(..)) || self.materialized.get().is_some()
+    }
+
     pub(crate) fn name(&self) -> &'static str {
         match &self.kind {
             NodeKind::Op(op) => op.name(),

@@ -26,10 +26,6 @@ pub(crate) struct Graph<'a> {
     pub hash: u64,
 }
 
-fn is_leaf(n: &Node) -> bool {
-    matches!(n.kind, NodeKind::Data(..)) || n.materialized.get().is_some()
-}
-
 /// Walks the DAG below `roots` iteratively (graphs may be 100,000 nodes deep), emitting
 /// each node once. `epoch` must be unique to this walk (the executor's sync lock is held,
 /// so node visit marks are not shared with another walk).
@@ -43,7 +39,7 @@ pub(crate) fn walk<'a>(roots: &'a [Arc<Node>], epoch: u64) -> Graph<'a> {
             stack.push((root, 0));
         }
         while let Some((n, next)) = stack.pop() {
-            if is_leaf(n) {
+            if n.is_computed() {
                 n.mark_visited(epoch, PARAM_TAG | params.len() as u32);
                 params.push(n);
                 continue;

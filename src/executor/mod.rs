@@ -205,10 +205,6 @@ pub(crate) fn cached_scalar(dtype: DType, s: Scalar) -> Arc<Tensor> {
     t
 }
 
-fn is_computed(n: &Node) -> bool {
-    matches!(n.kind, NodeKind::Data(..)) || n.materialized.get().is_some()
-}
-
 /// Computes `tensors` (those with pending IR) as one computation.
 ///
 /// ```
@@ -288,7 +284,7 @@ pub(crate) fn sync_at(tensors: &[&LazyTensor], loc: SourceLoc) -> Result<()> {
     let mut owners: SmallVec<[(&LazyTensor, usize); 4]> = SmallVec::new();
     for t in tensors {
         let n = t.node();
-        if is_computed(&n) {
+        if n.is_computed() {
             if !matches!(n.kind, NodeKind::Data(..)) {
                 cut_ir(t, &n);
             }
@@ -494,7 +490,7 @@ fn pending_roots(tensors: &[&LazyTensor]) -> Option<Vec<Arc<Node>>> {
     let mut roots: Vec<Arc<Node>> = Vec::new();
     for t in tensors {
         let n = t.node();
-        if !is_computed(&n) && !roots.iter().any(|r| Arc::ptr_eq(r, &n)) {
+        if !n.is_computed() && !roots.iter().any(|r| Arc::ptr_eq(r, &n)) {
             roots.push(n);
         }
     }

@@ -8,7 +8,7 @@ pub(crate) use create::{canonical_scalar, scalar_tensor};
 
 use crate::error::{Error, Result, SourceLoc};
 use crate::executor;
-use crate::ir::{DataSource, Node, NodeKind, Operands};
+use crate::ir::{DataSource, Node, Operands};
 use lazyjit_lowering::{DType, Op, Shape, Tensor, TensorType};
 use parking_lot::Mutex;
 use smallvec::SmallVec;
@@ -120,7 +120,7 @@ impl LazyTensor {
     /// Whether the tensor holds pending IR (reading it would run a computation).
     pub fn is_pending(&self) -> bool {
         let n = self.node();
-        matches!(n.kind, NodeKind::Op(_)) && n.materialized.get().is_none()
+        !n.is_computed()
     }
 
     /// The IR node the tensor currently holds (a device-data leaf once computed).
