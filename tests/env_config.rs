@@ -4,10 +4,12 @@
 
 use lazyjit::metrics::{self, Counter};
 use lazyjit::{config, BackendKind, LazyTensor};
+use std::ffi::OsStr;
 use std::process::Command;
 
-/// Runs the test `name` of this binary in a child process with `vars` set.
-fn run_child(name: &str, vars: &[(&str, &str)]) {
+/// Runs the test `name` of this binary in a child process with `vars` set; returns what the
+/// child printed (stdout, then stderr).
+fn run_child<V: AsRef<OsStr>>(name: &str, vars: &[(&str, V)]) -> String {
     let exe = std::env::current_exe().expect("test binary path");
     let mut cmd = Command::new(exe);
     cmd.args([name, "--exact", "--nocapture", "--include-ignored"])
@@ -26,6 +28,7 @@ fn run_child(name: &str, vars: &[(&str, &str)]) {
         text.contains("1 passed"),
         "child {name} did not run:\n{text}"
     );
+    text
 }
 
 fn is_child() -> bool {
@@ -102,20 +105,90 @@ fn child_backend_and_cache_size() {
 }
 
 #[test]
-fn bad_env_value_falls_back_to_defaults_with_a_message() {
-    run_child(
+fn bad_env_value_is_ignored_with_a_warning_and_the_others_apply() {
+    let text = run_child(
         "child_bad_env_value",
-        &[("LAZYJIT_BACKEND", "gpu"), ("LAZYJIT_CACHE_SIZE", "9")],
+        &[
+            ("LAZYJIT_CACHE_SIZE", "16"),
+            ("LAZYJIT_DEBUG", "x"),
+            ("LAZYJIT_FORCE_FALLBACK", "exp,expp"),
+        ],
+    );
+    let warning = r#"lazyjit: ignoring LAZYJIT_DEBUG="x": expected 0, 1 or 2"#;
+    assert_eq!(text.matches(warning).count(), 1, "printed once:\n{text}");
+    assert!(
+        text.contains(
+            r#"lazyjit: ignoring "expp" in LAZYJIT_FORCE_FALLBACK="exp,expp": expected an op name"#
+        ),
+        "{text}"
     );
 }
 
 #[test]
-#[ignore = "run by bad_env_value_falls_back_to_defaults_with_a_message in a child process"]
+#[ignore = "run by bad_env_value_is_ignored_with_a_warning_and_the_others_apply in a child process"]
 fn child_bad_env_value() {
     assert!(is_child());
-    // An invalid variable makes the whole environment configuration fall back to the
-    // defaults (with a message on stderr), rather than half-applying it.
-    assert_eq!(*config::get(), lazyjit::Config::default());
+    // The bad variable keeps its default; the good ones (and the good item) still apply.
+    let cfg = config::get();
+    assert_eq!(cfg.cache_capacity, 16);
+    assert_eq!(cfg.debug, 0);
+    assert_eq!(cfg.force_fallback.iter().collect::<Vec<_>>(), ["exp"]);
+    let problems = config::env_problems();
+    let vars: Vec<_> = problems.iter().map(|p| p.var).collect();
+    assert_eq!(vars, ["LAZYJIT_FORCE_FALLBACK", "LAZYJIT_DEBUG"]);
+    assert_eq!(problems[1].value, "x");
+    assert_eq!(problems[1].expected, "0, 1 or 2");
+    assert_eq!(problems[0].item.as_deref(), Some("expp"));
+    // The strict API fails, naming the bad variables.
+    let e = lazyjit::Config::from_env().unwrap_err();
+    assert!(e.to_string().contains(r#"LAZYJIT_DEBUG="x""#), "{e}");
+}
+
+#[cfg(unix)]
+#[test]
+fn non_utf8_env_value_is_reported() {
+    use std::os::unix::ffi::OsStrExt;
+    let text = run_child(
+        "child_non_utf8_env_value",
+        &[
+            ("LAZYJIT_BACKEND", OsStr::from_bytes(b"ref\xffrence")),
+            ("LAZYJIT_CACHE_SIZE", OsStr::new("5")),
+        ],
+    );
+    assert!(
+        text.contains(
+            "lazyjit: ignoring LAZYJIT_BACKEND=\"ref\u{fffd}rence\": expected valid UTF-8 text"
+        ),
+        "{text}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+#[ignore = "run by non_utf8_env_value_is_reported in a child process"]
+fn child_non_utf8_env_value() {
+    assert!(is_child());
+    let cfg = config::get();
+    assert_eq!(cfg.backend, BackendKind::Cranelift);
+    assert_eq!(cfg.cache_capacity, 5);
+    assert_eq!(config::env_problems().len(), 1);
+    assert_eq!(config::env_problems()[0].var, "LAZYJIT_BACKEND");
+}
+
+#[test]
+fn trim_graph_nodes_from_env() {
+    run_child(
+        "child_trim_graph_nodes",
+        &[("LAZYJIT_TRIM_GRAPH_NODES", "0")],
+    );
+}
+
+#[test]
+#[ignore = "run by trim_graph_nodes_from_env in a child process"]
+fn child_trim_graph_nodes() {
+    assert!(is_child());
+    assert_eq!(config::get().trim_graph_nodes, 0);
+    assert!(config::env_problems().is_empty());
 }
 
 #[test]
