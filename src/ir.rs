@@ -9,7 +9,7 @@ use crate::error::SourceLoc;
 use lazyjit_lowering::{Op, Tensor, TensorType};
 use smallvec::SmallVec;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// Operand list: inline for up to three operands (every op but concat), no allocation.
@@ -44,6 +44,10 @@ pub struct Node {
     pub(crate) loc: SourceLoc,
     /// Longest chain of pending ops ending here (0 for leaves and computed operands).
     pub(crate) depth: u32,
+    /// An upper bound of the pending nodes in this node's graph (itself included): 1 plus
+    /// the operands' bounds, so shared subgraphs are counted once per use. Tightened to the
+    /// exact count when the trim check walks the graph (see `executor::check_trim`).
+    pub(crate) pending_bound: AtomicU32,
     /// Set when a sync computed this node's value: later graphs that still reference the
     /// node read the data as a parameter instead of recomputing it.
     pub(crate) materialized: OnceLock<Arc<Tensor>>,
@@ -73,10 +77,12 @@ impl Node {
         let node_hash = mix(fx_hash(&op), fx_hash(&ty));
         let mut dag_hash = node_hash;
         let mut depth = 0u32;
+        let mut bound = 1u32;
         for o in &operands {
             dag_hash = mix(dag_hash, o.dag_hash);
             if o.materialized.get().is_none() {
                 depth = depth.max(o.depth);
+                bound = bound.saturating_add(o.pending_bound.load(Ordering::Relaxed));
             }
         }
         crate::metrics::inc(crate::metrics::Counter::NodeCreate);
@@ -88,6 +94,7 @@ impl Node {
             dag_hash,
             loc,
             depth: depth.saturating_add(1),
+            pending_bound: AtomicU32::new(bound),
             materialized: OnceLock::new(),
             visit_epoch: AtomicU64::new(0),
             visit_index: AtomicU64::new(0),
@@ -105,6 +112,7 @@ impl Node {
             dag_hash: node_hash,
             loc,
             depth: 0,
+            pending_bound: AtomicU32::new(0),
             materialized: OnceLock::new(),
             visit_epoch: AtomicU64::new(0),
             visit_index: AtomicU64::new(0),
@@ -145,6 +153,28 @@ impl Node {
     /// Longest chain of pending ops ending at this node, when it was created.
     pub fn depth(&self) -> u32 {
         self.depth
+    }
+
+    /// The number of distinct pending (not yet computed) nodes in this node's graph,
+    /// itself included, counting at most `limit + 1` of them (the walk stops there).
+    pub fn count_pending(&self, limit: usize) -> usize {
+        if self.is_computed() {
+            return 0;
+        }
+        let mut seen = rustc_hash::FxHashSet::default();
+        let mut stack: Vec<&Node> = vec![self];
+        seen.insert(self as *const Node);
+        while let Some(n) = stack.pop() {
+            if seen.len() > limit {
+                break;
+            }
+            for o in &n.operands {
+                if !o.is_computed() && seen.insert(Arc::as_ptr(o)) {
+                    stack.push(o);
+                }
+            }
+        }
+        seen.len()
     }
 
     /// The user source location whose call created the node.

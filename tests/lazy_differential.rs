@@ -1959,8 +1959,8 @@ fn apply(step: &Step, v: &[LazyTensor]) -> lazyjit::Result<Option<LazyTensor>> {
             Sc::I(a) => LazyTensor::full(s, *a as i32)?,
             Sc::B(a) => LazyTensor::full(s, *a)?,
         },
-        Step::Const(ConstKind::Zeros, s, d) => LazyTensor::zeros(s, *d),
-        Step::Const(ConstKind::Ones, s, d) => LazyTensor::ones(s, *d),
+        Step::Const(ConstKind::Zeros, s, d) => LazyTensor::zeros(s, *d)?,
+        Step::Const(ConstKind::Ones, s, d) => LazyTensor::ones(s, *d)?,
         Step::ArangeF32(a, b, c) => LazyTensor::arange(*a, *b, *c)?,
         Step::ArangeI32(a, b, c) => LazyTensor::arange(*a, *b, *c)?,
         Step::Sync(xs) => {

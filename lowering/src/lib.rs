@@ -25,4 +25,4 @@ pub use error::Error;
 pub use op::{BinaryOp, Op, ReduceOp, UnaryOp};
 pub use program::{Inst, Loc, Param, Program, ValueId, Violation};
 pub use tensor::{Buffer, Element, Tensor};
-pub use types::{DType, Scalar, Shape, TensorType};
+pub use types::{DType, Scalar, Shape, TensorType, MAX_ELEMENTS};

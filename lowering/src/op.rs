@@ -356,7 +356,23 @@ impl Op {
     /// Infers the result type from the operand types. `declared` is the instruction's
     /// declared result type, which `Constant`, `Iota` and `Cast` take their dtype (and, for the
     /// first two, their shape) from. Errors say what was expected.
+    ///
+    /// Every result, and the declared type of ops that take it, is checked against the size
+    /// limit ([`crate::types::MAX_ELEMENTS`]) here, the one place, so no verified program and
+    /// no lazy tensor holds a value too large for index arithmetic.
     pub fn infer(&self, args: &[&TensorType], declared: &TensorType) -> Result<TensorType, String> {
+        let ty = self.infer_rule(args, declared)?;
+        ty.check_limit()
+            .map_err(|m| format!("{}: the result {m}", self.name()))?;
+        Ok(ty)
+    }
+
+    /// The shape and dtype rule of each op, before the size limit.
+    fn infer_rule(
+        &self,
+        args: &[&TensorType],
+        declared: &TensorType,
+    ) -> Result<TensorType, String> {
         let arity = |n: usize| -> Result<(), String> {
             if args.len() == n {
                 Ok(())
@@ -522,9 +538,6 @@ impl Op {
                         a.shape
                     ));
                 }
-                if shape.checked_numel().is_none() {
-                    return Err(format!("expand to {shape} overflows the element count"));
-                }
                 Ok(TensorType::new(a.dtype, shape.clone()))
             }
             Op::Slice {
@@ -611,9 +624,6 @@ impl Op {
                     dims.push(d);
                 }
                 let shape = Shape::from(dims);
-                if shape.checked_numel().is_none() {
-                    return Err(format!("pad to {shape} overflows the element count"));
-                }
                 Ok(TensorType::new(a.dtype, shape))
             }
             Op::Gather { axis } => {
@@ -648,11 +658,6 @@ impl Op {
                 dims.extend_from_slice(i.shape.dims());
                 dims.extend_from_slice(&d.shape.dims()[axis + 1..]);
                 let shape = Shape::from(dims);
-                if shape.checked_numel().is_none() {
-                    return Err(format!(
-                        "index_select result {shape} overflows the element count"
-                    ));
-                }
                 Ok(TensorType::new(d.dtype, shape))
             }
             Op::MatMul => {
@@ -687,9 +692,6 @@ impl Op {
                 dims.push(m);
                 dims.push(n);
                 let shape = Shape::from(dims);
-                if shape.checked_numel().is_none() {
-                    return Err(format!("matmul result {shape} overflows the element count"));
-                }
                 Ok(TensorType::new(a.dtype, shape))
             }
         }

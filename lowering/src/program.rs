@@ -205,14 +205,11 @@ impl Program {
                     message: format!("parameter name {:?} is used twice", p.name),
                 });
             }
-            if p.ty.shape.checked_numel().is_none() {
+            if let Err(m) = p.ty.check_limit() {
                 errs.push(Violation {
                     value: Some(ValueId(i as u32)),
                     loc: None,
-                    message: format!(
-                        "parameter {} has shape {} whose element count overflows",
-                        p.name, p.ty.shape
-                    ),
+                    message: format!("parameter {}: {m}", p.name),
                 });
             }
         }

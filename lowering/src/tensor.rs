@@ -382,12 +382,11 @@ impl Element for bool {
     const DTYPE: DType = DType::Bool;
 }
 
-/// Bytes of a tensor of type `ty`, or an error if that overflows.
+/// Bytes of a tensor of type `ty`, or an error if the type is beyond the size limit
+/// ([`crate::types::MAX_ELEMENTS`]; within it the byte count cannot overflow).
 fn byte_size(ty: &TensorType) -> Result<usize, Error> {
-    ty.shape
-        .checked_numel()
-        .and_then(|n| n.checked_mul(ty.dtype.size_bytes()))
-        .ok_or_else(|| Error::Data(format!("a tensor of type {ty} does not fit in memory")))
+    ty.check_limit().map_err(Error::Data)?;
+    Ok(ty.size_bytes())
 }
 
 /// A dense row-major host tensor.
@@ -398,14 +397,16 @@ pub struct Tensor {
 }
 
 impl Tensor {
-    /// All-zero (false) tensor of type `ty`; aborts if the memory cannot be allocated.
-    pub fn zeros(ty: TensorType) -> Tensor {
-        let buf = Buffer::zeroed(ty.size_bytes());
-        Tensor { ty, buf }
-    }
-
-    /// All-zero (false) tensor of type `ty`, or an error if it cannot be allocated.
-    pub fn try_zeros(ty: TensorType) -> Result<Tensor, Error> {
+    /// All-zero (false) tensor of type `ty`, or an error if the type is beyond the size
+    /// limit or the memory cannot be allocated.
+    ///
+    /// ```
+    /// use lazyjit_lowering::{DType, Tensor, TensorType};
+    /// let t = Tensor::zeros(TensorType::new(DType::I32, [2, 3])).unwrap();
+    /// assert_eq!(t.as_slice::<i32>().unwrap(), &[0; 6]);
+    /// assert!(Tensor::zeros(TensorType::new(DType::F32, [1 << 50])).is_err()); // 4 PiB
+    /// ```
+    pub fn zeros(ty: TensorType) -> Result<Tensor, Error> {
         let bytes = byte_size(&ty)?;
         Ok(Tensor {
             buf: Buffer::try_zeroed(bytes)?,
@@ -418,7 +419,7 @@ impl Tensor {
     /// zeroed, since only 0 and 1 are valid bools.
     pub fn try_recycled(ty: TensorType) -> Result<Tensor, Error> {
         if ty.dtype == DType::Bool {
-            return Tensor::try_zeros(ty);
+            return Tensor::zeros(ty);
         }
         let bytes = byte_size(&ty)?;
         Ok(Tensor {
@@ -448,26 +449,34 @@ impl Tensor {
                 data.len()
             )));
         }
-        let mut t = Tensor::zeros(TensorType::new(T::DTYPE, shape));
+        let mut t = Tensor::zeros(TensorType::new(T::DTYPE, shape))?;
         t.as_mut_slice::<T>()?.copy_from_slice(data);
         Ok(t)
     }
 
     /// A scalar (rank-0) tensor.
     pub fn scalar<T: Element>(v: T) -> Tensor {
-        let mut t = Tensor::zeros(TensorType::new(T::DTYPE, Shape::scalar()));
-        t.as_mut_slice::<T>().expect("dtype matches")[0] = v;
+        let ty = TensorType::new(T::DTYPE, Shape::scalar());
+        let mut t = Tensor {
+            buf: Buffer::zeroed(ty.size_bytes()),
+            ty,
+        };
+        // The dtype is T's, so the slice is always there (one element).
+        if let Ok([x]) = t.as_mut_slice::<T>() {
+            *x = v;
+        }
         t
     }
 
-    /// Copies an ndarray (any layout) into a row-major tensor.
-    pub fn from_array<T: Element>(a: &ArrayD<T>) -> Tensor {
-        let mut t = Tensor::zeros(TensorType::new(T::DTYPE, a.shape().to_vec()));
-        let dst = t.as_mut_slice::<T>().expect("dtype matches");
+    /// Copies an ndarray (any layout) into a row-major tensor, or an error if the tensor is
+    /// beyond the size limit or cannot be allocated.
+    pub fn from_array<T: Element>(a: &ArrayD<T>) -> Result<Tensor, Error> {
+        let mut t = Tensor::zeros(TensorType::new(T::DTYPE, a.shape().to_vec()))?;
+        let dst = t.as_mut_slice::<T>()?;
         for (d, s) in dst.iter_mut().zip(a.iter()) {
             *d = *s;
         }
-        t
+        Ok(t)
     }
 
     /// Copies the data into an ndarray; errors if `T` is not the tensor's dtype.
@@ -497,7 +506,10 @@ impl Tensor {
         &self.buf
     }
 
-    pub fn buffer_mut(&mut self) -> &mut Buffer {
+    /// The buffer, writable, for generated code and this crate only: a public `&mut Buffer`
+    /// would let safe code swap in a buffer of the wrong size or write bytes that are not
+    /// valid elements (a bool byte of 2), breaking what [`Tensor::as_slice`] relies on.
+    pub(crate) fn buffer_mut(&mut self) -> &mut Buffer {
         &mut self.buf
     }
 
@@ -516,9 +528,11 @@ impl Tensor {
     /// The elements as a slice; errors if `T` is not the tensor's dtype.
     pub fn as_slice<T: Element>(&self) -> Result<&[T], Error> {
         self.check_dtype::<T>()?;
-        // SAFETY: the buffer is 64-byte aligned, holds numel * size_of::<T>() initialised
-        // bytes, and every byte pattern written to it is a valid T (bools are only ever
-        // written as 0 or 1, by us and by generated code).
+        // SAFETY: the buffer is 64-byte aligned and holds numel * size_of::<T>() initialised
+        // bytes: it is allocated with the type's size by every constructor, and no public API
+        // replaces it (`buffer_mut` is crate-private). Every byte pattern written to it is a
+        // valid T: safe code writes only through `as_mut_slice::<T>` (typed, so bools are 0
+        // or 1), and generated code writes bools as 0 or 1.
         Ok(unsafe { std::slice::from_raw_parts(self.buf.as_ptr().cast::<T>(), self.numel()) })
     }
 

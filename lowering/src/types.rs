@@ -62,6 +62,18 @@ impl fmt::Display for DType {
     }
 }
 
+/// The size limit of the program format: every value (parameter, instruction result,
+/// constant, and virtual views such as `expand` results that are never materialised) has at
+/// most 2^56 elements, counting each 0 dim as 1 (see [`Shape::extent_product`]).
+///
+/// The shape rules ([`crate::op::Op::infer`], [`crate::Program::verify`]) and every
+/// [`crate::Tensor`] enforce it, so code generation can rely on it: a byte size is at most
+/// 2^59 (8-byte elements), 16 times below `isize::MAX`, so index and address arithmetic on
+/// i64 — the sum of a few terms each bounded by a value's extent, times an element size —
+/// cannot overflow. No real buffer comes near it (x86-64 addresses are 47 bits), so the limit
+/// only rejects virtual views that no index could address correctly.
+pub const MAX_ELEMENTS: usize = 1 << 56;
+
 /// Inline capacity of [`Shape`]: shapes up to rank 4 need no heap allocation, which keeps
 /// tracing and dispatch of small ops allocation-light.
 pub type Dims = smallvec::SmallVec<[usize; 4]>;
@@ -92,9 +104,26 @@ impl Shape {
         self.0.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
     }
 
-    /// Number of elements; saturates at `usize::MAX` (verified programs never overflow).
+    /// Number of elements; saturates at `usize::MAX` (shapes within [`MAX_ELEMENTS`], which
+    /// every verified program and every tensor keeps, never do).
     pub fn numel(&self) -> usize {
         self.checked_numel().unwrap_or(usize::MAX)
+    }
+
+    /// The product of the dims with each 0 counted as 1: the element count the shape would
+    /// have if its empty dims were not empty. `None` on overflow. This, not [`Shape::numel`],
+    /// is what the size limit bounds, so that every dim, every stride and every partial
+    /// product of an empty shape is bounded too.
+    pub fn extent_product(&self) -> Option<usize> {
+        self.0
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d.max(1)))
+    }
+
+    /// Whether the shape is within the size limit: [`Shape::extent_product`] at most
+    /// [`MAX_ELEMENTS`].
+    pub fn within_limit(&self) -> bool {
+        self.extent_product().is_some_and(|n| n <= MAX_ELEMENTS)
     }
 
     /// Row-major strides in elements.
@@ -173,9 +202,30 @@ impl TensorType {
         }
     }
 
-    /// Size in bytes of a dense row-major buffer of this type.
+    /// Size in bytes of a dense row-major buffer of this type (saturating; within the size
+    /// limit it never saturates).
     pub fn size_bytes(&self) -> usize {
         self.shape.numel().saturating_mul(self.dtype.size_bytes())
+    }
+
+    /// Checks the size limit ([`MAX_ELEMENTS`]); the error names the type and the limit.
+    ///
+    /// ```
+    /// use lazyjit_lowering::{DType, TensorType};
+    /// assert!(TensorType::new(DType::F32, [1 << 20, 1 << 20]).check_limit().is_ok());
+    /// let huge = TensorType::new(DType::F32, [1 << 32, 1 << 32]);
+    /// assert!(huge.check_limit().unwrap_err().contains("f32[4294967296, 4294967296]"));
+    /// // Empty dims do not hide huge ones.
+    /// assert!(TensorType::new(DType::F32, [usize::MAX, 0]).check_limit().is_err());
+    /// ```
+    pub fn check_limit(&self) -> Result<(), String> {
+        if self.shape.within_limit() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{self} exceeds the size limit of 2^56 elements per value (empty dims counted as 1)"
+            ))
+        }
     }
 }
 

@@ -516,9 +516,23 @@ fn opts() -> CompileOptions {
 /// Fills a tensor's bytes with a pattern no correct output has everywhere (bools get 1, so
 /// every byte stays a valid bool).
 fn garbage(ty: &TensorType) -> Tensor {
-    let mut t = Tensor::zeros(ty.clone());
-    let byte = if ty.dtype == DType::Bool { 1 } else { 0xA5 };
-    t.buffer_mut().as_bytes_mut().fill(byte);
+    let mut t = Tensor::zeros(ty.clone()).unwrap();
+    match ty.dtype {
+        DType::F32 => t
+            .as_mut_slice::<f32>()
+            .unwrap()
+            .fill(f32::from_bits(0xA5A5_A5A5)),
+        DType::F64 => t
+            .as_mut_slice::<f64>()
+            .unwrap()
+            .fill(f64::from_bits(0xA5A5_A5A5_A5A5_A5A5)),
+        DType::I32 => t.as_mut_slice::<i32>().unwrap().fill(0xA5A5_A5A5u32 as i32),
+        DType::I64 => t
+            .as_mut_slice::<i64>()
+            .unwrap()
+            .fill(0xA5A5_A5A5_A5A5_A5A5u64 as i64),
+        DType::Bool => t.as_mut_slice::<bool>().unwrap().fill(true),
+    }
     t
 }
 
@@ -2221,7 +2235,7 @@ fn out_of_range_index_in_a_gather_that_is_not_an_output() {
     let (mut p, x) = with_params(&[(DType::F32, &[0, 5]), (DType::I32, &[3])]);
     let g = push(&mut p, Op::IndexSelect { axis: 1 }, &[x[0], x[1]]);
     p.output(g);
-    let d0 = Tensor::zeros(tt(DType::F32, &[0, 5]));
+    let d0 = Tensor::zeros(tt(DType::F32, &[0, 5])).unwrap();
     let i_bad = Tensor::from_vec(vec![3], vec![1i32, 5, 2]).unwrap();
     let i_good = Tensor::from_vec(vec![3], vec![1i32, 4, 2]).unwrap();
     fails.extend(check_same_error(&p, &[d0.clone(), i_bad], &[d0, i_good]).err());
@@ -2236,17 +2250,17 @@ fn wrong_inputs_and_outputs_are_input_errors() {
     p.output(y);
     p.output(x[1]);
     let comp = compile(&p, &opts()).unwrap();
-    let a = Tensor::zeros(tt(DType::F32, &[3, 4]));
-    let b = Tensor::zeros(tt(DType::I32, &[4]));
+    let a = Tensor::zeros(tt(DType::F32, &[3, 4])).unwrap();
+    let b = Tensor::zeros(tt(DType::I32, &[4])).unwrap();
     let is_input = |r: Result<Vec<Tensor>, Error>| matches!(r, Err(Error::Input(_)));
     assert!(is_input(comp.run(&[&a])), "too few inputs");
     assert!(is_input(comp.run(&[&a, &b, &b])), "too many inputs");
     assert!(is_input(comp.run(&[&b, &a])), "swapped inputs");
-    let wrong_dtype = Tensor::zeros(tt(DType::I64, &[4]));
+    let wrong_dtype = Tensor::zeros(tt(DType::I64, &[4])).unwrap();
     assert!(is_input(comp.run(&[&a, &wrong_dtype])), "wrong dtype");
-    let wrong_shape = Tensor::zeros(tt(DType::F32, &[4, 3]));
+    let wrong_shape = Tensor::zeros(tt(DType::F32, &[4, 3])).unwrap();
     assert!(is_input(comp.run(&[&wrong_shape, &b])), "wrong shape");
-    let same_numel = Tensor::zeros(tt(DType::F32, &[12]));
+    let same_numel = Tensor::zeros(tt(DType::F32, &[12])).unwrap();
     assert!(
         is_input(comp.run(&[&same_numel, &b])),
         "wrong rank, same element count"
@@ -2260,31 +2274,31 @@ fn wrong_inputs_and_outputs_are_input_errors() {
 
     let ok = || {
         vec![
-            Tensor::zeros(tt(DType::F32, &[3, 4])),
-            Tensor::zeros(tt(DType::I32, &[4])),
+            Tensor::zeros(tt(DType::F32, &[3, 4])).unwrap(),
+            Tensor::zeros(tt(DType::I32, &[4])).unwrap(),
         ]
     };
     let mut outs = ok();
     assert!(comp.run_into(&[&a, &b], &mut outs).is_ok());
-    let mut few = vec![Tensor::zeros(tt(DType::F32, &[3, 4]))];
+    let mut few = vec![Tensor::zeros(tt(DType::F32, &[3, 4])).unwrap()];
     assert!(
         matches!(comp.run_into(&[&a, &b], &mut few), Err(Error::Input(_))),
         "too few outputs"
     );
     let mut many = ok();
-    many.push(Tensor::zeros(tt(DType::F32, &[3, 4])));
+    many.push(Tensor::zeros(tt(DType::F32, &[3, 4])).unwrap());
     assert!(
         matches!(comp.run_into(&[&a, &b], &mut many), Err(Error::Input(_))),
         "too many outputs"
     );
     let mut dt = ok();
-    dt[1] = Tensor::zeros(tt(DType::I64, &[4]));
+    dt[1] = Tensor::zeros(tt(DType::I64, &[4])).unwrap();
     assert!(
         matches!(comp.run_into(&[&a, &b], &mut dt), Err(Error::Input(_))),
         "wrong output dtype"
     );
     let mut sh = ok();
-    sh[0] = Tensor::zeros(tt(DType::F32, &[12]));
+    sh[0] = Tensor::zeros(tt(DType::F32, &[12])).unwrap();
     assert!(
         matches!(comp.run_into(&[&a, &b], &mut sh), Err(Error::Input(_))),
         "wrong output shape"
@@ -3410,11 +3424,11 @@ fn regression_reduction_over_an_empty_axis() {
          %3: f32[3] = reduce_mean %x, axes=[1], keepdim=false\n\
          %4: f32[3] = reduce_sum %x, axes=[1], keepdim=false\n\
          %5: f32[3] = reduce_prod %x, axes=[1], keepdim=false\nreturn %1, %2, %3, %4, %5\n",
-        &[Tensor::zeros(tt(DType::F32, &[3, 0]))],
+        &[Tensor::zeros(tt(DType::F32, &[3, 0])).unwrap()],
     );
     regression(
         "param %x: i64[0, 2]\n%1: i64[2] = reduce_max %x, axes=[0], keepdim=false\nreturn %1\n",
-        &[Tensor::zeros(tt(DType::I64, &[0, 2]))],
+        &[Tensor::zeros(tt(DType::I64, &[0, 2])).unwrap()],
     );
 }
 

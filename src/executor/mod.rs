@@ -134,9 +134,11 @@ pub fn live_tensors() -> usize {
 }
 
 /// Called after each recorded op: syncs `t` when its pending graph is deeper than
-/// [`Config::trim_graph_depth`].
-pub(crate) fn check_trim(t: &LazyTensor, depth: u32, cfg: config::Hot) {
-    if depth as usize > cfg.trim_graph_depth {
+/// [`Config::trim_graph_depth`] or holds more than [`Config::trim_graph_nodes`] nodes.
+pub(crate) fn check_trim(t: &LazyTensor, depth: u32, bound: u32, cfg: config::Hot) {
+    let too_many = bound as usize > cfg.trim_graph_nodes
+        && too_many_pending(&t.node(), cfg.trim_graph_nodes);
+    if depth as usize > cfg.trim_graph_depth || too_many {
         metrics::inc(Counter::Trim);
         if let Err(e) = sync_at(&[t], t.node().loc) {
             // The tensor stays pending; the error reappears when it is read.
@@ -145,6 +147,21 @@ pub(crate) fn check_trim(t: &LazyTensor, depth: u32, cfg: config::Hot) {
             }
         }
     }
+}
+
+/// Whether `node`'s pending graph holds more than `limit` distinct nodes. The node's bound
+/// (a sum over operands, so an overcount where subgraphs are shared) decides in O(1) in the
+/// common case; only when it exceeds the limit is the graph walked, and the exact count
+/// replaces the bound, so ops recorded on top start from a tight figure and the next walk
+/// waits until the graph has grown past the limit again.
+fn too_many_pending(node: &crate::ir::Node, limit: usize) -> bool {
+    use std::sync::atomic::Ordering;
+    let exact = node.count_pending(limit);
+    if exact > limit {
+        return true;
+    }
+    node.pending_bound.store(exact as u32, Ordering::Relaxed);
+    false
 }
 
 /// Whether `op` runs eagerly on the reference fallback instead of being recorded.
@@ -183,13 +200,12 @@ pub(crate) fn eager_fallback(
     let refs: Vec<&Value> = values.iter().collect();
     let v = reference::eval_inst(&inst, ValueId(n as u32), &refs)
         .map_err(|e| Error::data(name, format!("eager fallback failed: {e}"), loc))?;
+    let data = v
+        .to_tensor()
+        .map_err(|e| Error::data(name, format!("eager fallback failed: {e}"), loc))?;
     metrics::inc(Counter::Fallback);
     metrics::inc_named(&format!("fallback::{name}"));
-    Ok(LazyTensor::from_data(
-        v.to_tensor(),
-        DataSource::Tensor,
-        loc,
-    ))
+    Ok(LazyTensor::from_data(data, DataSource::Tensor, loc))
 }
 
 /// The shared device-data tensor for a scalar value.
@@ -539,7 +555,7 @@ pub(crate) fn pending_program(tensors: &[&LazyTensor]) -> Option<PendingProgram>
 /// ```
 /// use lazyjit::{LazyTensor, Difference};
 /// fn step(n: usize) -> lazyjit::Result<LazyTensor> {
-///     LazyTensor::ones(&[n], lazyjit::DType::F32).exp()
+///     LazyTensor::ones(&[n], lazyjit::DType::F32)?.exp()
 /// }
 /// step(3)?.to_vec::<f32>()?;
 /// step(4)?.to_vec::<f32>()?; // same call sites, new shape: recompiles

@@ -119,11 +119,26 @@ impl LazyTensor {
         D: Dimension,
     {
         let loc = SourceLoc::caller();
+        let op = "from_ndarray";
+        // A broadcast view of a few bytes can describe a huge array: check the limit and
+        // reserve fallibly before copying it element by element.
+        let n = checked_numel(op, a.shape(), T::DTYPE, loc)?;
         let t = match a.as_slice() {
             Some(s) => Tensor::from_slice(a.shape().to_vec(), s),
-            None => Tensor::from_vec(a.shape().to_vec(), a.iter().copied().collect()),
+            None => {
+                let mut v = Vec::new();
+                v.try_reserve_exact(n).map_err(|_| {
+                    Error::data(
+                        op,
+                        format!("{n} elements of {} cannot be allocated", T::DTYPE),
+                        loc,
+                    )
+                })?;
+                v.extend(a.iter().copied());
+                Tensor::from_vec(a.shape().to_vec(), v)
+            }
         }
-        .map_err(|e| Error::data("from_ndarray", strip_data(&e), loc))?;
+        .map_err(|e| Error::data(op, strip_data(&e), loc))?;
         Ok(LazyTensor::from_data(t, DataSource::Tensor, loc))
     }
 
@@ -161,7 +176,7 @@ impl LazyTensor {
     pub(crate) fn scalar_value(dtype: DType, s: Scalar, loc: SourceLoc) -> LazyTensor {
         if crate::config::get().special_scalars && is_special(s) {
             crate::metrics::inc(crate::metrics::Counter::InlinedScalar);
-            return LazyTensor::constant_node(dtype, s, Shape::scalar(), loc);
+            return LazyTensor::rank0_constant(dtype, s, loc);
         }
         let data = executor::cached_scalar(dtype, s);
         LazyTensor::from_node(std::sync::Arc::new(crate::ir::Node::new_data(
@@ -204,31 +219,48 @@ impl LazyTensor {
                 loc,
             )
         })?;
-        Ok(LazyTensor::constant_node(
-            self.dtype(),
-            s,
-            Shape::scalar(),
-            loc,
-        ))
+        Ok(LazyTensor::rank0_constant(self.dtype(), s, loc))
     }
 
-    fn constant_node(dtype: DType, s: Scalar, shape: Shape, loc: SourceLoc) -> LazyTensor {
-        let ty = TensorType::new(dtype, shape);
+    /// A rank-0 constant (always within the size limit; `s` already fits `dtype`).
+    fn rank0_constant(dtype: DType, s: Scalar, loc: SourceLoc) -> LazyTensor {
+        let ty = TensorType::new(dtype, Shape::scalar());
         let node = crate::ir::Node::new_op(Op::Constant { value: s }, Default::default(), ty, loc);
         LazyTensor::from_node(std::sync::Arc::new(node))
     }
 
+    /// Records a constant of type `dtype[shape]`, checked by the constant op's shape rule
+    /// (which enforces the size limit).
+    fn constant_node(dtype: DType, s: Scalar, shape: Shape, loc: SourceLoc) -> Result<LazyTensor> {
+        let op = Op::Constant { value: s };
+        let ty = op
+            .infer(&[], &TensorType::new(dtype, shape))
+            .map_err(|m| Error::op("constant", m, loc))?;
+        let node = crate::ir::Node::new_op(op, Default::default(), ty, loc);
+        Ok(LazyTensor::from_node(std::sync::Arc::new(node)))
+    }
+
     /// A tensor of zeros (`false` for bool), recorded as a constant: no data is
-    /// allocated until it is computed, and it fuses into its consumers.
+    /// allocated until it is computed, and it fuses into its consumers. Errors if the shape
+    /// is beyond the size limit ([`lazyjit_lowering::MAX_ELEMENTS`]).
+    ///
+    /// ```
+    /// use lazyjit::{DType, LazyTensor};
+    /// let z = LazyTensor::zeros(&[2, 3], DType::F32)?;
+    /// assert_eq!(z.to_vec::<f32>()?, vec![0.0; 6]);
+    /// assert!(LazyTensor::zeros(&[usize::MAX, 2], DType::F32).is_err());
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
     #[track_caller]
-    pub fn zeros(shape: &[usize], dtype: DType) -> LazyTensor {
+    pub fn zeros(shape: &[usize], dtype: DType) -> Result<LazyTensor> {
         let s = canonical_scalar(dtype, Scalar::Int(0)).unwrap_or(Scalar::Bool(false));
         LazyTensor::constant_node(dtype, s, Shape::new(shape), SourceLoc::caller())
     }
 
-    /// A tensor of ones (`true` for bool), recorded as a constant.
+    /// A tensor of ones (`true` for bool), recorded as a constant. Errors if the shape is
+    /// beyond the size limit.
     #[track_caller]
-    pub fn ones(shape: &[usize], dtype: DType) -> LazyTensor {
+    pub fn ones(shape: &[usize], dtype: DType) -> Result<LazyTensor> {
         let s = canonical_scalar(dtype, Scalar::Int(1)).unwrap_or(Scalar::Bool(true));
         LazyTensor::constant_node(dtype, s, Shape::new(shape), SourceLoc::caller())
     }
@@ -249,12 +281,7 @@ impl LazyTensor {
         let s = value.to_scalar();
         let s = canonical_scalar(T::DTYPE, s).unwrap_or(s);
         if crate::config::get().special_scalars && is_special(s) {
-            return Ok(LazyTensor::constant_node(
-                T::DTYPE,
-                s,
-                Shape::new(shape),
-                loc,
-            ));
+            return LazyTensor::constant_node(T::DTYPE, s, Shape::new(shape), loc);
         }
         let sc = LazyTensor::scalar_value(T::DTYPE, s, loc);
         // `full` and `apply` are both #[track_caller]: the node records the user's call.
@@ -444,12 +471,17 @@ where
         d: impl Distribution<T>,
     ) -> std::result::Result<Tensor, lazyjit_lowering::Error> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        Tensor::from_vec(
-            shape.to_vec(),
-            (0..n).map(|_| d.sample(&mut rng)).collect::<Vec<T>>(),
-        )
+        let mut v = Vec::new();
+        v.try_reserve_exact(n).map_err(|_| {
+            lazyjit_lowering::Error::Data(format!(
+                "{n} elements of {} cannot be allocated",
+                T::DTYPE
+            ))
+        })?;
+        v.extend((0..n).map(|_| d.sample(&mut rng)));
+        Tensor::from_vec(shape.to_vec(), v)
     }
-    let n = checked_numel(op, shape, loc)?;
+    let n = checked_numel(op, shape, dtype, loc)?;
     let t = match dtype {
         DType::F32 => sample(
             shape,
@@ -475,12 +507,11 @@ where
     Ok(LazyTensor::from_data(t, DataSource::Tensor, loc))
 }
 
-fn checked_numel(op: &'static str, shape: &[usize], loc: SourceLoc) -> Result<usize> {
-    shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .filter(|n| n.checked_mul(8).is_some_and(|b| b <= isize::MAX as usize))
-        .ok_or_else(|| Error::op(op, format!("shape {shape:?} does not fit in memory"), loc))
+/// The element count of `dtype[shape]`, or an error if the type is beyond the size limit.
+fn checked_numel(op: &'static str, shape: &[usize], dtype: DType, loc: SourceLoc) -> Result<usize> {
+    let ty = TensorType::new(dtype, shape);
+    ty.check_limit().map_err(|m| Error::op(op, m, loc))?;
+    Ok(ty.shape.numel())
 }
 
 /// The lowering crate's data errors start with "bad tensor data: "; ours name the op.

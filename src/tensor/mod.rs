@@ -13,6 +13,7 @@ use lazyjit_lowering::{DType, Op, Shape, Tensor, TensorType};
 use parking_lot::Mutex;
 use smallvec::SmallVec;
 use std::fmt;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// A tensor whose value is computed lazily.
@@ -155,9 +156,9 @@ impl LazyTensor {
             nodes.push(t.node());
         }
         let node = Arc::new(Node::new_op(op, nodes, ty, loc));
-        let depth = node.depth;
+        let (depth, bound) = (node.depth, node.pending_bound.load(Ordering::Relaxed));
         let t = LazyTensor::from_node(node);
-        executor::check_trim(&t, depth, cfg);
+        executor::check_trim(&t, depth, bound, cfg);
         Ok(t)
     }
 }

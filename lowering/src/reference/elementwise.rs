@@ -1,9 +1,13 @@
 //! Elementwise ops (unary, binary, where, cast) and the generators (constant, iota).
 
+use super::alloc::{self, Fail};
 use super::value::{arg, Elem, Float, Int, Num, Value};
 use crate::op::{BinaryOp, UnaryOp};
 use crate::types::{DType, Scalar, TensorType};
-use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Zip};
+
+/// What every kernel here allocates: the op's result.
+const RESULT: &str = "the result";
 
 /// `a` as a read-only view broadcast to `dims` (NumPy rules).
 pub(super) fn bcast<'a, T>(a: &'a ArrayD<T>, dims: &[usize]) -> Result<ArrayViewD<'a, T>, String> {
@@ -11,14 +15,27 @@ pub(super) fn bcast<'a, T>(a: &'a ArrayD<T>, dims: &[usize]) -> Result<ArrayView
         .ok_or_else(|| format!("cannot broadcast {:?} to {dims:?}", a.shape()))
 }
 
-fn zip2<A: Copy, B: Copy, R>(
+fn zip2<A: Copy, B: Copy, R: Elem>(
     a: &ArrayD<A>,
     b: &ArrayD<B>,
     dims: &[usize],
     f: fn(A, B) -> R,
-) -> Result<ArrayD<R>, String> {
-    let (av, bv) = (bcast(a, dims)?, bcast(b, dims)?);
-    Ok(Zip::from(&av).and(&bv).map_collect(|&x, &y| f(x, y)))
+) -> Result<ArrayD<R>, Fail> {
+    zip2_views(bcast(a, dims)?, bcast(b, dims)?, f)
+}
+
+/// `f` of corresponding elements of two views of the same shape, into a fresh array.
+fn zip2_views<A: Copy, B: Copy, R: Elem>(
+    a: ArrayViewD<'_, A>,
+    b: ArrayViewD<'_, B>,
+    f: fn(A, B) -> R,
+) -> Result<ArrayD<R>, Fail> {
+    let mut out = alloc::full(a.shape(), R::default(), RESULT)?;
+    Zip::from(&mut out)
+        .and(&a)
+        .and(&b)
+        .for_each(|o, &x, &y| *o = f(x, y));
+    Ok(out)
 }
 
 fn unsupported(op: &str, d: DType) -> String {
@@ -72,16 +89,21 @@ fn int_unary<T: Int>(op: UnaryOp) -> Option<fn(T) -> T> {
 }
 
 /// A unary elementwise op.
-pub(super) fn unary(op: UnaryOp, x: &Value) -> Result<Value, String> {
+pub(super) fn unary(op: UnaryOp, x: &Value) -> Result<Value, Fail> {
     let bad = || unsupported(op.name(), x.dtype());
     Ok(match x {
-        Value::F32(a) => Value::F32(a.mapv(float_unary(op).ok_or_else(bad)?)),
-        Value::F64(a) => Value::F64(a.mapv(float_unary(op).ok_or_else(bad)?)),
-        Value::I32(a) => Value::I32(a.mapv(int_unary(op).ok_or_else(bad)?)),
-        Value::I64(a) => Value::I64(a.mapv(int_unary(op).ok_or_else(bad)?)),
-        Value::Bool(a) if op == UnaryOp::Not => Value::Bool(a.mapv(|b| !b)),
-        Value::Bool(_) => return Err(bad()),
+        Value::F32(a) => Value::F32(map(a.view(), float_unary(op).ok_or_else(bad)?)?),
+        Value::F64(a) => Value::F64(map(a.view(), float_unary(op).ok_or_else(bad)?)?),
+        Value::I32(a) => Value::I32(map(a.view(), int_unary(op).ok_or_else(bad)?)?),
+        Value::I64(a) => Value::I64(map(a.view(), int_unary(op).ok_or_else(bad)?)?),
+        Value::Bool(a) if op == UnaryOp::Not => Value::Bool(map(a.view(), |b: bool| !b)?),
+        Value::Bool(_) => return Err(bad().into()),
     })
+}
+
+/// `f` of every element, into a fresh array.
+fn map<A: Copy, R: Elem>(a: ArrayViewD<'_, A>, f: fn(A) -> R) -> Result<ArrayD<R>, Fail> {
+    alloc::map(a, f, RESULT)
 }
 
 fn float_binary<T: Float>(op: BinaryOp) -> Option<fn(T, T) -> T> {
@@ -105,7 +127,7 @@ fn num_binary<T: Num>(op: BinaryOp) -> Option<fn(T, T) -> T> {
     Some(f)
 }
 
-fn compare<T: Elem>(op: BinaryOp, x: &Value, y: &Value, dims: &[usize]) -> Result<Value, String> {
+fn compare<T: Elem>(op: BinaryOp, x: &Value, y: &Value, dims: &[usize]) -> Result<Value, Fail> {
     let f: fn(T, T) -> bool = match op {
         BinaryOp::Eq => |a, b| a == b,
         BinaryOp::Ne => |a, b| a != b,
@@ -113,13 +135,13 @@ fn compare<T: Elem>(op: BinaryOp, x: &Value, y: &Value, dims: &[usize]) -> Resul
         BinaryOp::Le => |a, b| a <= b,
         BinaryOp::Gt => |a, b| a > b,
         BinaryOp::Ge => |a, b| a >= b,
-        _ => return Err(format!("{} is not a comparison", op.name())),
+        _ => return Err(format!("{} is not a comparison", op.name()).into()),
     };
     zip2(arg::<T>(x)?, arg::<T>(y)?, dims, f).map(Value::Bool)
 }
 
 /// A binary elementwise op; both operands broadcast to `dims`.
-pub(super) fn binary(op: BinaryOp, x: &Value, y: &Value, dims: &[usize]) -> Result<Value, String> {
+pub(super) fn binary(op: BinaryOp, x: &Value, y: &Value, dims: &[usize]) -> Result<Value, Fail> {
     if op.is_comparison() {
         return with_elem!(x.dtype(), T => compare::<T>(op, x, y, dims));
     }
@@ -141,7 +163,7 @@ pub(super) fn binary(op: BinaryOp, x: &Value, y: &Value, dims: &[usize]) -> Resu
             let f: fn(bool, bool) -> bool = match op {
                 BinaryOp::And => |a, b| a && b,
                 BinaryOp::Or => |a, b| a || b,
-                _ => return Err(bad()),
+                _ => return Err(bad().into()),
             };
             zip2(a, b, dims, f).map(Value::Bool)
         }
@@ -150,46 +172,101 @@ pub(super) fn binary(op: BinaryOp, x: &Value, y: &Value, dims: &[usize]) -> Resu
             op.name(),
             x.dtype(),
             y.dtype()
-        )),
+        )
+        .into()),
     }
 }
 
 /// `where(cond, a, b)`, all three broadcast to `dims`.
-pub(super) fn select(c: &Value, x: &Value, y: &Value, dims: &[usize]) -> Result<Value, String> {
+pub(super) fn select(c: &Value, x: &Value, y: &Value, dims: &[usize]) -> Result<Value, Fail> {
     let cv = bcast(arg::<bool>(c)?, dims)?;
     with_elem!(x.dtype(), T => {
         let av = bcast(arg::<T>(x)?, dims)?;
         let bv = bcast(arg::<T>(y)?, dims)?;
-        Ok(T::wrap(
-            Zip::from(&cv)
-                .and(&av)
-                .and(&bv)
-                .map_collect(|&c, &a, &b| if c { a } else { b }),
-        ))
+        select_views(cv, av, bv).map(T::wrap)
     })
 }
 
+fn select_views<T: Elem>(
+    c: ArrayViewD<'_, bool>,
+    a: ArrayViewD<'_, T>,
+    b: ArrayViewD<'_, T>,
+) -> Result<ArrayD<T>, Fail> {
+    let mut out = alloc::full(c.shape(), T::default(), RESULT)?;
+    Zip::from(&mut out)
+        .and(&c)
+        .and(&a)
+        .and(&b)
+        .for_each(|o, &c, &a, &b| *o = if c { a } else { b });
+    Ok(out)
+}
+
 /// Converts every element to `to` with Rust `as` rules (bool: `!= 0`).
-pub(super) fn cast(x: &Value, to: DType) -> Result<Value, String> {
+pub(super) fn cast(x: &Value, to: DType) -> Result<Value, Fail> {
     with_elem!(x.dtype(), S => {
         let a = arg::<S>(x)?;
-        Ok(with_elem!(to, D => D::wrap(a.mapv(D::cast_from::<S>))))
+        with_elem!(to, D => map(a.view(), D::cast_from::<S>).map(D::wrap))
     })
 }
 
 /// A tensor of type `ty` filled with `value`.
-pub(super) fn constant(value: Scalar, ty: &TensorType) -> Value {
-    let dims = IxDyn(ty.shape.dims());
-    with_elem!(ty.dtype, T => T::wrap(ArrayD::from_elem(dims, T::from_scalar(value))))
+pub(super) fn constant(value: Scalar, ty: &TensorType) -> Result<Value, Fail> {
+    let dims = ty.shape.dims();
+    with_elem!(ty.dtype, T => alloc::full(dims, T::from_scalar(value), RESULT).map(T::wrap))
 }
 
 /// A tensor of type `ty` whose elements are their index along `axis`.
-pub(super) fn iota(axis: usize, ty: &TensorType) -> Result<Value, String> {
+pub(super) fn iota(axis: usize, ty: &TensorType) -> Result<Value, Fail> {
     if axis >= ty.shape.rank() {
-        return Err(format!("iota axis {axis} out of range for {}", ty.shape));
+        return Err(format!("iota axis {axis} out of range for {}", ty.shape).into());
     }
-    let dims = IxDyn(ty.shape.dims());
-    Ok(with_elem!(ty.dtype, T => {
-        T::wrap(ArrayD::from_shape_fn(dims, |i| T::from_index(i[axis])))
-    }))
+    fn iota_t<T: Elem>(axis: usize, dims: &[usize]) -> Result<ArrayD<T>, Fail> {
+        let mut out = alloc::full(dims, T::from_index(0), RESULT)?;
+        for (i, mut lane) in out.axis_iter_mut(Axis(axis)).enumerate() {
+            lane.fill(T::from_index(i));
+        }
+        Ok(out)
+    }
+    with_elem!(ty.dtype, T => iota_t::<T>(axis, ty.shape.dims()).map(T::wrap))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{arr0, arr1};
+
+    /// 2^48 elements: no allocator can provide them (see `alloc`'s tests).
+    const HUGE: usize = 1 << 48;
+
+    fn is_alloc<T: std::fmt::Debug>(r: Result<T, Fail>) -> bool {
+        matches!(r, Err(Fail::Alloc(_)))
+    }
+
+    #[test]
+    fn huge_inputs_fail_in_every_elementwise_kernel() {
+        let x = arr0(2.0f32).into_dyn();
+        let t = arr0(true).into_dyn();
+        let big = x.broadcast(IxDyn(&[HUGE])).unwrap();
+        let bigt = t.broadcast(IxDyn(&[HUGE])).unwrap();
+        assert!(is_alloc(map(big.view(), |v: f32| v.exp())));
+        assert!(is_alloc(map(big.view(), f64::cast_from::<f32>)));
+        assert!(is_alloc(
+            zip2_views(big.view(), big.view(), |a: f32, b| a + b)
+        ));
+        assert!(is_alloc(zip2(&x, &x, &[HUGE], |a: f32, b| a < b)));
+        assert!(is_alloc(select_views(bigt, big.view(), big.view())));
+        let ty = TensorType::new(DType::I64, [HUGE]);
+        assert!(is_alloc(constant(Scalar::Int(1), &ty)));
+        assert!(is_alloc(iota(0, &ty)));
+    }
+
+    #[test]
+    fn iota_counts_along_its_axis() {
+        let ty = TensorType::new(DType::I32, [2, 3]);
+        let v = iota(1, &ty).unwrap();
+        let want = ndarray::arr2(&[[0, 1, 2], [0, 1, 2]]).into_dyn();
+        assert_eq!(v, Value::I32(want));
+        let v = iota(0, &TensorType::new(DType::F32, [3])).unwrap();
+        assert_eq!(v, Value::F32(arr1(&[0.0, 1.0, 2.0]).into_dyn()));
+    }
 }

@@ -46,6 +46,11 @@
 //! * A value whose type needs more than `isize::MAX` bytes (possible for declared shapes such
 //!   as `[0, 2^63]`, which the verifier accepts) cannot be an ndarray; `run` returns
 //!   [`Error::Data`] for it before evaluating anything.
+//! * **Memory** for tensor data (results, copies of inputs and outputs, temporaries) is
+//!   allocated fallibly (see `alloc.rs`): a request the allocator refuses gives
+//!   [`Error::Data`] naming the op, its value, its result type and the byte count, never an
+//!   abort. A lazy view can make a tiny input huge (`expand` of one element to 2^40), so
+//!   this is reachable from any program.
 
 // `with_elem!(dtype, T => expr)` evaluates `expr` with the type alias `T` bound to the Rust
 // element type of `dtype`.
@@ -90,6 +95,7 @@ macro_rules! map_value {
     };
 }
 
+mod alloc;
 mod elementwise;
 mod layout;
 mod linalg;
@@ -98,6 +104,7 @@ mod value;
 
 pub use value::Value;
 
+use self::alloc::Fail;
 use crate::error::Error;
 use crate::op::Op;
 use crate::program::{check_inputs, Inst, Program, ValueId, Violation};
@@ -109,7 +116,9 @@ use crate::types::TensorType;
 ///
 /// Verifies the program first ([`Error::Verify`]) and checks the inputs against its
 /// parameters ([`Error::Input`]). Index operands outside their axis give
-/// [`Error::IndexOutOfRange`]. Never panics on a program that verifies.
+/// [`Error::IndexOutOfRange`]; memory that cannot be allocated (for a copy of an input, an
+/// op's result or temporary, or an output tensor) gives [`Error::Data`]. Never panics or
+/// aborts on a program that verifies.
 ///
 /// ```
 /// use lazyjit_lowering::{reference, BinaryOp, DType, Op, Program, Tensor, TensorType};
@@ -154,8 +163,12 @@ pub fn run(program: &Program, inputs: &[&Tensor]) -> Result<Vec<Tensor>, Error> 
     }
 
     let mut values: Vec<Option<Value>> = Vec::with_capacity(n);
-    for t in inputs {
-        values.push(Some(Value::from_tensor(t)?));
+    for (i, t) in inputs.iter().enumerate() {
+        let v = Value::from_tensor(t).map_err(|e| {
+            let p = &program.params[i];
+            value::in_context(e, format!("parameter {} `{}`", ValueId(i as u32), p.name))
+        })?;
+        values.push(Some(v));
     }
     for (i, inst) in program.insts.iter().enumerate() {
         let vid = program.inst_value(i);
@@ -184,7 +197,9 @@ pub fn run(program: &Program, inputs: &[&Tensor]) -> Result<Vec<Tensor>, Error> 
         .outputs
         .iter()
         .map(|o| match &values[o.index()] {
-            Some(v) => Ok(v.to_tensor()),
+            Some(v) => v
+                .to_tensor()
+                .map_err(|e| value::in_context(e, format!("output {o}"))),
             None => Err(internal(*o, "output value was freed".into())),
         })
         .collect()
@@ -195,7 +210,8 @@ pub fn run(program: &Program, inputs: &[&Tensor]) -> Result<Vec<Tensor>, Error> 
 ///
 /// Unlike [`run`], this checks only this instruction: the operands' types must satisfy the
 /// op's rules and give the declared result type, else [`Error::Verify`]. Useful for eager,
-/// op-by-op execution.
+/// op-by-op execution. A result or temporary that cannot be allocated gives [`Error::Data`]
+/// naming the op.
 ///
 /// ```
 /// use lazyjit_lowering::reference::{eval_inst, Value};
@@ -236,36 +252,46 @@ pub fn eval_inst(inst: &Inst, value: ValueId, args: &[&Value]) -> Result<Value, 
 
 /// Evaluates an instruction whose operand types are known to satisfy its rules.
 fn eval_unchecked(inst: &Inst, vid: ValueId, args: &[&Value]) -> Result<Value, Error> {
-    let bug = |m: String| internal(vid, m);
+    kernel(inst, vid, args).map_err(|f| match f {
+        Fail::Bug(m) => internal(vid, m),
+        Fail::Alloc(a) => Error::Data(format!(
+            "reference interpreter: {} (value {vid}: {}): {a}",
+            inst.op.name(),
+            inst.ty
+        )),
+        Fail::Error(e) => e,
+    })
+}
+
+/// Dispatches to the op's kernel.
+fn kernel(inst: &Inst, vid: ValueId, args: &[&Value]) -> Result<Value, Fail> {
     let arg = |i: usize| {
         args.get(i)
             .copied()
-            .ok_or_else(|| internal(vid, format!("missing operand {i}")))
+            .ok_or_else(|| Fail::Bug(format!("missing operand {i}")))
     };
     let dims = inst.ty.shape.dims();
     match &inst.op {
-        Op::Unary(u) => elementwise::unary(*u, arg(0)?).map_err(bug),
-        Op::Binary(b) => elementwise::binary(*b, arg(0)?, arg(1)?, dims).map_err(bug),
-        Op::Where => elementwise::select(arg(0)?, arg(1)?, arg(2)?, dims).map_err(bug),
-        Op::Cast => elementwise::cast(arg(0)?, inst.ty.dtype).map_err(bug),
-        Op::Constant { value } => Ok(elementwise::constant(*value, &inst.ty)),
-        Op::Iota { axis } => elementwise::iota(*axis, &inst.ty).map_err(bug),
-        Op::Reduce { op, axes, keepdim } => {
-            reduce::reduce(*op, axes, *keepdim, arg(0)?).map_err(bug)
-        }
-        Op::Reshape { shape } => layout::reshape(arg(0)?, shape.dims()).map_err(bug),
-        Op::Permute { perm } => layout::permute(arg(0)?, perm).map_err(bug),
-        Op::Expand { shape } => layout::expand(arg(0)?, shape.dims()).map_err(bug),
+        Op::Unary(u) => elementwise::unary(*u, arg(0)?),
+        Op::Binary(b) => elementwise::binary(*b, arg(0)?, arg(1)?, dims),
+        Op::Where => elementwise::select(arg(0)?, arg(1)?, arg(2)?, dims),
+        Op::Cast => elementwise::cast(arg(0)?, inst.ty.dtype),
+        Op::Constant { value } => elementwise::constant(*value, &inst.ty),
+        Op::Iota { axis } => elementwise::iota(*axis, &inst.ty),
+        Op::Reduce { op, axes, keepdim } => reduce::reduce(*op, axes, *keepdim, arg(0)?),
+        Op::Reshape { shape } => layout::reshape(arg(0)?, shape.dims()),
+        Op::Permute { perm } => layout::permute(arg(0)?, perm),
+        Op::Expand { shape } => layout::expand(arg(0)?, shape.dims()),
         Op::Slice {
             starts,
             stops,
             steps,
-        } => layout::slice(arg(0)?, starts, stops, steps).map_err(bug),
-        Op::Concat { axis } => layout::concat(args, *axis).map_err(bug),
-        Op::Pad { lo, value, .. } => layout::pad(arg(0)?, lo, *value, dims).map_err(bug),
+        } => layout::slice(arg(0)?, starts, stops, steps),
+        Op::Concat { axis } => layout::concat(args, *axis),
+        Op::Pad { lo, value, .. } => layout::pad(arg(0)?, lo, *value, dims),
         Op::Gather { axis } => layout::gather(arg(0)?, arg(1)?, *axis, vid),
         Op::IndexSelect { axis } => layout::index_select(arg(0)?, arg(1)?, *axis, dims, vid),
-        Op::MatMul => linalg::matmul(arg(0)?, arg(1)?, dims).map_err(bug),
+        Op::MatMul => linalg::matmul(arg(0)?, arg(1)?, dims),
     }
 }
 

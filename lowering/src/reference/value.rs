@@ -1,9 +1,10 @@
 //! Values of the reference interpreter and the element traits its kernels are generic over.
 
+use super::alloc::{self, Fail};
 use crate::error::Error;
 use crate::tensor::{Element, Tensor};
 use crate::types::{DType, Scalar, TensorType};
-use ndarray::{ArrayD, IxDyn};
+use ndarray::ArrayD;
 use std::ops::Neg;
 
 /// A tensor value of the reference interpreter: an ndarray of the value's element type.
@@ -18,24 +19,66 @@ pub enum Value {
 
 impl Value {
     /// Copies a tensor into a value of the same dtype and shape.
+    ///
+    /// Errors with [`Error::Data`] if the copy cannot be allocated.
     pub fn from_tensor(t: &Tensor) -> Result<Value, Error> {
-        Ok(match t.dtype() {
-            DType::F32 => Value::F32(t.to_array()?),
-            DType::F64 => Value::F64(t.to_array()?),
-            DType::I32 => Value::I32(t.to_array()?),
-            DType::I64 => Value::I64(t.to_array()?),
-            DType::Bool => Value::Bool(t.to_array()?),
-        })
+        fn copy_in<T: Elem>(t: &Tensor) -> Result<Value, Error> {
+            let fail = |e: String| {
+                Error::Data(format!(
+                    "reference interpreter: copying a tensor of type {}: {e}",
+                    t.ty()
+                ))
+            };
+            let data = t.as_slice::<T>()?;
+            match alloc::collect(t.shape().dims(), data.iter().copied(), "the copy") {
+                Ok(a) => Ok(T::wrap(a)),
+                Err(Fail::Alloc(a)) => Err(fail(a.to_string())),
+                Err(Fail::Bug(m)) => Err(fail(m)),
+                Err(Fail::Error(e)) => Err(e),
+            }
+        }
+        with_elem!(t.dtype(), T => copy_in::<T>(t))
     }
 
-    /// Copies the value into a row-major tensor.
-    pub fn to_tensor(&self) -> Tensor {
+    /// Copies the value into a row-major tensor, or returns [`Error::Data`] if the tensor
+    /// cannot be allocated.
+    ///
+    /// ```
+    /// use lazyjit_lowering::reference::Value;
+    /// use ndarray::arr2;
+    ///
+    /// let v = Value::from(arr2(&[[1i32, 2], [3, 4]]).reversed_axes().into_dyn());
+    /// let t = v.to_tensor().unwrap();
+    /// assert_eq!(t.as_slice::<i32>().unwrap(), &[1, 3, 2, 4]);
+    /// ```
+    pub fn to_tensor(&self) -> Result<Tensor, Error> {
+        fn copy_out<T: Elem>(a: &ArrayD<T>) -> Result<Tensor, Error> {
+            let ty = TensorType::new(T::DTYPE, a.shape());
+            let mut t = Tensor::zeros(ty.clone()).map_err(|e| {
+                in_context(
+                    e,
+                    format!("reference interpreter: copying a value of type {ty} into a tensor"),
+                )
+            })?;
+            let dst = t.as_mut_slice::<T>()?;
+            if dst.len() != a.len() {
+                return Err(Error::Data(format!(
+                    "reference interpreter: a tensor of type {ty} holds {} elements, not {}",
+                    dst.len(),
+                    a.len()
+                )));
+            }
+            for (d, s) in dst.iter_mut().zip(a.iter()) {
+                *d = *s;
+            }
+            Ok(t)
+        }
         match self {
-            Value::F32(a) => Tensor::from_array(a),
-            Value::F64(a) => Tensor::from_array(a),
-            Value::I32(a) => Tensor::from_array(a),
-            Value::I64(a) => Tensor::from_array(a),
-            Value::Bool(a) => Tensor::from_array(a),
+            Value::F32(a) => copy_out(a),
+            Value::F64(a) => copy_out(a),
+            Value::I32(a) => copy_out(a),
+            Value::I64(a) => copy_out(a),
+            Value::Bool(a) => copy_out(a),
         }
     }
 
@@ -77,12 +120,6 @@ macro_rules! value_from_array {
     )*};
 }
 value_from_array!(f32 => F32, f64 => F64, i32 => I32, i64 => I64, bool => Bool);
-
-impl From<&Value> for Tensor {
-    fn from(v: &Value) -> Tensor {
-        v.to_tensor()
-    }
-}
 
 /// Every element type: access to its `Value` variant and the `as` conversions of `cast`.
 pub(crate) trait Elem: Element + PartialOrd {
@@ -375,12 +412,16 @@ macro_rules! impl_int {
 impl_int!(i32);
 impl_int!(i64);
 
+/// `e` with `context` prefixed to its message if it is [`Error::Data`] (other errors are
+/// already complete).
+pub(super) fn in_context(e: Error, context: impl std::fmt::Display) -> Error {
+    match e {
+        Error::Data(m) => Error::Data(format!("{context}: {m}")),
+        e => e,
+    }
+}
+
 /// The operand as an array of `T`, or a message naming the dtype it has instead.
 pub(crate) fn arg<T: Elem>(v: &Value) -> Result<&ArrayD<T>, String> {
     T::get(v).ok_or_else(|| format!("expected a {} operand, got {}", T::DTYPE, v.ty()))
-}
-
-/// A row-major vector as an array of shape `dims`.
-pub(crate) fn from_vec<T>(dims: &[usize], v: Vec<T>) -> Result<ArrayD<T>, String> {
-    ArrayD::from_shape_vec(IxDyn(dims), v).map_err(|e| format!("building shape {dims:?}: {e}"))
 }

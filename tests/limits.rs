@@ -1,0 +1,104 @@
+//! Safety of the lazy-tensor front end at the edges of the size limit
+//! (`lazyjit::lowering::MAX_ELEMENTS`): constructors and view ops beyond it are errors at the
+//! call that made them; views within it index correctly, however large they are virtually.
+
+use lazyjit::lowering::MAX_ELEMENTS;
+use lazyjit::{DType, Error, LazyTensor};
+
+#[track_caller]
+fn op_error<T: std::fmt::Debug>(r: lazyjit::Result<T>, op: &str) -> String {
+    match r {
+        Err(e @ Error::Op { .. }) => {
+            let m = e.to_string();
+            assert!(m.contains(op), "the error names {op}: {m}");
+            assert!(m.contains("size limit"), "the error names the limit: {m}");
+            m
+        }
+        Err(e) => panic!("expected an op error from {op}, got {e}"),
+        Ok(v) => panic!("expected an error from {op}, got {v:?}"),
+    }
+}
+
+#[test]
+fn constructors_beyond_the_limit_are_errors() {
+    let huge = [usize::MAX, 2];
+    op_error(LazyTensor::zeros(&huge, DType::F32), "constant");
+    op_error(LazyTensor::ones(&[1 << 32, 1 << 32], DType::I64), "constant");
+    op_error(LazyTensor::zeros(&[usize::MAX, 0], DType::Bool), "constant");
+    op_error(LazyTensor::full(&[1 << 40, 1 << 40], 3.0f32), "expand");
+    op_error(LazyTensor::full(&[1 << 40, 1 << 40], 0.0f32), "constant");
+    op_error(LazyTensor::iota(&[1 << 40, 1 << 40], 0, DType::I32), "iota");
+    op_error(
+        LazyTensor::rand_uniform(&[1 << 40, 1 << 40], DType::F32, 0.0, 1.0, 1),
+        "rand_uniform",
+    );
+    assert!(LazyTensor::from_vec(Vec::<f32>::new(), &[usize::MAX, 0]).is_err());
+    // Empty tensors with modest dims are fine, and so are virtual tensors at the limit.
+    let e = LazyTensor::zeros(&[1 << 20, 0], DType::F32).unwrap();
+    assert_eq!(e.numel(), 0);
+    let v = LazyTensor::zeros(&[MAX_ELEMENTS], DType::F32).unwrap();
+    assert_eq!(v.numel(), MAX_ELEMENTS);
+}
+
+/// The reproducer: 3 * 2^62 virtual elements used to read out of bounds; the expand
+/// is now refused at the call.
+#[test]
+fn expanding_past_the_limit_is_refused() -> lazyjit::Result<()> {
+    let a = LazyTensor::from_vec(
+        (0..3usize << 20).map(|i| (i >> 20) as f32).collect(),
+        &[3, 1, 1 << 20],
+    )?;
+    op_error(a.expand(&[3, 1 << 42, 1 << 20]), "expand");
+    let b = LazyTensor::from_vec(vec![10.0f32, 20.0, 30.0], &[1, 3])?;
+    op_error(b.expand(&[1 << 62, 3]), "expand");
+    // Broadcasting binary ops and matmul are held to the same rule.
+    let col = LazyTensor::zeros(&[1 << 30, 1], DType::F32)?;
+    let row = LazyTensor::zeros(&[1 << 30], DType::F32)?;
+    op_error(col.add(&row), "add");
+    op_error(col.matmul(&row.reshape(&[1, 1 << 30])?), "matmul");
+    Ok(())
+}
+
+/// The same reproducer scaled to fit: [3, 2^34, 2^20] = 3 * 2^54 virtual elements,
+/// flattened and indexed at the edges of each block, on the JIT.
+#[test]
+fn huge_views_within_the_limit_index_correctly() -> lazyjit::Result<()> {
+    let a = LazyTensor::from_vec(
+        (0..3usize << 20).map(|i| (i >> 20) as f32).collect(),
+        &[3, 1, 1 << 20],
+    )?;
+    let big = a.expand(&[3, 1 << 34, 1 << 20])?.reshape(&[3 << 54])?;
+    let idx = vec![
+        0i64,
+        1 << 40,
+        (1 << 54) - 1,
+        1 << 54,
+        (2 << 54) + 3,
+        (3 << 54) - 1,
+    ];
+    let got = big
+        .index_select(0, &LazyTensor::from_vec(idx, &[6])?)?
+        .to_vec::<f32>()?;
+    assert_eq!(got, vec![0.0, 0.0, 0.0, 1.0, 2.0, 2.0]);
+    // The last elements of [10, 20, 30] expanded to [2^54, 3] and flattened.
+    let b = LazyTensor::from_vec(vec![10.0f32, 20.0, 30.0], &[1, 3])?;
+    let flat = b.expand(&[1 << 54, 3])?.reshape(&[3 << 54])?;
+    let tail = flat.narrow(0, (3 << 54) - 4, 4)?.to_vec::<f32>()?;
+    assert_eq!(tail, vec![30.0, 10.0, 20.0, 30.0]);
+    // Out of range is an index error, never a read.
+    let bad = big.index_select(0, &LazyTensor::from_vec(vec![3i64 << 54], &[1])?)?;
+    assert!(bad.to_vec::<f32>().is_err());
+    Ok(())
+}
+
+/// A broadcast ndarray view of one element can describe 2^50 elements (4 PiB): copying it in
+/// is an error, not an abort.
+#[test]
+fn huge_broadcast_ndarrays_are_errors_not_aborts() {
+    let one = ndarray::Array1::<f32>::zeros(1);
+    let view = one.broadcast(1usize << 50).unwrap();
+    let err = LazyTensor::from_ndarray(&view).unwrap_err();
+    assert!(err.to_string().contains("from_ndarray"), "{err}");
+    let small = one.broadcast(5).unwrap();
+    assert_eq!(LazyTensor::from_ndarray(&small).unwrap().to_vec::<f32>().unwrap(), vec![0.0; 5]);
+}
