@@ -23,7 +23,10 @@ fn op_error<T: std::fmt::Debug>(r: lazyjit::Result<T>, op: &str) -> String {
 fn constructors_beyond_the_limit_are_errors() {
     let huge = [usize::MAX, 2];
     op_error(LazyTensor::zeros(&huge, DType::F32), "constant");
-    op_error(LazyTensor::ones(&[1 << 32, 1 << 32], DType::I64), "constant");
+    op_error(
+        LazyTensor::ones(&[1 << 32, 1 << 32], DType::I64),
+        "constant",
+    );
     op_error(LazyTensor::zeros(&[usize::MAX, 0], DType::Bool), "constant");
     op_error(LazyTensor::full(&[1 << 40, 1 << 40], 3.0f32), "expand");
     op_error(LazyTensor::full(&[1 << 40, 1 << 40], 0.0f32), "constant");
@@ -100,5 +103,57 @@ fn huge_broadcast_ndarrays_are_errors_not_aborts() {
     let err = LazyTensor::from_ndarray(&view).unwrap_err();
     assert!(err.to_string().contains("from_ndarray"), "{err}");
     let small = one.broadcast(5).unwrap();
-    assert_eq!(LazyTensor::from_ndarray(&small).unwrap().to_vec::<f32>().unwrap(), vec![0.0; 5]);
+    assert_eq!(
+        LazyTensor::from_ndarray(&small)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap(),
+        vec![0.0; 5]
+    );
+}
+
+/// Peak RSS (VmHWM) of this process in MiB, from /proc (Linux only).
+fn peak_rss_mib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
+}
+
+/// A balanced tree of 2^20 - 1 pending adds (depth 20) built leaf-pair by leaf-pair, as a
+/// wide shallow graph would be: with the default node limit (100,000) the pending graph
+/// never passes 100k nodes, so peak memory stays bounded. Run alone (peak RSS is
+/// process-wide): `cargo test --release --test limits -- --ignored wide`. Set
+/// `LAZYJIT_TRIM_GRAPH_NODES=0` to see the unbounded peak.
+#[test]
+#[ignore]
+fn wide_shallow_graph_memory_is_bounded() -> lazyjit::Result<()> {
+    let leaves = 1usize << 20;
+    let x = LazyTensor::from_vec(vec![1.0f32], &[1])?;
+    // Depth-first construction with an explicit stack of (level, tensor): the tree's
+    // pending nodes accumulate as they would in a real wide graph.
+    let mut stack: Vec<(u32, LazyTensor)> = Vec::new();
+    for _ in 0..leaves {
+        let mut cur = (0u32, x.add_scalar(0.0f32)?);
+        while let Some((lvl, _)) = stack.last() {
+            if *lvl != cur.0 {
+                break;
+            }
+            let (lvl, left) = stack.pop().expect("checked");
+            cur = (lvl + 1, left.add(&cur.1)?);
+        }
+        stack.push(cur);
+    }
+    let (_, root) = stack.pop().expect("one root");
+    assert_eq!(root.to_vec::<f32>()?, vec![leaves as f32]);
+    let peak = peak_rss_mib().unwrap_or(0);
+    println!(
+        "{} pending-op tree: peak RSS {peak} MiB, trims {}",
+        2 * leaves - 1,
+        lazyjit::metrics::value(lazyjit::metrics::Counter::Trim)
+    );
+    if std::env::var_os("LAZYJIT_TRIM_GRAPH_NODES").is_none() {
+        assert!(peak < 400, "peak RSS {peak} MiB");
+    }
+    Ok(())
 }
