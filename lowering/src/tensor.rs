@@ -390,6 +390,39 @@ fn byte_size(ty: &TensorType) -> Result<usize, Error> {
 }
 
 /// A dense row-major host tensor.
+///
+/// Invariants that generated code and [`Tensor::as_slice`] rely on, which safe code cannot
+/// break: the type is within the size limit ([`crate::types::MAX_ELEMENTS`]), the buffer
+/// holds exactly the type's byte size, and every element is a valid value of its dtype
+/// (bools are 0 or 1). Data is written only through typed slices; the buffer cannot be
+/// replaced or written as bytes:
+///
+/// ```compile_fail
+/// use lazyjit_lowering::{DType, Tensor, TensorType};
+/// let mut t = Tensor::zeros(TensorType::new(DType::Bool, [4])).unwrap();
+/// *t.buffer_mut() = lazyjit_lowering::Buffer::zeroed(1); // not public
+/// ```
+///
+/// ```compile_fail
+/// use lazyjit_lowering::{DType, Tensor, TensorType};
+/// let t = Tensor::zeros(TensorType::new(DType::Bool, [4])).unwrap();
+/// let mut b = t.buffer().clone();
+/// b.as_bytes_mut()[0] = 2; // a copy of the bytes is not the tensor's buffer...
+/// let _ = Tensor { ty: t.ty().clone(), buf: b }; // ...and fields are private
+/// ```
+///
+/// ```
+/// use lazyjit_lowering::{DType, Tensor, TensorType};
+/// let mut t = Tensor::zeros(TensorType::new(DType::Bool, [4])).unwrap();
+/// t.as_mut_slice::<bool>().unwrap()[2] = true; // typed: only valid bools
+/// assert_eq!(t.as_slice::<bool>().unwrap(), &[false, false, true, false]);
+/// ```
+///
+/// ```compile_fail
+/// use lazyjit_lowering::{DType, Tensor, TensorType};
+/// let mut t = Tensor::zeros(TensorType::new(DType::Bool, [4])).unwrap();
+/// t.as_mut_slice::<u8>().unwrap()[0] = 2; // u8 is not an element type
+/// ```
 #[derive(Clone, Debug)]
 pub struct Tensor {
     ty: TensorType,
