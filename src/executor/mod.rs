@@ -136,8 +136,8 @@ pub fn live_tensors() -> usize {
 /// Called after each recorded op: syncs `t` when its pending graph is deeper than
 /// [`Config::trim_graph_depth`] or holds more than [`Config::trim_graph_nodes`] nodes.
 pub(crate) fn check_trim(t: &LazyTensor, depth: u32, bound: u32, cfg: config::Hot) {
-    let too_many = bound as usize > cfg.trim_graph_nodes
-        && too_many_pending(&t.node(), cfg.trim_graph_nodes);
+    let too_many =
+        bound as usize > cfg.trim_graph_nodes && too_many_pending(&t.node(), cfg.trim_graph_nodes);
     if depth as usize > cfg.trim_graph_depth || too_many {
         metrics::inc(Counter::Trim);
         if let Err(e) = sync_at(&[t], t.node().loc) {
