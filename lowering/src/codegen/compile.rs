@@ -3,6 +3,7 @@
 use super::emit::KernelEmitter;
 use super::math::{register_symbols, MathEmitter};
 use super::plan::{view_base, FusionPlan, KernelKind, Storage};
+use super::segments::{parts, split_group, Part};
 use crate::error::Error;
 use crate::kernels::MatMulPlan;
 use crate::op::Op;
@@ -207,12 +208,21 @@ fn compile_here(program: &Program, opts: &CompileOptions) -> Result<Compiled, Er
 
     let t = Instant::now();
     let plan = FusionPlan::new(program);
+    // Results of kernels the plan dropped (empty or dead) keep a slot, since a kernel that
+    // reads nothing may still name them, but get no memory.
+    let mut computed = vec![false; program.num_values()];
+    for k in &plan.kernels {
+        if k.kind != KernelKind::Check {
+            computed[k.root.index()] = true;
+        }
+    }
     let mut slot_bytes = Vec::new();
     let mut slot_of = HashMap::new();
     for (v, s) in plan.storage.iter().enumerate() {
         let ty = program.value_type(ValueId(v as u32));
         let bytes = match *s {
             Storage::Inline => continue,
+            Storage::Buffer | Storage::Scratch { .. } if !computed[v] => 0,
             Storage::Scratch { outer } => {
                 let rows: usize = ty.shape.dims()[..outer].iter().product();
                 ty.size_bytes() / rows.max(1)
@@ -236,6 +246,9 @@ fn compile_here(program: &Program, opts: &CompileOptions) -> Result<Compiled, Er
     let mut texts = Vec::new();
     let mut pending: Vec<Option<cranelift_module::FuncId>> = Vec::new();
     let mut steps_proto = Vec::new();
+    // Shared by every function, so that functions running pieces of one cut concat do not
+    // each rescan all its operands.
+    let mut concat_starts = HashMap::new();
     for (k, group) in plan.groups.iter().enumerate() {
         let kerns: Vec<&super::plan::Kernel> =
             group.kernels.iter().map(|&i| &plan.kernels[i]).collect();
@@ -247,60 +260,73 @@ fn compile_here(program: &Program, opts: &CompileOptions) -> Result<Compiled, Er
             }
         }
         let root = kerns.last().map(|k| k.root).unwrap_or(ValueId(0));
-        let name = format!("k{k}");
-        ctx.func.signature.params.clear();
-        ctx.func.signature.params.push(AbiParam::new(ptr_ty));
-        ctx.func.signature.params.push(AbiParam::new(ptr_ty));
-        ctx.func.name = UserFuncName::user(0, k as u32);
-        let id = module
-            .declare_function(&name, Linkage::Local, &ctx.func.signature)
-            .map_err(|e| Error::Codegen(format!("declare {name}: {e}")))?;
-        let tcfg = module.target_config();
-        {
-            let math = MathEmitter::new(&mut module, has_fma);
-            let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-            KernelEmitter::emit(
-                program,
-                &plan,
-                &slot_of,
-                &kerns,
-                &group.outer,
-                b,
-                math,
-                ptr_ty,
-                tcfg,
-            )?;
-        }
-        let mut text = KernelText {
-            name: name.clone(),
-            ..Default::default()
+        let cuts = split_group(program, &plan, &kerns, &group.outer);
+        let parts: Vec<Option<Part>> = match &cuts {
+            Some(c) => parts(c).map(Some).collect(),
+            None => vec![None],
         };
-        if opts.keep_clif {
-            text.clif = Some(ctx.func.display().to_string());
-        }
-        if opts.keep_disasm {
-            ctx.set_disasm(true);
-        }
-        module.define_function(id, &mut ctx).map_err(|e| {
-            let detail = match &e {
-                cranelift_module::ModuleError::Compilation(
-                    cranelift_codegen::CodegenError::Verifier(errs),
-                ) => cranelift_codegen::print_errors::pretty_verifier_error(
-                    &ctx.func,
-                    None,
-                    errs.clone(),
-                ),
-                _ => format!("{e:?}"),
+        for (part, pieces) in parts.into_iter().enumerate() {
+            let name = if part == 0 {
+                format!("k{k}")
+            } else {
+                format!("k{k}.{part}")
             };
-            Error::Codegen(format!("kernel {name} for {root}: {detail}"))
-        })?;
-        if opts.keep_disasm {
-            text.disasm = ctx.compiled_code().and_then(|c| c.vcode.clone());
+            ctx.func.signature.params.clear();
+            ctx.func.signature.params.push(AbiParam::new(ptr_ty));
+            ctx.func.signature.params.push(AbiParam::new(ptr_ty));
+            ctx.func.name = UserFuncName::user(0, pending.len() as u32);
+            let id = module
+                .declare_function(&name, Linkage::Local, &ctx.func.signature)
+                .map_err(|e| Error::Codegen(format!("declare {name}: {e}")))?;
+            let tcfg = module.target_config();
+            {
+                let math = MathEmitter::new(&mut module, has_fma);
+                let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+                KernelEmitter::emit(
+                    program,
+                    &plan,
+                    &slot_of,
+                    &kerns,
+                    &group.outer,
+                    pieces,
+                    &mut concat_starts,
+                    b,
+                    math,
+                    ptr_ty,
+                    tcfg,
+                )?;
+            }
+            let mut text = KernelText {
+                name: name.clone(),
+                ..Default::default()
+            };
+            if opts.keep_clif {
+                text.clif = Some(ctx.func.display().to_string());
+            }
+            if opts.keep_disasm {
+                ctx.set_disasm(true);
+            }
+            module.define_function(id, &mut ctx).map_err(|e| {
+                let detail = match &e {
+                    cranelift_module::ModuleError::Compilation(
+                        cranelift_codegen::CodegenError::Verifier(errs),
+                    ) => cranelift_codegen::print_errors::pretty_verifier_error(
+                        &ctx.func,
+                        None,
+                        errs.clone(),
+                    ),
+                    _ => format!("{e:?}"),
+                };
+                Error::Codegen(format!("kernel {name} for {root}: {detail}"))
+            })?;
+            if opts.keep_disasm {
+                text.disasm = ctx.compiled_code().and_then(|c| c.vcode.clone());
+            }
+            texts.push(text);
+            module.clear_context(&mut ctx);
+            pending.push(Some(id));
+            steps_proto.push(None);
         }
-        texts.push(text);
-        module.clear_context(&mut ctx);
-        pending.push(Some(id));
-        steps_proto.push(None);
     }
     stats.codegen = t.elapsed();
 

@@ -11,9 +11,11 @@
 //! lane) is computed once per lane in scalar mode and packed, so vectorisation never changes
 //! results, only speed.
 
+use super::bases::Bases;
 use super::index::{Atom, Idx, Var};
 use super::math::MathEmitter;
 use super::plan::{FusionPlan, Kernel, KernelKind, Storage};
+use super::segments::{concat_cuts, operand_starts, overlapping, Cuts, Part};
 use crate::error::Error;
 use crate::op::{BinaryOp, Op, ReduceOp, UnaryOp};
 use crate::program::{Program, ValueId};
@@ -23,6 +25,7 @@ use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::{FunctionBuilder, Variable};
 use cranelift_module::Module;
 use std::collections::HashMap;
+use std::ops::Range;
 
 pub(crate) const LANES: i64 = 4;
 
@@ -78,12 +81,17 @@ pub(crate) struct KernelEmitter<'a, 'f, 'm, M: Module> {
     b: FunctionBuilder<'f>,
     math: MathEmitter<'m, M>,
     ptr_ty: Type,
-    bases: HashMap<ValueId, Value>,
+    bases: Bases<'a>,
     status: Value,
     ext: Vec<usize>,
     env: Vec<Option<Value>>,
     lane: Option<Var>,
     memo: HashMap<(ValueId, Vec<Idx>, Mode), Value>,
+    /// Per concat: where each operand starts along the axis, and the total.
+    concat_starts: &'a mut HashMap<ValueId, Vec<i64>>,
+    /// The pieces of a cut loop this function runs (`segments::parts`), when the
+    /// group's one kernel is split over several functions.
+    part: Option<Part<'a>>,
 }
 
 impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
@@ -96,6 +104,8 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         slot_of: &'a HashMap<ValueId, usize>,
         kernels: &[&Kernel],
         outer: &[usize],
+        part: Option<Part<'a>>,
+        concat_starts: &'a mut HashMap<ValueId, Vec<i64>>,
         mut b: FunctionBuilder<'f>,
         math: MathEmitter<'m, M>,
         ptr_ty: Type,
@@ -106,26 +116,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         b.switch_to_block(entry);
         let bufs = b.block_params(entry)[0];
         let status = b.block_params(entry)[1];
-        let mut bases = HashMap::new();
-        for kernel in kernels {
-            // A check kernel writes nothing: its root (the gather) may have no buffer.
-            let root = (kernel.kind != KernelKind::Check).then_some(&kernel.root);
-            for v in kernel.inputs.iter().chain(root) {
-                if bases.contains_key(v) {
-                    continue;
-                }
-                let slot = *slot_of
-                    .get(v)
-                    .ok_or_else(|| cg(format!("no buffer slot for {v}")))?;
-                let ptr = b.ins().load(
-                    ptr_ty,
-                    MemFlagsData::trusted().with_readonly(),
-                    bufs,
-                    (slot * 8) as i32,
-                );
-                bases.insert(*v, ptr);
-            }
-        }
+        let bases = Bases::new(&mut b, bufs, ptr_ty, slot_of, kernels)?;
         let mut e = KernelEmitter {
             p,
             plan,
@@ -138,6 +129,8 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             env: Vec::new(),
             lane: None,
             memo: HashMap::new(),
+            concat_starts,
+            part,
         };
         let mut outer_idx = Vec::with_capacity(outer.len());
         let mut outer_vars = Vec::new();
@@ -181,6 +174,12 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 .collect(),
             _ => idx.to_vec(),
         }
+    }
+
+    /// Forgets values computed in the current loop body before starting another.
+    fn clear_memo(&mut self) {
+        self.memo.clear();
+        self.bases.clear_local();
     }
 
     fn new_var(&mut self, extent: usize) -> Var {
@@ -242,7 +241,6 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             return Ok(());
         }
         let dims = ty.shape.dims().to_vec();
-        let rs = row_strides(&ty.shape);
         let mut idx = Vec::with_capacity(dims.len());
         let mut looped = Vec::new();
         let inner: usize = dims[outer.len()..].iter().product();
@@ -273,39 +271,92 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 idx.push(Idx::konst(0));
             }
         }
+        if let Some(part) = self.part.clone() {
+            return self.cut_loops(root, &idx, &looped, part.cuts, part.range);
+        }
+        if !flat {
+            if let Some(cuts) = concat_cuts(self.p, self.plan, root, outer.len()) {
+                let all = 0..cuts.pieces.len();
+                return self.cut_loops(root, &idx, &looped, &cuts, all);
+            }
+        }
+        self.loop_nest(root, &idx, &looped)
+    }
+
+    /// Loops over `looped` (outermost first; the innermost vectorised when long enough),
+    /// computing and storing `root` at `idx`.
+    fn loop_nest(&mut self, root: ValueId, idx: &[Idx], looped: &[Var]) -> R<()> {
+        let ty = self.p.value_type(root);
         let out_off = self
-            .strip(root, &idx)
+            .strip(root, idx)
             .iter()
-            .zip(&rs)
+            .zip(&row_strides(&ty.shape))
             .fold(Idx::konst(0), |acc, (i, s)| acc.add(&i.scale(*s)));
         let vectorize = vec_dtype(ty.dtype)
             && looped
                 .last()
                 .is_some_and(|&v| self.ext[v as usize] >= LANES as usize);
         let Some((&inner, outer)) = looped.split_last() else {
-            self.memo.clear();
-            let val = self.compute(root, &idx, Mode::Scalar)?;
+            self.clear_memo();
+            let val = self.compute(root, idx, Mode::Scalar)?;
             return self.store(root, &out_off, val, Mode::Scalar);
         };
         let n = self.ext[inner as usize] as i64;
-        let outer = outer.to_vec();
-        self.nest(&outer, &mut |e| {
+        self.nest(outer, &mut |e| {
             let nv = if vectorize { n - n % LANES } else { 0 };
             e.counted_loop(0, nv, LANES, &mut |e, i| {
                 e.bind(inner, i);
                 e.lane = Some(inner);
-                e.memo.clear();
-                let val = e.compute(root, &idx, Mode::Vector)?;
+                e.clear_memo();
+                let val = e.compute(root, idx, Mode::Vector)?;
                 e.store(root, &out_off, val, Mode::Vector)?;
                 e.lane = None;
                 Ok(())
             })?;
             e.counted_loop(nv, n, 1, &mut |e, i| {
                 e.bind(inner, i);
-                e.memo.clear();
-                let val = e.compute(root, &idx, Mode::Scalar)?;
+                e.clear_memo();
+                let val = e.compute(root, idx, Mode::Scalar)?;
                 e.store(root, &out_off, val, Mode::Scalar)
             })
+        })
+    }
+
+    /// [`Self::loop_nest`] with the loop over dim `cuts.dim` replaced by one loop per piece
+    /// in `range` (see `segments.rs`).
+    fn cut_loops(
+        &mut self,
+        root: ValueId,
+        idx: &[Idx],
+        looped: &[Var],
+        cuts: &Cuts,
+        range: Range<usize>,
+    ) -> R<()> {
+        let d = cuts.dim;
+        let Some(pos) = looped.iter().position(|&v| idx[d] == Idx::var(v)) else {
+            // Not cut after all: the function with the first pieces does all the work.
+            if range.start > 0 {
+                return Ok(());
+            }
+            return self.loop_nest(root, idx, looped);
+        };
+        let (before, after) = (&looped[..pos], &looped[pos + 1..]);
+        let pieces = &cuts.pieces[range];
+        self.nest(before, &mut |e| {
+            for &(start, len) in pieces {
+                let mut pi = idx.to_vec();
+                let mut pl = Vec::with_capacity(after.len() + 1);
+                if len > 1 {
+                    let w = e.new_var(len);
+                    pi[d] = Idx::var(w).add_const(start);
+                    pl.push(w);
+                } else {
+                    pi[d] = Idx::konst(start);
+                }
+                pl.extend_from_slice(after);
+                e.loop_nest(root, &pi, &pl)?;
+            }
+            Ok(())
         })
     }
 
@@ -371,7 +422,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             }
         }
         self.nest(&vars, &mut |e| {
-            e.memo.clear();
+            e.clear_memo();
             let iv = e.compute_or_load(index, &idx, Mode::Scalar)?;
             e.checked_index(root, iv, data, axis, true)?;
             Ok(())
@@ -457,7 +508,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         if op.is_arg() {
             let axis = axes[0];
             return self.nest(&out_vars.clone(), &mut |e| {
-                e.memo.clear();
+                e.clear_memo();
                 e.arg_reduce(root, op, arg, &in_idx, axis, &red_vars, &out_off)
             });
         }
@@ -721,7 +772,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         self.b.def_var(acc, init);
         let nan = self.nan_var(op, dt, mode);
         self.nest(red, &mut |e| {
-            e.memo.clear();
+            e.clear_memo();
             let x = e.compute_or_load(arg, in_idx, mode)?;
             e.accumulate(op, dt, acc, nan, x);
             Ok(())
@@ -777,12 +828,11 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             e.counted_loop(0, n16, LANES * UNROLL, &mut |e, i| {
                 e.bind(lane, i);
                 e.lane = Some(lane);
-                e.memo.clear();
+                e.clear_memo();
                 for (u, &a) in accs.iter().enumerate() {
-                    let ext = e.ext.clone();
                     let idx: Vec<Idx> = in_idx
                         .iter()
-                        .map(|x| x.shift(lane, u as i64 * LANES, &ext))
+                        .map(|x| x.shift(lane, u as i64 * LANES, &e.ext))
                         .collect();
                     let x = e.compute_or_load(arg, &idx, Mode::Vector)?;
                     e.accumulate(op, dt, a, vnan, x);
@@ -793,7 +843,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             e.counted_loop(n16, n4, LANES, &mut |e, i| {
                 e.bind(lane, i);
                 e.lane = Some(lane);
-                e.memo.clear();
+                e.clear_memo();
                 let x = e.compute_or_load(arg, in_idx, Mode::Vector)?;
                 e.accumulate(op, dt, accs[0], vnan, x);
                 e.lane = None;
@@ -801,7 +851,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             })?;
             e.counted_loop(n4, n, 1, &mut |e, i| {
                 e.bind(lane, i);
-                e.memo.clear();
+                e.clear_memo();
                 let x = e.compute_or_load(arg, in_idx, Mode::Scalar)?;
                 e.accumulate(op, dt, sacc, snan, x);
                 Ok(())
@@ -847,7 +897,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let zero = self.b.ins().iconst(types::I64, 0);
         self.b.def_var(best_i, zero);
         self.nest(red, &mut |e| {
-            e.memo.clear();
+            e.clear_memo();
             let x = e.compute_or_load(arg, in_idx, Mode::Scalar)?;
             let cur = e.b.use_var(best);
             let better = if dt.is_float() {
@@ -913,18 +963,14 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
 
     fn store(&mut self, root: ValueId, off: &Idx, val: Value, mode: Mode) -> R<()> {
         let dt = self.p.value_type(root).dtype;
-        let base = *self
-            .bases
-            .get(&root)
-            .ok_or_else(|| cg("root has no buffer"))?;
+        let base = self.bases.get(&mut self.b, root)?;
         let size = dt.size_bytes() as i64;
         let flags = MemFlagsData::new().with_notrap();
         match (mode, dt) {
             (Mode::Vector, DType::Bool) => {
                 let lane = self.lane.ok_or_else(|| cg("vector store without a lane"))?;
                 for l in 0..LANES {
-                    let ext = self.ext.clone();
-                    let o = off.shift(lane, l, &ext);
+                    let o = off.shift(lane, l, &self.ext);
                     let (addr, imm) = self.elem_addr(base, &o, 1);
                     let x = self.b.ins().extractlane(val, l as u8);
                     let x = self.b.ins().ireduce(types::I8, x);
@@ -942,10 +988,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
 
     fn load(&mut self, v: ValueId, idx: &[Idx], mode: Mode) -> R<Value> {
         let ty = self.p.value_type(v).clone();
-        let base = *self
-            .bases
-            .get(&v)
-            .ok_or_else(|| cg(format!("{v} has no buffer")))?;
+        let base = self.bases.get(&mut self.b, v)?;
         let st = row_strides(&ty.shape);
         let off = self
             .strip(v, idx)
@@ -1054,8 +1097,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let d = self.p.value_type(v).dtype;
         let mut out: Option<Value> = None;
         for l in 0..LANES {
-            let ext = self.ext.clone();
-            let li: Vec<Idx> = idx.iter().map(|i| i.shift(lane, l, &ext)).collect();
+            let li: Vec<Idx> = idx.iter().map(|i| i.shift(lane, l, &self.ext)).collect();
             // Not `compute_or_load`: `v` may be the kernel root, which has a buffer (the one
             // this kernel is writing), so that would load the output instead of computing it.
             let x = if from_buffer {
@@ -1095,12 +1137,13 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             return true;
         };
         let d = inst.ty.dtype;
-        if !vec_dtype(d)
-            || !inst
-                .args
-                .iter()
-                .all(|a| vec_dtype(self.p.value_type(*a).dtype))
-        {
+        // A concat's operands all have its dtype; checking one keeps a cut concat of many
+        // operands from costing all of them in every piece.
+        let args = match inst.op {
+            Op::Concat { .. } => &inst.args[..1],
+            _ => &inst.args[..],
+        };
+        if !vec_dtype(d) || !args.iter().all(|a| vec_dtype(self.p.value_type(*a).dtype)) {
             return false;
         }
         match &inst.op {
@@ -1155,7 +1198,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             .inst(v)
             .ok_or_else(|| cg(format!("{v} is a parameter without a buffer")))?;
         let d = inst.ty.dtype;
-        let args = inst.args.clone();
+        let args = &inst.args;
         match &inst.op {
             Op::Unary(u) => {
                 let ai = self.broadcast_idx(idx, args[0]);
@@ -1207,7 +1250,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                     .iter()
                     .zip(&out_rs)
                     .fold(Idx::konst(0), |acc, (i, s)| acc.add(&i.scale(*s)));
-                let ext = self.ext.clone();
+                let ext = &self.ext;
                 let ai: Vec<Idx> = in_shape
                     .dims()
                     .iter()
@@ -1216,7 +1259,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                         if n == 1 {
                             Idx::konst(0)
                         } else {
-                            lin.div(s, &ext).rem(n as i64, &ext)
+                            lin.div(s, ext).rem(n as i64, ext)
                         }
                     })
                     .collect();
@@ -1242,7 +1285,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 self.compute_or_load(args[0], &ai, mode)
             }
             Op::Pad { lo, value, .. } => self.pad(v, args[0], lo, *value, idx, mode),
-            Op::Concat { axis } => self.concat(v, &args, *axis, idx, mode),
+            Op::Concat { axis } => self.concat(v, args, *axis, idx, mode),
             Op::Gather { axis } => {
                 let ii = idx.to_vec();
                 let iv = self.compute_or_load(args[1], &ii, Mode::Scalar)?;
@@ -1333,12 +1376,11 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     ) -> R<Value> {
         let in_dims = self.p.value_type(arg).shape.dims().to_vec();
         let d = self.p.value_type(v).dtype;
-        let ext = self.ext.clone();
         let mut ai = Vec::with_capacity(idx.len());
         let mut guarded = Vec::new();
         for (k, i) in idx.iter().enumerate() {
             let j = i.add_const(-(lo[k] as i64));
-            let (mn, mx) = j.range(&ext);
+            let (mn, mx) = j.range(&self.ext);
             if mn >= 0 && mx < in_dims[k] as i64 {
                 ai.push(j);
             } else {
@@ -1384,17 +1426,13 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         idx: &[Idx],
         mode: Mode,
     ) -> R<Value> {
-        let ext = self.ext.clone();
-        let (lo, hi) = idx[axis].range(&ext);
-        let mut parts = Vec::new();
-        let mut off = 0i64;
-        for &a in args {
-            let n = self.p.value_type(a).shape.dims()[axis] as i64;
-            if n > 0 && off <= hi && off + n > lo {
-                parts.push((a, off, n));
-            }
-            off += n;
-        }
+        let (lo, hi) = idx[axis].range(&self.ext);
+        let p = self.p;
+        let starts = self
+            .concat_starts
+            .entry(v)
+            .or_insert_with(|| operand_starts(p, args, axis));
+        let parts = overlapping(args, starts, lo, hi);
         if let [(a, o, n)] = parts[..] {
             if lo >= o && hi < o + n {
                 let mut ai = idx.to_vec();

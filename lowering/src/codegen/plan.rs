@@ -7,7 +7,13 @@
 //! - the base of a matmul operand's view chain (matmul reads strided buffers, so permute /
 //!   expand / slice views of a buffer cost nothing, but computed operands need a buffer);
 //! - an expensive expression (e.g. one holding `exp`) that is used more than once or is
-//!   broadcast to more elements than it has, which would otherwise be recomputed.
+//!   broadcast to more elements than it has, which would otherwise be recomputed;
+//! - an operand whose consumer's expression would read more than `MAX_LEAVES` distinct
+//!   buffers and constants (and a concat of more operands than that), which keeps the
+//!   Cranelift function of every kernel, and so its compile time, bounded.
+//!
+//! Kernels with nothing to write, and kernels whose results only such kernels read, are then
+//! dropped (`prune.rs`), before kernels are grouped into row loops.
 //!
 //! Every `gather` / `index_select` also gets a *check* kernel, placed before any kernel that
 //! reads through it, that validates all its index values in row-major order. The gather
@@ -16,12 +22,21 @@
 //! (e.g. through a slice) or whose result is empty — and makes the reported index the first
 //! bad one of the first failing instruction, as in the reference interpreter.
 
+use super::prune::prune;
 use crate::op::Op;
 use crate::program::{Program, ValueId};
 use std::fmt;
 
 /// Inline cost at which a multi-use or broadcast expression gets its own buffer.
 const MATERIALIZE_COST: u32 = 8;
+
+/// Most distinct buffers and constants one kernel's expression reads before an operand gets
+/// its own buffer. Cranelift computes an expression's pure ops where their result is used, so
+/// all of a kernel's loads (and its constants, which it hoists out of the loop) are live at
+/// once, and its register allocator takes time quadratic in how many are (8,000 scalar
+/// parameters multiplied into a tensor: 1.2 s). Bounding them per kernel makes compile time
+/// linear; a kernel reading more than this spills anyway, so the extra buffer costs little.
+const MAX_LEAVES: usize = 64;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KernelKind {
@@ -147,8 +162,45 @@ impl FusionPlan {
             }
         }
         let mut cost = vec![0u32; n];
+        // Distinct leaves (buffers and constants) each inline value's expression reads.
+        let mut leaves: Vec<Vec<ValueId>> = vec![Vec::new(); n];
+        for (v, l) in leaves.iter_mut().enumerate() {
+            *l = vec![ValueId(v as u32)];
+        }
         for (i, inst) in p.insts.iter().enumerate() {
             let v = np + i;
+            let reads = |mat: &[bool]| {
+                let mut l: Vec<ValueId> = inst
+                    .args
+                    .iter()
+                    .flat_map(|a| {
+                        if mat[a.index()] {
+                            std::slice::from_ref(a)
+                        } else {
+                            &leaves[a.index()][..]
+                        }
+                    })
+                    .copied()
+                    .collect();
+                l.sort_unstable();
+                l.dedup();
+                l
+            };
+            let mut l = reads(&mat);
+            if l.len() > MAX_LEAVES {
+                for a in &inst.args {
+                    if leaves[a.index()].len() > 1 {
+                        mat[a.index()] = true;
+                    }
+                }
+                l = reads(&mat);
+                if l.len() > MAX_LEAVES {
+                    mat[v] = true;
+                }
+            }
+            if inst.args.is_empty() {
+                l = vec![ValueId(v as u32)];
+            }
             let c = op_cost(&inst.op)
                 + inst
                     .args
@@ -161,6 +213,7 @@ impl FusionPlan {
             if c >= MATERIALIZE_COST && (uses[v] > 1 || broadcast) {
                 mat[v] = true;
             }
+            leaves[v] = if mat[v] { vec![ValueId(v as u32)] } else { l };
         }
         let storage = (0..n)
             .map(|v| {
@@ -174,6 +227,7 @@ impl FusionPlan {
             })
             .collect::<Vec<_>>();
         let mut kernels = Vec::new();
+        let mut seen = Visited::new(n);
         for (i, inst) in p.insts.iter().enumerate() {
             let v = ValueId((np + i) as u32);
             if matches!(inst.op, Op::Gather { .. } | Op::IndexSelect { .. }) {
@@ -181,7 +235,7 @@ impl FusionPlan {
                 // after the kernels that produce the index (roots < v).
                 let mut fused = Vec::new();
                 let mut inputs = Vec::new();
-                let mut seen = vec![false; n];
+                seen.next();
                 collect(
                     p,
                     &storage,
@@ -218,7 +272,7 @@ impl FusionPlan {
                 fused.sort();
                 fused.dedup();
             } else {
-                let mut seen = vec![false; n];
+                seen.next();
                 for a in &inst.args {
                     collect(p, &storage, *a, &mut seen, &mut fused, &mut inputs);
                 }
@@ -231,6 +285,7 @@ impl FusionPlan {
                 inputs,
             });
         }
+        let kernels = prune(p, kernels);
         let mut storage = storage;
         let groups = form_groups(p, &kernels, &mut storage);
         FusionPlan {
@@ -282,11 +337,11 @@ fn aligned_reads(
     v: ValueId,
     outer: &[usize],
     aligned: bool,
-    internal: &[ValueId],
+    internal: &Visited,
     is_root: bool,
 ) -> bool {
     if !is_root && storage[v.index()] != Storage::Inline {
-        return aligned || !internal.contains(&v);
+        return aligned || !internal.contains(v);
     }
     let Some(inst) = p.inst(v) else { return true };
     let k = outer.len();
@@ -304,13 +359,15 @@ fn aligned_reads(
 fn form_groups(p: &Program, kernels: &[Kernel], storage: &mut [Storage]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     let mut cur: Option<Group> = None;
+    // Roots of the current group's kernels.
+    let mut internal = Visited::new(p.num_values());
     for (i, kern) in kernels.iter().enumerate() {
         if let Some(g) = cur.as_mut().filter(|g| !g.outer.is_empty()) {
-            let internal: Vec<ValueId> = g.kernels.iter().map(|&j| kernels[j].root).collect();
             let fits = outer_of(p, kern, g.outer.len()).as_deref() == Some(&g.outer[..])
                 && aligned_reads(p, storage, kern.root, &g.outer, true, &internal, true);
             if fits {
                 g.kernels.push(i);
+                internal.insert(kern.root);
                 continue;
             }
         }
@@ -323,6 +380,8 @@ fn form_groups(p: &Program, kernels: &[Kernel], storage: &mut [Storage]) -> Vec<
             kernels: vec![i],
             outer: outer.unwrap_or_default(),
         });
+        internal.next();
+        internal.insert(kern.root);
     }
     groups.extend(cur);
     // A group is worth its loop nest only with several kernels and several rows; split the
@@ -343,19 +402,38 @@ fn form_groups(p: &Program, kernels: &[Kernel], storage: &mut [Storage]) -> Vec<
             }
         })
         .collect();
-    let outputs: Vec<ValueId> = p.outputs.clone();
+    // A result is row scratch when it is not an output and only kernels of its own group
+    // read it.
+    let mut group_of = vec![0; kernels.len()];
+    for (gi, g) in groups.iter().enumerate() {
+        for &j in &g.kernels {
+            group_of[j] = gi;
+        }
+    }
+    let mut producer = vec![None; p.num_values()];
+    for (j, k) in kernels.iter().enumerate() {
+        if k.kind != KernelKind::Check {
+            producer[k.root.index()] = Some(group_of[j]);
+        }
+    }
+    let mut escapes = vec![false; p.num_values()];
+    for o in &p.outputs {
+        escapes[o.index()] = true;
+    }
+    for (j, k) in kernels.iter().enumerate() {
+        for r in &k.inputs {
+            if producer[r.index()] != Some(group_of[j]) {
+                escapes[r.index()] = true;
+            }
+        }
+    }
     for g in &groups {
         if g.outer.is_empty() {
             continue;
         }
         for &j in &g.kernels {
             let r = kernels[j].root;
-            let local = !outputs.contains(&r)
-                && kernels
-                    .iter()
-                    .enumerate()
-                    .all(|(m, kk)| g.kernels.contains(&m) || !kk.inputs.contains(&r));
-            if local {
+            if !escapes[r.index()] {
                 storage[r.index()] = Storage::Scratch {
                     outer: g.outer.len(),
                 };
@@ -372,15 +450,48 @@ fn collect_views(p: &Program, mut v: ValueId, base: ValueId, out: &mut Vec<Value
     }
 }
 
+/// A set of values cleared in O(1), so that visiting one kernel's expression costs its own
+/// size, not the program's.
+struct Visited {
+    stamp: u32,
+    marks: Vec<u32>,
+}
+
+impl Visited {
+    fn new(n: usize) -> Visited {
+        Visited {
+            stamp: 0,
+            marks: vec![0; n],
+        }
+    }
+
+    /// Empties the set.
+    fn next(&mut self) {
+        self.stamp += 1;
+    }
+
+    fn contains(&self, v: ValueId) -> bool {
+        self.marks[v.index()] == self.stamp
+    }
+
+    /// Adds `v`; false if it was already there.
+    fn insert(&mut self, v: ValueId) -> bool {
+        let m = &mut self.marks[v.index()];
+        let fresh = *m != self.stamp;
+        *m = self.stamp;
+        fresh
+    }
+}
+
 fn collect(
     p: &Program,
     storage: &[Storage],
     v: ValueId,
-    seen: &mut [bool],
+    seen: &mut Visited,
     fused: &mut Vec<ValueId>,
     inputs: &mut Vec<ValueId>,
 ) {
-    if std::mem::replace(&mut seen[v.index()], true) {
+    if !seen.insert(v) {
         return;
     }
     if storage[v.index()] != Storage::Inline {
