@@ -28,7 +28,7 @@
 //! ```
 
 use crate::error::{Error, Result};
-use lazyjit_lowering::{BinaryOp, Op, ReduceOp, Scalar, UnaryOp};
+use lazyjit_lowering::text::op_names;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fmt;
@@ -359,68 +359,9 @@ fn parse_bool(v: &str) -> std::result::Result<bool, &'static str> {
     }
 }
 
-/// Whether `name` is the name of an op of the program format (as [`Op::name`] gives it).
+/// Whether `name` is the name of an op of the program format.
 fn is_op_name(name: &str) -> bool {
     op_names().any(|n| n == name)
-}
-
-/// The names of every op of the program format, from [`Op::name`].
-fn op_names() -> impl Iterator<Item = &'static str> {
-    // One value of each op that is not a family (unary, binary, reduce). The match fails to
-    // compile when the format gains an op, as a reminder to list it here.
-    let others = [
-        Op::Where,
-        Op::Cast,
-        Op::Constant {
-            value: Scalar::Int(0),
-        },
-        Op::Iota { axis: 0 },
-        Op::Reshape {
-            shape: Default::default(),
-        },
-        Op::Permute { perm: Vec::new() },
-        Op::Expand {
-            shape: Default::default(),
-        },
-        Op::Slice {
-            starts: Vec::new(),
-            stops: Vec::new(),
-            steps: Vec::new(),
-        },
-        Op::Concat { axis: 0 },
-        Op::Pad {
-            lo: Vec::new(),
-            hi: Vec::new(),
-            value: Scalar::Int(0),
-        },
-        Op::Gather { axis: 0 },
-        Op::IndexSelect { axis: 0 },
-        Op::MatMul,
-    ];
-    let others = others.map(|op| match &op {
-        Op::Unary(_) | Op::Binary(_) | Op::Reduce { .. } => {
-            unreachable!("families are listed below")
-        }
-        Op::Where
-        | Op::Cast
-        | Op::Constant { .. }
-        | Op::Iota { .. }
-        | Op::Reshape { .. }
-        | Op::Permute { .. }
-        | Op::Expand { .. }
-        | Op::Slice { .. }
-        | Op::Concat { .. }
-        | Op::Pad { .. }
-        | Op::Gather { .. }
-        | Op::IndexSelect { .. }
-        | Op::MatMul => op.name(),
-    });
-    UnaryOp::ALL
-        .into_iter()
-        .map(UnaryOp::name)
-        .chain(BinaryOp::ALL.into_iter().map(BinaryOp::name))
-        .chain(ReduceOp::ALL.into_iter().map(ReduceOp::name))
-        .chain(others)
 }
 
 /// The environment configuration and its problems, read once per process; the problems
@@ -819,7 +760,10 @@ mod tests {
         assert_eq!(unique.len(), names.len(), "{names:?}");
         assert_eq!(
             names.len(),
-            UnaryOp::ALL.len() + BinaryOp::ALL.len() + ReduceOp::ALL.len() + 13
+            lazyjit_lowering::UnaryOp::ALL.len()
+                + lazyjit_lowering::BinaryOp::ALL.len()
+                + lazyjit_lowering::ReduceOp::ALL.len()
+                + 13
         );
         // The text parser knows every one of them as an op (the instruction may still be
         // malformed: no attributes, wrong operand count), and rejects a name that is not.

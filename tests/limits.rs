@@ -157,3 +157,35 @@ fn wide_shallow_graph_memory_is_bounded() -> lazyjit::Result<()> {
     }
     Ok(())
 }
+
+/// The hang: `zeros(&[2^20, 2^20, 0])` + add + sync looped over 2^40 empty rows. Now
+/// an empty result is never walked, on either backend.
+#[test]
+fn empty_tensors_with_huge_dims_do_no_work() -> lazyjit::Result<()> {
+    use lazyjit::{config, BackendKind};
+    for backend in [BackendKind::Cranelift, BackendKind::Reference] {
+        config::with(
+            |c| c.backend = backend,
+            || -> lazyjit::Result<()> {
+                let a = LazyTensor::zeros(&[1 << 20, 1 << 20, 0], DType::F32)?;
+                let b = LazyTensor::ones(&[1 << 20, 1 << 20, 0], DType::F32)?;
+                let c = a.add(&b)?.exp()?;
+                assert_eq!(c.to_vec::<f32>()?, Vec::<f32>::new());
+                if backend == BackendKind::Cranelift {
+                    // Softmax's row maxima are [2^20, 2^20, 1]: 4 TiB that the reference
+                    // interpreter materialises (and reports as an error); the JIT keeps them
+                    // in row scratch and, with empty rows, runs no row at all.
+                    let sm = c.softmax(-1)?;
+                    assert_eq!(sm.to_vec::<f32>()?, Vec::<f32>::new());
+                }
+                let i = LazyTensor::iota(&[0, 1 << 40], 1, DType::I64)?;
+                assert_eq!(i.to_vec::<i64>()?, Vec::<i64>::new());
+                // A reduction over the empty axis into a small result still writes identities.
+                let s = LazyTensor::zeros(&[3, 1 << 40, 0], DType::F32)?.sum(&[1, 2], false)?;
+                assert_eq!(s.to_vec::<f32>()?, vec![0.0; 3]);
+                Ok(())
+            },
+        )?;
+    }
+    Ok(())
+}

@@ -216,6 +216,14 @@ pub(super) fn constant(value: Scalar, ty: &TensorType) -> Result<Value, Fail> {
 }
 
 /// A tensor of type `ty` whose elements are their index along `axis`.
+/// A value of type `ty` with no elements (`ty` has a 0 dim).
+pub(super) fn empty(ty: &TensorType) -> Result<Value, Fail> {
+    fn empty_t<T: Elem>(dims: &[usize]) -> Result<ArrayD<T>, Fail> {
+        alloc::full(dims, T::from_index(0), RESULT)
+    }
+    with_elem!(ty.dtype, T => empty_t::<T>(ty.shape.dims()).map(T::wrap))
+}
+
 pub(super) fn iota(axis: usize, ty: &TensorType) -> Result<Value, Fail> {
     if axis >= ty.shape.rank() {
         return Err(format!("iota axis {axis} out of range for {}", ty.shape).into());

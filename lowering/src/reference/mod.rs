@@ -271,6 +271,13 @@ fn kernel(inst: &Inst, vid: ValueId, args: &[&Value]) -> Result<Value, Fail> {
             .ok_or_else(|| Fail::Bug(format!("missing operand {i}")))
     };
     let dims = inst.ty.shape.dims();
+    // An empty result has nothing to compute, however large its other dims (walking the
+    // 2^40 lanes of an iota of [0, 2^40] would never finish). Gather and index_select still
+    // run: their indices are checked even when nothing is selected.
+    let checks_indices = matches!(inst.op, Op::Gather { .. } | Op::IndexSelect { .. });
+    if inst.ty.shape.numel() == 0 && !checks_indices {
+        return elementwise::empty(&inst.ty);
+    }
     match &inst.op {
         Op::Unary(u) => elementwise::unary(*u, arg(0)?),
         Op::Binary(b) => elementwise::binary(*b, arg(0)?, arg(1)?, dims),

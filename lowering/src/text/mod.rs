@@ -61,6 +61,17 @@ pub fn op_text(op: &crate::Op) -> String {
     s
 }
 
+/// The name of every op of the program format, as the text form spells it (the parser's
+/// own table, so it cannot drift from what parses).
+///
+/// ```
+/// let names: Vec<_> = lazyjit_lowering::text::op_names().collect();
+/// assert!(names.contains(&"exp") && names.contains(&"reduce_sum") && names.contains(&"matmul"));
+/// ```
+pub fn op_names() -> impl Iterator<Item = &'static str> {
+    parser::op_names()
+}
+
 /// Parses a program from its text form and verifies it.
 ///
 /// Fills [`Program::locs`] with the position of each instruction's first token. Malformed text

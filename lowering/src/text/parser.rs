@@ -91,6 +91,11 @@ enum AttrVal {
 }
 
 /// Every op of the format with its name, for lookup.
+/// Every op's name in the text form.
+pub(super) fn op_names() -> impl Iterator<Item = &'static str> {
+    all_ops().map(|(name, _)| name)
+}
+
 fn all_ops() -> impl Iterator<Item = (&'static str, OpKind)> {
     let fixed = [
         ("where", OpKind::Where),
