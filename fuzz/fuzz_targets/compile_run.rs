@@ -471,7 +471,10 @@ fn summary(inputs: &[Tensor]) -> String {
 fn garbage(ty: &TensorType) -> Tensor {
     let mut t = Tensor::zeros(ty.clone()).unwrap();
     match ty.dtype {
-        DType::F32 => t.as_mut_slice::<f32>().unwrap().fill(f32::from_bits(0xA5A5_A5A5)),
+        DType::F32 => t
+            .as_mut_slice::<f32>()
+            .unwrap()
+            .fill(f32::from_bits(0xA5A5_A5A5)),
         DType::F64 => t
             .as_mut_slice::<f64>()
             .unwrap()
@@ -490,7 +493,6 @@ fn tt(d: DType, shape: &[usize]) -> TensorType {
     TensorType::new(d, shape.to_vec())
 }
 
-
 fn reduce(op: ReduceOp, axes: &[usize], keepdim: bool) -> Op {
     Op::Reduce {
         op,
@@ -498,7 +500,6 @@ fn reduce(op: ReduceOp, axes: &[usize], keepdim: bool) -> Op {
         keepdim,
     }
 }
-
 
 fn permutations(n: usize) -> Vec<Vec<usize>> {
     if n == 0 {
@@ -514,7 +515,6 @@ fn permutations(n: usize) -> Vec<Vec<usize>> {
     }
     out
 }
-
 
 /// What the generator knows about a value: `mag` bounds the magnitude of its finite elements
 /// (`inf` when unknown), `err` bounds |JIT - reference| on them (0: the value must match
@@ -1096,8 +1096,11 @@ impl Builder {
                 let mut stops = Vec::new();
                 let mut steps = Vec::new();
                 for &d in &dims {
-                    let start = rng.below(d + 1).min(d / 2 + 1).min(d);
-                    let stop = start + rng.below(d - start + 1).max((d - start) / 2);
+                    let start = rng.below(d.saturating_add(1)).min(d / 2 + 1).min(d);
+                    let stop = start.saturating_add(
+                        rng.below((d - start).saturating_add(1))
+                            .max((d - start) / 2),
+                    );
                     starts.push(start);
                     stops.push(stop.min(d));
                     steps.push(1 + rng.below(3));
@@ -1160,7 +1163,7 @@ impl Builder {
                         } else if rng.chance(0.7) {
                             dims[k]
                         } else {
-                            rng.below(dims[k] + 1)
+                            rng.below(dims[k].saturating_add(1))
                         }
                     })
                     .collect();
@@ -1260,7 +1263,6 @@ fn random_factorisation(n: usize, rng: &mut Rng) -> Vec<usize> {
     shape
 }
 
-
 // ======================================================================= the fuzz input
 
 /// One step (as `StepSpec` of the differential test): `kind` selects the op, the other
@@ -1355,7 +1357,10 @@ fn base_shape(inp: &FuzzInput, mode: Mode) -> Vec<usize> {
         }
         _ if inp.base >= 128 => {
             let rank = (inp.base as usize) % 5;
-            inp.dims[..rank].iter().map(|&d| (d % 10) as usize).collect()
+            inp.dims[..rank]
+                .iter()
+                .map(|&d| (d % 10) as usize)
+                .collect()
         }
         _ => BASES[inp.base as usize % BASES.len()].to_vec(),
     }
@@ -1408,13 +1413,25 @@ fn build(inp: &FuzzInput, mode: Mode) -> (Program, Vec<Tensor>, Vec<Tol>) {
         for i in params.len()..n {
             // Mostly one dtype and shape, so concats and binary ops find partners.
             let (d, s, m) = first[i % first.len()];
-            params.push((if i % 5 == 0 { d.wrapping_add(i as u8) } else { d }, s, m));
+            params.push((
+                if i % 5 == 0 {
+                    d.wrapping_add(i as u8)
+                } else {
+                    d
+                },
+                s,
+                m,
+            ));
         }
     }
     for (i, &(dsel, ssel, msel)) in params.iter().enumerate() {
         let d = param_dtype(dsel);
         let mut shape = param_shape(&base, ssel);
-        if shape.iter().try_fold(1usize, |a, &x| a.checked_mul(x)).is_none_or(|n| n > MAX_NUMEL) {
+        if shape
+            .iter()
+            .try_fold(1usize, |a, &x| a.checked_mul(x))
+            .is_none_or(|n| n > MAX_NUMEL)
+        {
             // A suffix of an empty-but-huge base shape that lost its zero dim: keep it small.
             shape.iter_mut().filter(|x| **x > 64).for_each(|x| *x = 1);
         }
@@ -1602,7 +1619,13 @@ fn spoil_an_index(p: &Program, sel: u8) -> Option<Program> {
                 }
                 _ => unreachable!(),
             };
-            let bad = [size, -1, size + 7, i32::MIN as i64, -(size + 1)][sel as usize % 5];
+            let bad = [
+                size,
+                -1,
+                size.wrapping_add(7),
+                i32::MIN as i64,
+                size.wrapping_add(1).wrapping_neg(),
+            ][sel as usize % 5];
             let c = q
                 .push_typed(
                     Op::Constant {
@@ -1685,7 +1708,9 @@ fn run_both(p: &Program, inputs: &[Tensor], tols: &[Tol], opts: &CompileOptions)
         }
         (Err(e), true) => fail(format!("compile failed on a valid program: {e}")),
         (Ok(_), false) => fail("compile accepted a program that does not verify".into()),
-        (Err(e), false) => fail(format!("compile of an invalid program: not a Verify error: {e}")),
+        (Err(e), false) => fail(format!(
+            "compile of an invalid program: not a Verify error: {e}"
+        )),
     };
     if inputs.len() != p.params.len() {
         return;
@@ -1728,7 +1753,9 @@ fn run_both(p: &Program, inputs: &[Tensor], tols: &[Tol], opts: &CompileOptions)
             Ok(()) => {
                 for (i, (a, b)) in again.iter().zip(&jit).enumerate() {
                     if a.buffer().as_bytes() != b.buffer().as_bytes() {
-                        errs.push(format!("output {i}: run_into over garbage differs from run"));
+                        errs.push(format!(
+                            "output {i}: run_into over garbage differs from run"
+                        ));
                     }
                 }
             }
@@ -1839,8 +1866,7 @@ fn build_huge(u: &mut Unstructured) -> arbitrary::Result<Program> {
                 if d == DType::Bool {
                     Op::Unary(UnaryOp::Not)
                 } else {
-                    Op::Unary(*u.choose(&[UnaryOp::Neg, UnaryOp::Abs, UnaryOp::Exp])?)
-                        .clone()
+                    Op::Unary(*u.choose(&[UnaryOp::Neg, UnaryOp::Abs, UnaryOp::Exp])?).clone()
                 }
             }
             7 => {
@@ -1861,7 +1887,9 @@ fn build_huge(u: &mut Unstructured) -> arbitrary::Result<Program> {
                     let Some(m) = dims[0].checked_mul(dims[1]) else {
                         continue;
                     };
-                    std::iter::once(m).chain(dims[2..].iter().copied()).collect()
+                    std::iter::once(m)
+                        .chain(dims[2..].iter().copied())
+                        .collect()
                 } else if rank >= 1 && dims[0] % 4 == 0 && dims[0] > 0 {
                     [4, dims[0] / 4]
                         .into_iter()

@@ -209,6 +209,17 @@ impl Machine {
             (_, DType::I64) => read_vec::<i64>(&t, how),
             (_, DType::Bool) => read_vec::<bool>(&t, how),
         };
+        if trace() {
+            let r = r.as_ref().map_err(|e| e.to_string());
+            eprintln!(
+                "  -> {r:?} ({})",
+                if kind == Read::MustFail {
+                    "must fail"
+                } else {
+                    "small"
+                }
+            );
+        }
         match (kind, r) {
             (Read::MustFail, Ok(_)) => panic!(
                 "reading a value of {} bytes succeeded: {:?} {:?}",
@@ -217,7 +228,10 @@ impl Machine {
                 t.shape()
             ),
             (Read::Real, Ok(len)) => {
-                assert_eq!(len as f64, n, "a read returned the wrong number of elements");
+                assert_eq!(
+                    len as f64, n,
+                    "a read returned the wrong number of elements"
+                );
                 // Computed now: later reads and graphs using it compute nothing for it.
                 self.stack[idx].work = 0.0;
             }
@@ -235,7 +249,14 @@ fn read_vec<T: lazyjit::NativeType>(t: &LazyTensor, how: u8) -> lazyjit::Result<
 }
 
 fn dtype(u: &mut Unstructured) -> arbitrary::Result<DType> {
-    Ok(*u.choose(&[DType::F32, DType::F32, DType::F64, DType::I32, DType::I64, DType::Bool])?)
+    Ok(*u.choose(&[
+        DType::F32,
+        DType::F32,
+        DType::F64,
+        DType::I32,
+        DType::I64,
+        DType::Bool,
+    ])?)
 }
 
 fn shape(u: &mut Unstructured, dims: &[usize]) -> arbitrary::Result<Vec<usize>> {
@@ -270,11 +291,17 @@ fn scalar_i64(u: &mut Unstructured) -> arbitrary::Result<i64> {
     Ok(*u.choose(&[0, 1, -1, 2, 7, i64::MAX, i64::MIN, i32::MAX as i64 + 1, -3])?)
 }
 
-fn small_data(u: &mut Unstructured, d: DType, shape: &[usize]) -> arbitrary::Result<lazyjit::Result<LazyTensor>> {
+fn small_data(
+    u: &mut Unstructured,
+    d: DType,
+    shape: &[usize],
+) -> arbitrary::Result<lazyjit::Result<LazyTensor>> {
     let n: usize = shape.iter().product();
     Ok(match d {
         DType::F32 => {
-            let v: Vec<f32> = (0..n).map(|_| scalar_f64(u).map(|x| x as f32)).collect::<Result<_, _>>()?;
+            let v: Vec<f32> = (0..n)
+                .map(|_| scalar_f64(u).map(|x| x as f32))
+                .collect::<Result<_, _>>()?;
             LazyTensor::from_vec(v, shape)
         }
         DType::F64 => {
@@ -282,7 +309,9 @@ fn small_data(u: &mut Unstructured, d: DType, shape: &[usize]) -> arbitrary::Res
             LazyTensor::from_vec(v, shape)
         }
         DType::I32 => {
-            let v: Vec<i32> = (0..n).map(|_| scalar_i64(u).map(|x| x as i32)).collect::<Result<_, _>>()?;
+            let v: Vec<i32> = (0..n)
+                .map(|_| scalar_i64(u).map(|x| x as i32))
+                .collect::<Result<_, _>>()?;
             LazyTensor::from_vec(v, shape)
         }
         DType::I64 => {
@@ -290,14 +319,20 @@ fn small_data(u: &mut Unstructured, d: DType, shape: &[usize]) -> arbitrary::Res
             LazyTensor::from_vec(v, shape)
         }
         DType::Bool => {
-            let v: Vec<bool> = (0..n).map(|_| u.arbitrary::<bool>()).collect::<Result<_, _>>()?;
+            let v: Vec<bool> = (0..n)
+                .map(|_| u.arbitrary::<bool>())
+                .collect::<Result<_, _>>()?;
             LazyTensor::from_vec(v, shape)
         }
     })
 }
 
 /// An index tensor: small, i32 or i64, values in range of `size` or not.
-fn index_tensor(u: &mut Unstructured, size: usize, rank: usize) -> arbitrary::Result<lazyjit::Result<LazyTensor>> {
+fn index_tensor(
+    u: &mut Unstructured,
+    size: usize,
+    rank: usize,
+) -> arbitrary::Result<lazyjit::Result<LazyTensor>> {
     let shape: Vec<usize> = (0..rank)
         .map(|_| u.choose(&[0usize, 1, 2, 3]).copied())
         .collect::<Result<_, _>>()?;
@@ -305,7 +340,18 @@ fn index_tensor(u: &mut Unstructured, size: usize, rank: usize) -> arbitrary::Re
     let mut vals = Vec::with_capacity(n);
     for _ in 0..n {
         let s = size.min(i64::MAX as usize) as i64;
-        vals.push(*u.choose(&[0, 1, s - 1, s - 1, s / 2, s, -1, i64::MAX, i64::MIN, 1 << 40])?);
+        vals.push(*u.choose(&[
+            0,
+            1,
+            s - 1,
+            s - 1,
+            s / 2,
+            s,
+            -1,
+            i64::MAX,
+            i64::MIN,
+            1 << 40,
+        ])?);
     }
     Ok(if u.arbitrary::<bool>()? {
         LazyTensor::from_vec(vals, &shape)
@@ -353,8 +399,16 @@ fn step(m: &mut Machine, u: &mut Unstructured) -> arbitrary::Result<()> {
             let r = match u.int_in_range(0..=3)? {
                 0 => LazyTensor::scalar(scalar_f64(u)? as f32).res(),
                 1 => LazyTensor::scalar(scalar_i64(u)?).res(),
-                2 => LazyTensor::arange(scalar_f64(u)?, scalar_f64(u)? * 8.0, *u.choose(&[1.0, 0.25, -1.0, 1e-9, 0.0])?),
-                _ => LazyTensor::arange(scalar_i64(u)? % 50, scalar_i64(u)? % 50, *u.choose(&[1i64, 3, -2, 0])?),
+                2 => LazyTensor::arange(
+                    scalar_f64(u)?,
+                    scalar_f64(u)? * 8.0,
+                    *u.choose(&[1.0, 0.25, -1.0, 1e-9, 0.0])?,
+                ),
+                _ => LazyTensor::arange(
+                    scalar_i64(u)? % 50,
+                    scalar_i64(u)? % 50,
+                    *u.choose(&[1i64, 3, -2, 0])?,
+                ),
             };
             m.push(r, 0.0, &[]);
         }
@@ -556,15 +610,26 @@ fn step(m: &mut Machine, u: &mut Unstructured) -> arbitrary::Result<()> {
             let dims = t.shape().to_vec();
             let r = if u.ratio(1, 4)? {
                 let ax = axis(u, dims.len())?;
-                let d = dims.get(ax.rem_euclid(dims.len().max(1) as isize) as usize).copied().unwrap_or(0);
-                t.narrow(ax, *u.choose(&[0, d / 2, d.saturating_sub(1), d, usize::MAX])?, *u.choose(&[0, 1, 2, 5])?)
+                let d = dims
+                    .get(ax.rem_euclid(dims.len().max(1) as isize) as usize)
+                    .copied()
+                    .unwrap_or(0);
+                t.narrow(
+                    ax,
+                    *u.choose(&[0, d / 2, d.saturating_sub(1), d, usize::MAX])?,
+                    *u.choose(&[0, 1, 2, 5])?,
+                )
             } else {
                 let (mut a, mut b, mut st) = (Vec::new(), Vec::new(), Vec::new());
                 for &d in &dims {
                     let s0 = *u.choose(&[0, d / 2, d.saturating_sub(2), d])?;
                     let len = *u.choose(&[0usize, 1, 2, 4, usize::MAX])?;
                     a.push(s0);
-                    b.push(if u.ratio(1, 16)? { d.saturating_add(1) } else { s0.saturating_add(len).min(d) });
+                    b.push(if u.ratio(1, 16)? {
+                        d.saturating_add(1)
+                    } else {
+                        s0.saturating_add(len).min(d)
+                    });
                     st.push(*u.choose(&[1usize, 1, 2, 3, d.max(1), 0])?);
                 }
                 t.slice(&a, &b, &st)
@@ -593,8 +658,12 @@ fn step(m: &mut Machine, u: &mut Unstructured) -> arbitrary::Result<()> {
             let Some(e) = m.get(u)? else { return Ok(()) };
             let (t, w) = (e.t.clone(), e.work);
             let rank = t.rank();
-            let lo: Vec<usize> = (0..rank).map(|_| u.choose(&[0usize, 1, 2, 1 << 40]).copied()).collect::<Result<_, _>>()?;
-            let hi: Vec<usize> = (0..rank).map(|_| u.choose(&[0usize, 1, 3]).copied()).collect::<Result<_, _>>()?;
+            let lo: Vec<usize> = (0..rank)
+                .map(|_| u.choose(&[0usize, 1, 2, 1 << 40]).copied())
+                .collect::<Result<_, _>>()?;
+            let hi: Vec<usize> = (0..rank)
+                .map(|_| u.choose(&[0usize, 1, 3]).copied())
+                .collect::<Result<_, _>>()?;
             let r = match t.dtype() {
                 DType::Bool => t.pad(&lo, &hi, true),
                 DType::I32 | DType::I64 => t.pad(&lo, &hi, scalar_i64(u)?),
@@ -608,12 +677,20 @@ fn step(m: &mut Machine, u: &mut Unstructured) -> arbitrary::Result<()> {
             let (t, w) = (e.t.clone(), e.work);
             let rank = t.rank();
             let ax = axis(u, rank)?;
-            let size = t.shape().get(ax.rem_euclid(rank.max(1) as isize) as usize).copied().unwrap_or(1);
+            let size = t
+                .shape()
+                .get(ax.rem_euclid(rank.max(1) as isize) as usize)
+                .copied()
+                .unwrap_or(1);
             let gather = op % 32 == 22;
             let irank = if gather { rank } else { u.int_in_range(0..=2)? };
             let idx = index_tensor(u, size, irank)?;
             let Ok(idx) = idx else { return Ok(()) };
-            let r = if gather { t.gather(ax, &idx) } else { t.index_select(ax, &idx) };
+            let r = if gather {
+                t.gather(ax, &idx)
+            } else {
+                t.index_select(ax, &idx)
+            };
             let out = r.as_ref().map(numel).unwrap_or(0.0);
             m.push(r, out + numel(&idx), &[w]);
         }
@@ -622,8 +699,16 @@ fn step(m: &mut Machine, u: &mut Unstructured) -> arbitrary::Result<()> {
             let (a, wa) = (a.t.clone(), a.work);
             let Some(b) = m.get(u)? else { return Ok(()) };
             let (b, wb) = (b.t.clone(), b.work);
-            let b = if u.arbitrary()? { b.t().unwrap_or(b) } else { b };
-            let r = if u.ratio(1, 4)? { a.linear(&b, None) } else { a.matmul(&b) };
+            let b = if u.arbitrary()? {
+                b.t().unwrap_or(b)
+            } else {
+                b
+            };
+            let r = if u.ratio(1, 4)? {
+                a.linear(&b, None)
+            } else {
+                a.matmul(&b)
+            };
             let k = a.shape().last().copied().unwrap_or(1) as f64;
             let out = r.as_ref().map(numel).unwrap_or(0.0);
             m.push(r, out * k.max(1.0) + numel(&a) + numel(&b), &[wa, wb]);
@@ -681,7 +766,10 @@ fn step(m: &mut Machine, u: &mut Unstructured) -> arbitrary::Result<()> {
                 }
                 let r = lazyjit::mark_step();
                 if must_fail {
-                    assert!(r.is_err(), "mark_step computed a value that cannot be allocated");
+                    assert!(
+                        r.is_err(),
+                        "mark_step computed a value that cannot be allocated"
+                    );
                 } else if r.is_ok() {
                     for e in &mut m.stack {
                         e.work = 0.0;

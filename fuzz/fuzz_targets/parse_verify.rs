@@ -18,8 +18,14 @@ fuzz_target!(|data: &[u8]| {
     let verified = text::parse(&src);
     match (&unverified, &verified) {
         (Ok(p), Ok(q)) => {
-            assert_eq!(p, q, "parse and parse_unverified disagree on a valid program");
-            assert!(p.verify().is_ok(), "parse accepted a program that does not verify");
+            assert_eq!(
+                p, q,
+                "parse and parse_unverified disagree on a valid program"
+            );
+            assert!(
+                p.verify().is_ok(),
+                "parse accepted a program that does not verify"
+            );
             let printed = text::print(q);
             let back = text::parse(&printed).unwrap_or_else(|e| {
                 panic!("the printed form of a valid program does not parse: {e}\n{printed}")
@@ -36,14 +42,23 @@ fuzz_target!(|data: &[u8]| {
                 matches!(e, Error::Verify(_)),
                 "parse_unverified accepted the text but parse failed with a non-verify error: {e}"
             );
-            assert!(p.verify().is_err(), "parse rejected a program that verifies: {e}");
+            assert!(
+                p.verify().is_err(),
+                "parse rejected a program that verifies: {e}"
+            );
             // Display of the verifier's findings must not panic either.
             let _ = e.to_string();
         }
         (Err(e), Ok(_)) => panic!("parse accepted text that parse_unverified rejects: {e}"),
         (Err(e1), Err(e2)) => {
-            assert!(matches!(e1, Error::Parse { .. }), "unexpected error kind: {e1}");
-            assert!(matches!(e2, Error::Parse { .. }), "unexpected error kind: {e2}");
+            assert!(
+                matches!(e1, Error::Parse { .. }),
+                "unexpected error kind: {e1}"
+            );
+            assert!(
+                matches!(e2, Error::Parse { .. }),
+                "unexpected error kind: {e2}"
+            );
             let _ = e2.to_string();
         }
     }
