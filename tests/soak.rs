@@ -56,6 +56,61 @@ fn mib(b: u64) -> f64 {
     b as f64 / (1024.0 * 1024.0)
 }
 
+/// RSS samples of one soak: at the start, after warm-up, the largest after warm-up, the end.
+struct Rss {
+    start: u64,
+    warm: u64,
+    max: u64,
+    end: u64,
+}
+
+impl Rss {
+    fn start() -> Rss {
+        let start = rss_bytes().unwrap_or(0);
+        Rss {
+            start,
+            warm: 0,
+            max: 0,
+            end: start,
+        }
+    }
+
+    fn warmed_up(&mut self) {
+        self.warm = rss_bytes().unwrap_or(0);
+    }
+
+    fn sample(&mut self) {
+        self.max = self.max.max(rss_bytes().unwrap_or(0));
+    }
+
+    fn finish(&mut self) {
+        self.end = rss_bytes().unwrap_or(0);
+        self.max = self.max.max(self.end);
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "RSS start {:.1} MiB, after warm-up {:.1} MiB, max {:.1} MiB, end {:.1} MiB",
+            mib(self.start),
+            mib(self.warm),
+            mib(self.max),
+            mib(self.end)
+        )
+    }
+
+    /// RSS after warm-up never grew by more than [`SLACK`] (skipped where RSS is unknown).
+    fn assert_flat(&self) {
+        if self.warm > 0 {
+            assert!(
+                self.max <= self.warm + SLACK,
+                "RSS grew from {:.1} MiB after warm-up to {:.1} MiB",
+                mib(self.warm),
+                mib(self.max)
+            );
+        }
+    }
+}
+
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -87,11 +142,9 @@ fn training_steps_keep_memory_flat_and_compile_once() -> lazyjit::Result<()> {
 
     let mut first_loss = f32::NAN;
     let mut last_loss = f32::NAN;
-    let mut rss_warm = 0;
-    let mut rss_max = 0;
     let (mut compiles_warm, mut hits_warm, mut live_warm) = (0, 0, 0);
     let mut t_warm = Instant::now();
-    let rss_start = rss_bytes().unwrap_or(0);
+    let mut rss = Rss::start();
     for step in 0..steps {
         // forward
         let pre = x.matmul(&w1)?.add(&b1)?;
@@ -125,30 +178,25 @@ fn training_steps_keep_memory_flat_and_compile_once() -> lazyjit::Result<()> {
         drop(loss);
         lazyjit::mark_step()?;
         if step + 1 == warmup {
-            rss_warm = rss_bytes().unwrap_or(0);
+            rss.warmed_up();
             compiles_warm = metrics::value(Counter::Compile);
             hits_warm = metrics::value(Counter::CacheHit);
             live_warm = lazyjit::live_tensors();
             t_warm = Instant::now();
         }
         if step >= warmup && step % 1000 == 0 {
-            rss_max = rss_max.max(rss_bytes().unwrap_or(0));
+            rss.sample();
         }
     }
     let secs = t_warm.elapsed().as_secs_f64();
-    let rss_end = rss_bytes().unwrap_or(0);
-    rss_max = rss_max.max(rss_end);
+    rss.finish();
     let compiles = metrics::value(Counter::Compile) - compiles_warm;
     let hits = metrics::value(Counter::CacheHit) - hits_warm;
     println!(
         "training soak: {steps} steps, {:.0} steps/s after warm-up; loss {first_loss} -> {last_loss}; \
-         RSS start {:.1} MiB, after warm-up {:.1} MiB, max {:.1} MiB, end {:.1} MiB; \
-         compiles after warm-up {compiles}, cache hits {hits}, live tensors {} -> {}",
+         {}; compiles after warm-up {compiles}, cache hits {hits}, live tensors {} -> {}",
         (steps - warmup) as f64 / secs,
-        mib(rss_start),
-        mib(rss_warm),
-        mib(rss_max),
-        mib(rss_end),
+        rss.summary(),
         live_warm,
         lazyjit::live_tensors(),
     );
@@ -163,14 +211,7 @@ fn training_steps_keep_memory_flat_and_compile_once() -> lazyjit::Result<()> {
         "live tensors grew from {live_warm} to {}",
         lazyjit::live_tensors()
     );
-    if rss_warm > 0 {
-        assert!(
-            rss_max <= rss_warm + SLACK,
-            "RSS grew from {:.1} MiB after warm-up to {:.1} MiB",
-            mib(rss_warm),
-            mib(rss_max)
-        );
-    }
+    rss.assert_flat();
     Ok(())
 }
 
@@ -186,8 +227,7 @@ fn distinct_shapes_through_a_small_cache_keep_memory_bounded() -> lazyjit::Resul
     config::with(
         |c| c.cache_capacity = 16,
         || -> lazyjit::Result<()> {
-            let rss_start = rss_bytes().unwrap_or(0);
-            let (mut rss_warm, mut rss_max) = (0, 0);
+            let mut rss = Rss::start();
             let c0 = metrics::value(Counter::Compile);
             let e0 = metrics::value(Counter::CacheEvict);
             let t0 = Instant::now();
@@ -210,27 +250,22 @@ fn distinct_shapes_through_a_small_cache_keep_memory_bounded() -> lazyjit::Resul
                 );
                 lazyjit::mark_step()?;
                 if i + 1 == warmup {
-                    rss_warm = rss_bytes().unwrap_or(0);
+                    rss.warmed_up();
                 }
                 if i >= warmup && i % 100 == 0 {
-                    rss_max = rss_max.max(rss_bytes().unwrap_or(0));
+                    rss.sample();
                 }
             }
             let secs = t0.elapsed().as_secs_f64();
-            let rss_end = rss_bytes().unwrap_or(0);
-            rss_max = rss_max.max(rss_end);
+            rss.finish();
             let compiles = metrics::value(Counter::Compile) - c0;
             let evictions = metrics::value(Counter::CacheEvict) - e0;
             println!(
                 "shape soak: {shapes} shapes in {secs:.1} s ({:.0} compiles/s); {compiles} compiles, \
-                 {evictions} evictions, cache {} entries; RSS start {:.1} MiB, after warm-up \
-                 {:.1} MiB, max {:.1} MiB, end {:.1} MiB",
+                 {evictions} evictions, cache {} entries; {}",
                 compiles as f64 / secs,
                 lazyjit::cache_len(),
-                mib(rss_start),
-                mib(rss_warm),
-                mib(rss_max),
-                mib(rss_end),
+                rss.summary(),
             );
             assert!(
                 compiles as usize >= shapes,
@@ -240,14 +275,7 @@ fn distinct_shapes_through_a_small_cache_keep_memory_bounded() -> lazyjit::Resul
                 evictions as usize >= shapes - 16,
                 "only {evictions} evictions"
             );
-            if rss_warm > 0 {
-                assert!(
-                    rss_max <= rss_warm + SLACK,
-                    "RSS grew from {:.1} MiB after warm-up to {:.1} MiB",
-                    mib(rss_warm),
-                    mib(rss_max)
-                );
-            }
+            rss.assert_flat();
             Ok(())
         },
     )
