@@ -13,6 +13,7 @@
 
 pub mod codegen;
 pub mod error;
+mod inputs;
 pub mod kernels;
 pub mod op;
 pub mod program;

@@ -296,34 +296,3 @@ pub fn is_param_name(s: &str) -> bool {
     matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
         && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '.')
 }
-
-/// Checks that `inputs` match the program's parameters in count, dtype and shape.
-pub fn check_inputs(program: &Program, inputs: &[&crate::Tensor]) -> Result<(), crate::Error> {
-    if inputs.len() != program.params.len() {
-        return Err(crate::Error::Input(format!(
-            "the program takes {} parameters, got {} inputs",
-            program.params.len(),
-            inputs.len()
-        )));
-    }
-    for (i, (p, t)) in program.params.iter().zip(inputs).enumerate() {
-        if t.ty() != &p.ty {
-            return Err(crate::Error::Input(format!(
-                "parameter {i} (%{}) is {} but the input is {}",
-                p.name,
-                p.ty,
-                t.ty()
-            )));
-        }
-        if t.buffer().len() != p.ty.size_bytes() {
-            return Err(crate::Error::Input(format!(
-                "parameter {i} (%{}) of type {} needs {} bytes, the buffer has {}",
-                p.name,
-                p.ty,
-                p.ty.size_bytes(),
-                t.buffer().len()
-            )));
-        }
-    }
-    Ok(())
-}

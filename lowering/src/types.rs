@@ -26,17 +26,17 @@ impl DType {
         }
     }
 
-    pub fn is_float(self) -> bool {
+    pub const fn is_float(self) -> bool {
         matches!(self, DType::F32 | DType::F64)
     }
 
-    pub fn is_int(self) -> bool {
+    pub const fn is_int(self) -> bool {
         matches!(self, DType::I32 | DType::I64)
     }
 
     /// Float or integer (everything but bool).
-    pub fn is_numeric(self) -> bool {
-        self != DType::Bool
+    pub const fn is_numeric(self) -> bool {
+        !matches!(self, DType::Bool)
     }
 
     /// The name used in the text form (`f32`, `i64`, `bool`, ...).

@@ -20,8 +20,8 @@
 //! by the program rather than by the data (shapes, index tuples, per-op bookkeeping) are not
 //! covered.
 
-use super::value::Elem;
 use crate::error::Error;
+use crate::tensor::Element;
 use crate::types::DType;
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use std::collections::TryReserveError;
@@ -105,7 +105,11 @@ pub(super) fn numel(dims: &[usize]) -> Option<usize> {
     dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
 }
 
-fn failure<T: Elem>(what: &'static str, elems: Option<usize>, e: TryReserveError) -> AllocFailure {
+fn failure<T: Element>(
+    what: &'static str,
+    elems: Option<usize>,
+    e: TryReserveError,
+) -> AllocFailure {
     AllocFailure {
         what,
         dtype: T::DTYPE,
@@ -115,7 +119,7 @@ fn failure<T: Elem>(what: &'static str, elems: Option<usize>, e: TryReserveError
 }
 
 /// An empty vector with room for exactly `n` elements (`what` names the buffer in errors).
-pub(super) fn vec<T: Elem>(n: usize, what: &'static str) -> Result<Vec<T>, AllocFailure> {
+pub(super) fn vec<T: Element>(n: usize, what: &'static str) -> Result<Vec<T>, AllocFailure> {
     let mut v = Vec::new();
     v.try_reserve_exact(n)
         .map_err(|e| failure::<T>(what, Some(n), e))?;
@@ -124,7 +128,7 @@ pub(super) fn vec<T: Elem>(n: usize, what: &'static str) -> Result<Vec<T>, Alloc
 
 /// The first `n` items of `items` in a vector allocated for exactly `n` elements; a bug if
 /// there are fewer.
-pub(super) fn collect_vec<T: Elem>(
+pub(super) fn collect_vec<T: Element>(
     n: usize,
     items: impl IntoIterator<Item = T>,
     what: &'static str,
@@ -142,7 +146,7 @@ pub(super) fn collect_vec<T: Elem>(
 }
 
 /// The elements of `items` (row-major) as an array of shape `dims`.
-pub(super) fn collect<T: Elem>(
+pub(super) fn collect<T: Element>(
     dims: &[usize],
     items: impl IntoIterator<Item = T>,
     what: &'static str,
@@ -160,17 +164,24 @@ pub(super) fn collect<T: Elem>(
 
 /// An array of shape `dims` with every element `x`: the output buffer of kernels that write
 /// their result in place.
-pub(super) fn full<T: Elem>(dims: &[usize], x: T, what: &'static str) -> Result<ArrayD<T>, Fail> {
+pub(super) fn full<T: Element>(
+    dims: &[usize],
+    x: T,
+    what: &'static str,
+) -> Result<ArrayD<T>, Fail> {
     collect(dims, std::iter::repeat(x), what)
 }
 
 /// A row-major copy of `a` (any strides, broadcast views included).
-pub(super) fn copy<T: Elem>(a: ArrayViewD<'_, T>, what: &'static str) -> Result<ArrayD<T>, Fail> {
+pub(super) fn copy<T: Element>(
+    a: ArrayViewD<'_, T>,
+    what: &'static str,
+) -> Result<ArrayD<T>, Fail> {
     collect(a.shape(), a.iter().copied(), what)
 }
 
 /// `f` applied to every element of `a`, as a row-major array of `a`'s shape.
-pub(super) fn map<A: Copy, R: Elem>(
+pub(super) fn map<A: Copy, R: Element>(
     a: ArrayViewD<'_, A>,
     mut f: impl FnMut(A) -> R,
     what: &'static str,

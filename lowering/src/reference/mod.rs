@@ -106,8 +106,9 @@ pub use value::Value;
 
 use self::alloc::Fail;
 use crate::error::Error;
+use crate::inputs::check_inputs;
 use crate::op::Op;
-use crate::program::{check_inputs, Inst, Program, ValueId, Violation};
+use crate::program::{Inst, Program, ValueId, Violation};
 use crate::tensor::Tensor;
 use crate::types::TensorType;
 

@@ -7,9 +7,9 @@
 
 use super::lexer::{quote, tokenize, Tok, Token};
 use crate::error::Error;
-use crate::op::{BinaryOp, Op, ReduceOp, UnaryOp};
+use crate::op::{AttrKind, AttrSpec, AttrValue, OpKind};
 use crate::program::{is_param_name, Inst, Loc, Param, Program, ValueId};
-use crate::types::{DType, Scalar, Shape, TensorType};
+use crate::types::{DType, Scalar, TensorType};
 use std::collections::HashMap;
 
 /// Parses and verifies (see [`super::parse`]).
@@ -36,175 +36,9 @@ pub(crate) fn parse_unverified(src: &str) -> Result<Program, Error> {
     Parser::new(src).program().map(|(p, _)| p)
 }
 
-/// An op as named in the text, before its attributes are known.
-#[derive(Copy, Clone, Debug)]
-enum OpKind {
-    Unary(UnaryOp),
-    Binary(BinaryOp),
-    Where,
-    Cast,
-    Constant,
-    Iota,
-    Reduce(ReduceOp),
-    Reshape,
-    Permute,
-    Expand,
-    Slice,
-    Concat,
-    Pad,
-    Gather,
-    IndexSelect,
-    MatMul,
-}
-
-/// The kind of value an attribute takes.
-#[derive(Copy, Clone, Debug, PartialEq)]
-enum AttrKind {
-    /// `[n, ...]` of non-negative integers.
-    List,
-    /// A non-negative integer.
-    Index,
-    /// `true` or `false`.
-    Bool,
-    /// A scalar literal.
-    Scalar,
-}
-
-impl AttrKind {
-    fn syntax(self) -> &'static str {
-        match self {
-            AttrKind::List => "[..]",
-            AttrKind::Index => "N",
-            AttrKind::Bool => "true|false",
-            AttrKind::Scalar => "SCALAR",
-        }
-    }
-}
-
-/// A parsed attribute value.
-#[derive(Clone, Debug)]
-enum AttrVal {
-    List(Vec<usize>),
-    Index(usize),
-    Bool(bool),
-    Scalar(Scalar),
-}
-
-/// Every op of the format with its name, for lookup.
 /// Every op's name in the text form.
 pub(super) fn op_names() -> impl Iterator<Item = &'static str> {
-    all_ops().map(|(name, _)| name)
-}
-
-fn all_ops() -> impl Iterator<Item = (&'static str, OpKind)> {
-    let fixed = [
-        ("where", OpKind::Where),
-        ("cast", OpKind::Cast),
-        ("constant", OpKind::Constant),
-        ("iota", OpKind::Iota),
-        ("reshape", OpKind::Reshape),
-        ("permute", OpKind::Permute),
-        ("expand", OpKind::Expand),
-        ("slice", OpKind::Slice),
-        ("concat", OpKind::Concat),
-        ("pad", OpKind::Pad),
-        ("gather", OpKind::Gather),
-        ("index_select", OpKind::IndexSelect),
-        ("matmul", OpKind::MatMul),
-    ];
-    UnaryOp::ALL
-        .into_iter()
-        .map(|u| (u.name(), OpKind::Unary(u)))
-        .chain(
-            BinaryOp::ALL
-                .into_iter()
-                .map(|b| (b.name(), OpKind::Binary(b))),
-        )
-        .chain(
-            ReduceOp::ALL
-                .into_iter()
-                .map(|r| (r.name(), OpKind::Reduce(r))),
-        )
-        .chain(fixed)
-}
-
-impl OpKind {
-    fn from_name(s: &str) -> Option<OpKind> {
-        all_ops().find(|(n, _)| *n == s).map(|(_, k)| k)
-    }
-
-    /// The attributes the op requires, in printing order.
-    fn attrs(self) -> &'static [(&'static str, AttrKind)] {
-        use AttrKind::*;
-        match self {
-            OpKind::Reduce(_) => &[("axes", List), ("keepdim", Bool)],
-            OpKind::Reshape | OpKind::Expand => &[("shape", List)],
-            OpKind::Permute => &[("perm", List)],
-            OpKind::Slice => &[("starts", List), ("stops", List), ("steps", List)],
-            OpKind::Concat | OpKind::Iota | OpKind::Gather | OpKind::IndexSelect => {
-                &[("axis", Index)]
-            }
-            OpKind::Pad => &[("lo", List), ("hi", List), ("value", Scalar)],
-            _ => &[],
-        }
-    }
-
-    /// Builds the op from its attributes (one per entry of [`OpKind::attrs`], all present)
-    /// and, for `constant`, its value. `None` if a value has the wrong kind, which cannot
-    /// happen for values parsed by [`AttrKind`].
-    fn build(self, vals: Vec<AttrVal>, constant: Option<Scalar>) -> Option<Op> {
-        let mut it = vals.into_iter();
-        let mut list = || match it.next() {
-            Some(AttrVal::List(v)) => Some(v),
-            _ => None,
-        };
-        Some(match self {
-            OpKind::Unary(u) => Op::Unary(u),
-            OpKind::Binary(b) => Op::Binary(b),
-            OpKind::Where => Op::Where,
-            OpKind::Cast => Op::Cast,
-            OpKind::MatMul => Op::MatMul,
-            OpKind::Constant => Op::Constant { value: constant? },
-            OpKind::Reshape => Op::Reshape {
-                shape: Shape::from(list()?),
-            },
-            OpKind::Expand => Op::Expand {
-                shape: Shape::from(list()?),
-            },
-            OpKind::Permute => Op::Permute { perm: list()? },
-            OpKind::Slice => Op::Slice {
-                starts: list()?,
-                stops: list()?,
-                steps: list()?,
-            },
-            OpKind::Pad => {
-                let (lo, hi) = (list()?, list()?);
-                match it.next() {
-                    Some(AttrVal::Scalar(value)) => Op::Pad { lo, hi, value },
-                    _ => return None,
-                }
-            }
-            OpKind::Reduce(op) => {
-                let axes = list()?;
-                match it.next() {
-                    Some(AttrVal::Bool(keepdim)) => Op::Reduce { op, axes, keepdim },
-                    _ => return None,
-                }
-            }
-            OpKind::Concat | OpKind::Iota | OpKind::Gather | OpKind::IndexSelect => {
-                let axis = match it.next() {
-                    Some(AttrVal::Index(a)) => a,
-                    _ => return None,
-                };
-                match self {
-                    OpKind::Concat => Op::Concat { axis },
-                    OpKind::Iota => Op::Iota { axis },
-                    OpKind::Gather => Op::Gather { axis },
-                    _ => Op::IndexSelect { axis },
-                }
-            }
-        })
-    }
+    OpKind::all().map(OpKind::name)
 }
 
 /// Levenshtein distance, for "did you mean" suggestions on short words.
@@ -230,8 +64,8 @@ fn suggest_op(s: &str) -> Option<&'static str> {
     if s.len() > 32 {
         return None;
     }
-    all_ops()
-        .map(|(n, _)| (edit_distance(s, n), n))
+    op_names()
+        .map(|n| (edit_distance(s, n), n))
         .filter(|(d, _)| *d <= 2)
         .min_by_key(|(d, _)| *d)
         .map(|(_, n)| n)
@@ -498,15 +332,8 @@ impl Parser {
             ));
         };
         self.bump();
-        let (args, op) = if let OpKind::Constant = kind {
-            let value = self.scalar("scalar value after 'constant'")?;
-            self.line_end("constant value")?;
-            (Vec::new(), kind.build(Vec::new(), Some(value)))
-        } else {
-            let (args, attrs) = self.items(kind, &op_name, op_tok.loc)?;
-            (args, kind.build(attrs, None))
-        };
-        let Some(op) = op else {
+        let (args, attrs) = self.items(kind, &op_name, op_tok.loc)?;
+        let Some(op) = kind.build(attrs) else {
             return Err(err_at(
                 op_tok.loc,
                 format!("malformed attributes for {op_name}"),
@@ -518,19 +345,26 @@ impl Parser {
         Ok(())
     }
 
-    /// `items = operand { "," operand } { "," attr } | attr { "," attr }`, then the line end.
-    /// Returns the operands and the attribute values in [`OpKind::attrs`] order.
+    /// `items = { leading } [ operand { "," operand } { "," attr } | attr { "," attr } ]`,
+    /// then the line end. Leading attributes ([`AttrSpec::leading`], the value of `constant`)
+    /// are bare values right after the op name. Returns the operands and the attribute values
+    /// in [`OpKind::attrs`] order.
     fn items(
         &mut self,
         kind: OpKind,
         op_name: &str,
         op_loc: Loc,
-    ) -> PResult<(Vec<ValueId>, Vec<AttrVal>)> {
+    ) -> PResult<(Vec<ValueId>, Vec<AttrValue>)> {
         let spec = kind.attrs();
         let mut args = Vec::new();
-        let mut vals: Vec<Option<AttrVal>> = vec![None; spec.len()];
+        let mut vals: Vec<Option<AttrValue>> = vec![None; spec.len()];
         let mut last_attr: Option<String> = None;
         let mut after = format!("'{op_name}'");
+        for (i, a) in spec.iter().enumerate().filter(|(_, a)| a.leading) {
+            let what = format!("{} {} after '{op_name}'", describe(a.kind), a.name);
+            vals[i] = Some(self.attr_value(a.kind, &what)?);
+            after = format!("{op_name} {}", a.name);
+        }
         if !self.peek().tok.is_line_end() {
             loop {
                 let t = self.peek().clone();
@@ -547,7 +381,7 @@ impl Parser {
                         ))
                     }
                     Tok::Ident(key) if *self.peek2() == Tok::Equals => {
-                        let Some(i) = spec.iter().position(|(k, _)| k == key) else {
+                        let Some(i) = spec.iter().position(|a| !a.leading && a.name == key) else {
                             let msg = if spec.is_empty() {
                                 format!("{op_name} takes no attributes, found {}", quote(key))
                             } else {
@@ -567,7 +401,8 @@ impl Parser {
                         }
                         self.bump();
                         self.bump();
-                        vals[i] = Some(self.attr_value(key, spec[i].1)?);
+                        let what = format!("{} after '{key}='", describe(spec[i].kind));
+                        vals[i] = Some(self.attr_value(spec[i].kind, &what)?);
                         after = format!("attribute '{key}'");
                         last_attr = Some(key.clone());
                     }
@@ -588,7 +423,13 @@ impl Parser {
         }
         self.bump();
         let mut out = Vec::with_capacity(spec.len());
-        for ((key, kind), v) in spec.iter().zip(vals) {
+        for (
+            AttrSpec {
+                name: key, kind, ..
+            },
+            v,
+        ) in spec.iter().zip(vals)
+        {
             match v {
                 Some(v) => out.push(v),
                 None => {
@@ -605,22 +446,21 @@ impl Parser {
         Ok((args, out))
     }
 
-    fn attr_value(&mut self, key: &str, kind: AttrKind) -> PResult<AttrVal> {
+    /// A value of attribute kind `kind`; `what` names it for the "expected ..." message.
+    fn attr_value(&mut self, kind: AttrKind, what: &str) -> PResult<AttrValue> {
         Ok(match kind {
-            AttrKind::List => AttrVal::List(self.index_list(&format!("'[' after '{key}='"))?),
-            AttrKind::Index => {
-                AttrVal::Index(self.index(&format!("non-negative integer after '{key}='"))?)
-            }
+            AttrKind::List => AttrValue::List(self.index_list(what)?),
+            AttrKind::Index => AttrValue::Index(self.index(what)?),
             AttrKind::Bool => {
                 let b = match &self.peek().tok {
                     Tok::Ident(s) if s == "true" => true,
                     Tok::Ident(s) if s == "false" => false,
-                    _ => return self.expected(&format!("'true' or 'false' after '{key}='")),
+                    _ => return self.expected(what),
                 };
                 self.bump();
-                AttrVal::Bool(b)
+                AttrValue::Bool(b)
             }
-            AttrKind::Scalar => AttrVal::Scalar(self.scalar(&format!("scalar after '{key}='"))?),
+            AttrKind::Scalar => AttrValue::Scalar(self.scalar(what)?),
         })
     }
 
@@ -738,10 +578,21 @@ impl Parser {
     }
 }
 
+/// What a value of `kind` starts with, for "expected ..." messages.
+fn describe(kind: AttrKind) -> &'static str {
+    match kind {
+        AttrKind::List => "'['",
+        AttrKind::Index => "non-negative integer",
+        AttrKind::Bool => "'true' or 'false'",
+        AttrKind::Scalar => "scalar",
+    }
+}
+
 /// Lists an op's attributes for messages: `axes=[..], keepdim=true|false`.
-fn attr_list(spec: &[(&str, AttrKind)]) -> String {
+fn attr_list(spec: &[AttrSpec]) -> String {
     spec.iter()
-        .map(|(k, kind)| format!("{k}={}", kind.syntax()))
+        .filter(|a| !a.leading)
+        .map(|a| format!("{}={}", a.name, a.kind.syntax()))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -1,6 +1,6 @@
 //! Printer of the program text form: the inverse of the parser.
 
-use crate::op::Op;
+use crate::op::{AttrValue, Op};
 use crate::program::{Program, ValueId};
 use crate::types::Scalar;
 use std::fmt::{self, Write};
@@ -54,71 +54,45 @@ fn write_list(f: &mut impl Write, v: &[usize]) -> fmt::Result {
     f.write_char(']')
 }
 
-/// Writes the attributes of `op` in the order the format lists them, each preceded by `" "`
-/// if it is the first item after the op name (`first`) and by `", "` otherwise.
-fn write_attrs(f: &mut impl Write, op: &Op, mut first: bool) -> fmt::Result {
-    let mut key = |f: &mut dyn Write, k: &str| -> fmt::Result {
-        f.write_str(if first { " " } else { ", " })?;
-        first = false;
-        write!(f, "{k}=")
-    };
-    match op {
-        Op::Reduce { axes, keepdim, .. } => {
-            key(f, "axes")?;
-            write_list(f, axes)?;
-            key(f, "keepdim")?;
-            write!(f, "{keepdim}")
-        }
-        Op::Reshape { shape } | Op::Expand { shape } => {
-            key(f, "shape")?;
-            write_list(f, shape.dims())
-        }
-        Op::Permute { perm } => {
-            key(f, "perm")?;
-            write_list(f, perm)
-        }
-        Op::Slice {
-            starts,
-            stops,
-            steps,
-        } => {
-            key(f, "starts")?;
-            write_list(f, starts)?;
-            key(f, "stops")?;
-            write_list(f, stops)?;
-            key(f, "steps")?;
-            write_list(f, steps)
-        }
-        Op::Concat { axis }
-        | Op::Iota { axis }
-        | Op::Gather { axis }
-        | Op::IndexSelect { axis } => {
-            key(f, "axis")?;
-            write!(f, "{axis}")
-        }
-        Op::Pad { lo, hi, value } => {
-            key(f, "lo")?;
-            write_list(f, lo)?;
-            key(f, "hi")?;
-            write_list(f, hi)?;
-            key(f, "value")?;
-            write_scalar(f, *value)
-        }
-        Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast | Op::Constant { .. } | Op::MatMul => {
-            Ok(())
-        }
+fn write_attr(f: &mut impl Write, v: &AttrValue) -> fmt::Result {
+    match v {
+        AttrValue::List(l) => write_list(f, l),
+        AttrValue::Index(i) => write!(f, "{i}"),
+        AttrValue::Bool(b) => write!(f, "{b}"),
+        AttrValue::Scalar(s) => write_scalar(f, *s),
     }
+}
+
+/// Writes an op's leading attributes (` value`) or its `key=value` attributes, following its
+/// schema ([`crate::op::OpKind::attrs`]). `first` says whether nothing follows the op name yet:
+/// then the first keyed attribute is preceded by `" "`, otherwise by `", "`.
+fn write_attrs(f: &mut impl Write, op: &Op, leading: bool, mut first: bool) -> fmt::Result {
+    let spec = op.kind().attrs();
+    if spec.iter().all(|a| a.leading != leading) {
+        return Ok(());
+    }
+    for (a, v) in spec.iter().zip(op.attr_values()) {
+        if a.leading != leading {
+            continue;
+        }
+        if leading {
+            f.write_char(' ')?;
+        } else {
+            f.write_str(if first { " " } else { ", " })?;
+            first = false;
+            write!(f, "{}=", a.name)?;
+        }
+        write_attr(f, &v)?;
+    }
+    Ok(())
 }
 
 /// Writes an op without its result and operands: the name, a constant's value and the
 /// attributes, as the program text has them (`reduce_sum axes=[1], keepdim=true`).
 pub(crate) fn write_op(f: &mut impl Write, op: &Op) -> fmt::Result {
     f.write_str(op.name())?;
-    if let Op::Constant { value } = op {
-        f.write_char(' ')?;
-        write_scalar(f, *value)?;
-    }
-    write_attrs(f, op, true)
+    write_attrs(f, op, true, true)?;
+    write_attrs(f, op, false, true)
 }
 
 /// Writes the whole program. Never panics, even on programs that fail verification
@@ -130,15 +104,12 @@ pub(crate) fn write_program(f: &mut impl Write, p: &Program) -> fmt::Result {
     for (i, inst) in p.insts.iter().enumerate() {
         let id = p.params.len().saturating_add(i);
         write!(f, "%{id}: {} = {}", inst.ty, inst.op.name())?;
-        if let Op::Constant { value } = inst.op {
-            f.write_char(' ')?;
-            write_scalar(f, value)?;
-        }
+        write_attrs(f, &inst.op, true, true)?;
         for (k, a) in inst.args.iter().enumerate() {
             f.write_str(if k == 0 { " " } else { ", " })?;
             write_value(f, p, *a)?;
         }
-        write_attrs(f, &inst.op, inst.args.is_empty())?;
+        write_attrs(f, &inst.op, false, inst.args.is_empty())?;
         f.write_char('\n')?;
     }
     f.write_str("return")?;

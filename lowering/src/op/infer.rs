@@ -1,358 +1,9 @@
-//! The operations of the program format: names, attributes, and their shape and dtype rules.
-//!
-//! Every op's rule lives in [`Op::infer`]; its reference semantics in `reference.rs`; its
-//! lowering in `codegen/`. Semantics are documented in `docs/program-format.md`.
+//! The shape and dtype rule of every op: one exhaustive `match` in [`Op::infer`].
 
-use crate::types::{DType, Scalar, Shape, TensorType};
-use std::fmt;
-
-/// Elementwise ops of one operand.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum UnaryOp {
-    Neg,
-    Abs,
-    Exp,
-    Log,
-    Sqrt,
-    Rsqrt,
-    Reciprocal,
-    Tanh,
-    Sigmoid,
-    Relu,
-    Erf,
-    Sin,
-    Cos,
-    Floor,
-    Ceil,
-    /// Round half to even, as NumPy.
-    Round,
-    Sign,
-    /// Logical not (bool only).
-    Not,
-}
-
-impl UnaryOp {
-    pub const ALL: [UnaryOp; 18] = [
-        UnaryOp::Neg,
-        UnaryOp::Abs,
-        UnaryOp::Exp,
-        UnaryOp::Log,
-        UnaryOp::Sqrt,
-        UnaryOp::Rsqrt,
-        UnaryOp::Reciprocal,
-        UnaryOp::Tanh,
-        UnaryOp::Sigmoid,
-        UnaryOp::Relu,
-        UnaryOp::Erf,
-        UnaryOp::Sin,
-        UnaryOp::Cos,
-        UnaryOp::Floor,
-        UnaryOp::Ceil,
-        UnaryOp::Round,
-        UnaryOp::Sign,
-        UnaryOp::Not,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            UnaryOp::Neg => "neg",
-            UnaryOp::Abs => "abs",
-            UnaryOp::Exp => "exp",
-            UnaryOp::Log => "log",
-            UnaryOp::Sqrt => "sqrt",
-            UnaryOp::Rsqrt => "rsqrt",
-            UnaryOp::Reciprocal => "reciprocal",
-            UnaryOp::Tanh => "tanh",
-            UnaryOp::Sigmoid => "sigmoid",
-            UnaryOp::Relu => "relu",
-            UnaryOp::Erf => "erf",
-            UnaryOp::Sin => "sin",
-            UnaryOp::Cos => "cos",
-            UnaryOp::Floor => "floor",
-            UnaryOp::Ceil => "ceil",
-            UnaryOp::Round => "round",
-            UnaryOp::Sign => "sign",
-            UnaryOp::Not => "not",
-        }
-    }
-
-    /// Ops computed by the math library (inline polynomials for f32, calls for f64) rather
-    /// than by a single machine instruction.
-    pub fn is_transcendental(self) -> bool {
-        matches!(
-            self,
-            UnaryOp::Exp
-                | UnaryOp::Log
-                | UnaryOp::Tanh
-                | UnaryOp::Sigmoid
-                | UnaryOp::Erf
-                | UnaryOp::Sin
-                | UnaryOp::Cos
-        )
-    }
-
-    /// Which operand dtypes the op accepts; the result has the operand's dtype.
-    pub fn accepts(self, d: DType) -> bool {
-        match self {
-            UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Relu | UnaryOp::Sign => d.is_numeric(),
-            UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round => d.is_numeric(),
-            UnaryOp::Not => d == DType::Bool,
-            _ => d.is_float(),
-        }
-    }
-
-    fn expected(self) -> &'static str {
-        match self {
-            UnaryOp::Not => "bool",
-            UnaryOp::Neg
-            | UnaryOp::Abs
-            | UnaryOp::Relu
-            | UnaryOp::Sign
-            | UnaryOp::Floor
-            | UnaryOp::Ceil
-            | UnaryOp::Round => "a numeric dtype (f32, f64, i32, i64)",
-            _ => "a float dtype (f32, f64)",
-        }
-    }
-}
-
-/// Elementwise ops of two operands, with NumPy broadcasting. Both operands have one dtype.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum BinaryOp {
-    Add,
-    Sub,
-    Mul,
-    /// Floats: IEEE division. Integers: truncating, `x / 0 = 0`, `MIN / -1 = MIN`.
-    Div,
-    /// Floats only.
-    Pow,
-    /// NaN-propagating for floats (NumPy `maximum`).
-    Max,
-    Min,
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    And,
-    Or,
-}
-
-impl BinaryOp {
-    pub const ALL: [BinaryOp; 15] = [
-        BinaryOp::Add,
-        BinaryOp::Sub,
-        BinaryOp::Mul,
-        BinaryOp::Div,
-        BinaryOp::Pow,
-        BinaryOp::Max,
-        BinaryOp::Min,
-        BinaryOp::Eq,
-        BinaryOp::Ne,
-        BinaryOp::Lt,
-        BinaryOp::Le,
-        BinaryOp::Gt,
-        BinaryOp::Ge,
-        BinaryOp::And,
-        BinaryOp::Or,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            BinaryOp::Add => "add",
-            BinaryOp::Sub => "sub",
-            BinaryOp::Mul => "mul",
-            BinaryOp::Div => "div",
-            BinaryOp::Pow => "pow",
-            BinaryOp::Max => "max",
-            BinaryOp::Min => "min",
-            BinaryOp::Eq => "eq",
-            BinaryOp::Ne => "ne",
-            BinaryOp::Lt => "lt",
-            BinaryOp::Le => "le",
-            BinaryOp::Gt => "gt",
-            BinaryOp::Ge => "ge",
-            BinaryOp::And => "and",
-            BinaryOp::Or => "or",
-        }
-    }
-
-    pub fn is_comparison(self) -> bool {
-        matches!(
-            self,
-            BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge
-        )
-    }
-
-    /// Whether the op accepts operands of dtype `d`.
-    pub fn accepts(self, d: DType) -> bool {
-        match self {
-            BinaryOp::And | BinaryOp::Or => d == DType::Bool,
-            BinaryOp::Pow => d.is_float(),
-            BinaryOp::Eq | BinaryOp::Ne => true,
-            _ => d.is_numeric(),
-        }
-    }
-
-    fn expected(self) -> &'static str {
-        match self {
-            BinaryOp::And | BinaryOp::Or => "bool",
-            BinaryOp::Pow => "a float dtype (f32, f64)",
-            BinaryOp::Eq | BinaryOp::Ne => "any dtype",
-            _ => "a numeric dtype (f32, f64, i32, i64)",
-        }
-    }
-
-    /// The result dtype for operands of dtype `d`.
-    pub fn result_dtype(self, d: DType) -> DType {
-        if self.is_comparison() {
-            DType::Bool
-        } else {
-            d
-        }
-    }
-}
-
-/// Reductions over a set of axes.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum ReduceOp {
-    Sum,
-    /// Floats only.
-    Mean,
-    /// NaN-propagating for floats.
-    Max,
-    Min,
-    Prod,
-    /// Index (i64) of the first maximum along exactly one axis; NaN counts as the maximum.
-    ArgMax,
-    ArgMin,
-}
-
-impl ReduceOp {
-    pub const ALL: [ReduceOp; 7] = [
-        ReduceOp::Sum,
-        ReduceOp::Mean,
-        ReduceOp::Max,
-        ReduceOp::Min,
-        ReduceOp::Prod,
-        ReduceOp::ArgMax,
-        ReduceOp::ArgMin,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ReduceOp::Sum => "reduce_sum",
-            ReduceOp::Mean => "reduce_mean",
-            ReduceOp::Max => "reduce_max",
-            ReduceOp::Min => "reduce_min",
-            ReduceOp::Prod => "reduce_prod",
-            ReduceOp::ArgMax => "argmax",
-            ReduceOp::ArgMin => "argmin",
-        }
-    }
-
-    pub fn is_arg(self) -> bool {
-        matches!(self, ReduceOp::ArgMax | ReduceOp::ArgMin)
-    }
-}
-
-/// One operation of a program. Operand counts: unary 1, binary 2, `Where` 3, `Concat` ≥ 1,
-/// `Constant`/`Iota` 0, `Gather`/`IndexSelect`/`MatMul` 2, everything else 1.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Op {
-    Unary(UnaryOp),
-    Binary(BinaryOp),
-    /// `where(cond: bool, a, b)`, all three broadcast together; `a` and `b` share a dtype.
-    Where,
-    /// Converts to the instruction's result dtype (shape unchanged).
-    Cast,
-    /// Every element equals `value`; dtype and shape are the instruction's result type.
-    Constant {
-        value: Scalar,
-    },
-    /// Element = its index along `axis`; dtype (numeric) and shape are the result type.
-    Iota {
-        axis: usize,
-    },
-    /// Reduce over `axes` (sorted, unique; empty = identity copy). Arg reductions take one axis.
-    Reduce {
-        op: ReduceOp,
-        axes: Vec<usize>,
-        keepdim: bool,
-    },
-    /// Same elements in row-major order, new shape with the same element count.
-    Reshape {
-        shape: Shape,
-    },
-    /// Output axis `i` is input axis `perm[i]`.
-    Permute {
-        perm: Vec<usize>,
-    },
-    /// NumPy `broadcast_to`: new leading dims may be added, size-1 dims stretched.
-    Expand {
-        shape: Shape,
-    },
-    /// Per axis: `start <= stop <= dim`, `step >= 1`; length `ceil((stop - start) / step)`.
-    Slice {
-        starts: Vec<usize>,
-        stops: Vec<usize>,
-        steps: Vec<usize>,
-    },
-    /// Joins operands along `axis`; all other dims equal.
-    Concat {
-        axis: usize,
-    },
-    /// Pads each axis with `lo[i]` elements before and `hi[i]` after, filled with `value`.
-    Pad {
-        lo: Vec<usize>,
-        hi: Vec<usize>,
-        value: Scalar,
-    },
-    /// `torch.gather` / `take_along_axis`: operands (data, index: i32|i64 of the same rank);
-    /// `out[..i..] = data[..index[..i..] at axis..]`; result shape = index shape, whose dims
-    /// other than `axis` must be `<=` the data's.
-    Gather {
-        axis: usize,
-    },
-    /// `index_select` / `take`: operands (data, index: i32|i64, any rank);
-    /// result shape = `data[..axis] ++ index.shape ++ data[axis+1..]`.
-    IndexSelect {
-        axis: usize,
-    },
-    /// `[..., m, k] x [..., k, n] -> [..., m, n]`, batch dims broadcast; rank >= 2; numeric.
-    MatMul,
-}
+use super::{Arity, Op};
+use crate::types::{DType, Shape, TensorType};
 
 impl Op {
-    /// The op's name in the text form.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Op::Unary(u) => u.name(),
-            Op::Binary(b) => b.name(),
-            Op::Where => "where",
-            Op::Cast => "cast",
-            Op::Constant { .. } => "constant",
-            Op::Iota { .. } => "iota",
-            Op::Reduce { op, .. } => op.name(),
-            Op::Reshape { .. } => "reshape",
-            Op::Permute { .. } => "permute",
-            Op::Expand { .. } => "expand",
-            Op::Slice { .. } => "slice",
-            Op::Concat { .. } => "concat",
-            Op::Pad { .. } => "pad",
-            Op::Gather { .. } => "gather",
-            Op::IndexSelect { .. } => "index_select",
-            Op::MatMul => "matmul",
-        }
-    }
-
-    /// Whether the op is elementwise (output element depends on the same-index input elements
-    /// after broadcasting).
-    pub fn is_elementwise(&self) -> bool {
-        matches!(self, Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast)
-    }
-
     /// Infers the result type from the operand types. `declared` is the instruction's
     /// declared result type, which `Constant`, `Iota` and `Cast` take their dtype (and, for the
     /// first two, their shape) from. Errors say what was expected.
@@ -373,34 +24,39 @@ impl Op {
         args: &[&TensorType],
         declared: &TensorType,
     ) -> Result<TensorType, String> {
-        let arity = |n: usize| -> Result<(), String> {
-            if args.len() == n {
-                Ok(())
-            } else {
-                Err(format!(
+        match self.kind().arity() {
+            Arity::Exactly(n) if args.len() != n => {
+                return Err(format!(
                     "{} takes {n} operand{}, got {}",
                     self.name(),
                     if n == 1 { "" } else { "s" },
                     args.len()
                 ))
             }
-        };
+            Arity::AtLeast(n) if args.len() < n => {
+                return Err(format!(
+                    "{} takes at least {n} operand{}, got {}",
+                    self.name(),
+                    if n == 1 { "" } else { "s" },
+                    args.len()
+                ))
+            }
+            _ => {}
+        }
         match self {
             Op::Unary(u) => {
-                arity(1)?;
                 let a = args[0];
                 if !u.accepts(a.dtype) {
                     return Err(format!(
                         "{} expects {}, got {}",
                         u.name(),
-                        u.expected(),
+                        u.operands().describe(),
                         a.dtype
                     ));
                 }
                 Ok(a.clone())
             }
             Op::Binary(b) => {
-                arity(2)?;
                 let (x, y) = (args[0], args[1]);
                 if x.dtype != y.dtype {
                     return Err(format!(
@@ -412,7 +68,7 @@ impl Op {
                     return Err(format!(
                         "{} expects {}, got {}",
                         b.name(),
-                        b.expected(),
+                        b.operands().describe(),
                         x.dtype
                     ));
                 }
@@ -421,7 +77,6 @@ impl Op {
                 Ok(TensorType::new(b.result_dtype(x.dtype), shape))
             }
             Op::Where => {
-                arity(3)?;
                 let (c, a, b) = (args[0], args[1], args[2]);
                 if c.dtype != DType::Bool {
                     return Err(format!("where expects a bool condition, got {c}"));
@@ -435,12 +90,8 @@ impl Op {
                     .map_err(|e| format!("where: {e}"))?;
                 Ok(TensorType::new(a.dtype, shape))
             }
-            Op::Cast => {
-                arity(1)?;
-                Ok(TensorType::new(declared.dtype, args[0].shape.clone()))
-            }
+            Op::Cast => Ok(TensorType::new(declared.dtype, args[0].shape.clone())),
             Op::Constant { value } => {
-                arity(0)?;
                 if !value.fits(declared.dtype) {
                     return Err(format!(
                         "constant {value} does not fit dtype {}",
@@ -450,7 +101,6 @@ impl Op {
                 Ok(declared.clone())
             }
             Op::Iota { axis } => {
-                arity(0)?;
                 if !declared.dtype.is_numeric() {
                     return Err(format!(
                         "iota expects a numeric dtype, got {}",
@@ -461,17 +111,14 @@ impl Op {
                 Ok(declared.clone())
             }
             Op::Reduce { op, axes, keepdim } => {
-                arity(1)?;
                 let a = args[0];
                 let name = op.name();
-                match op {
-                    ReduceOp::Mean if !a.dtype.is_float() => {
-                        return Err(format!("{name} expects a float dtype, got {}", a.dtype))
-                    }
-                    _ if !a.dtype.is_numeric() => {
-                        return Err(format!("{name} expects a numeric dtype, got {}", a.dtype))
-                    }
-                    _ => {}
+                if !op.accepts(a.dtype) {
+                    return Err(format!(
+                        "{name} expects {}, got {}",
+                        op.operands().describe(),
+                        a.dtype
+                    ));
                 }
                 check_axes(name, axes, a.shape.rank())?;
                 if op.is_arg() {
@@ -492,7 +139,6 @@ impl Op {
                 Ok(TensorType::new(dtype, shape))
             }
             Op::Reshape { shape } => {
-                arity(1)?;
                 let a = args[0];
                 let (n_in, n_out) = (a.shape.checked_numel(), shape.checked_numel());
                 if n_out.is_none() || n_in != n_out {
@@ -505,7 +151,6 @@ impl Op {
                 Ok(TensorType::new(a.dtype, shape.clone()))
             }
             Op::Permute { perm } => {
-                arity(1)?;
                 let a = args[0];
                 let r = a.shape.rank();
                 let mut seen = vec![false; r];
@@ -523,7 +168,6 @@ impl Op {
                 Ok(TensorType::new(a.dtype, dims))
             }
             Op::Expand { shape } => {
-                arity(1)?;
                 let a = args[0];
                 let ok = a.shape.rank() <= shape.rank()
                     && a.shape
@@ -545,7 +189,6 @@ impl Op {
                 stops,
                 steps,
             } => {
-                arity(1)?;
                 let a = args[0];
                 let r = a.shape.rank();
                 if starts.len() != r || stops.len() != r || steps.len() != r {
@@ -571,9 +214,6 @@ impl Op {
                 Ok(TensorType::new(a.dtype, dims))
             }
             Op::Concat { axis } => {
-                if args.is_empty() {
-                    return Err("concat takes at least 1 operand, got 0".into());
-                }
                 let first = args[0];
                 let r = first.shape.rank();
                 check_axis("concat", *axis, r)?;
@@ -601,7 +241,6 @@ impl Op {
                 Ok(TensorType::new(first.dtype, dims))
             }
             Op::Pad { lo, hi, value } => {
-                arity(1)?;
                 let a = args[0];
                 let r = a.shape.rank();
                 if lo.len() != r || hi.len() != r {
@@ -627,7 +266,6 @@ impl Op {
                 Ok(TensorType::new(a.dtype, shape))
             }
             Op::Gather { axis } => {
-                arity(2)?;
                 let (d, i) = (args[0], args[1]);
                 check_index_dtype("gather", i)?;
                 let r = d.shape.rank();
@@ -650,7 +288,6 @@ impl Op {
                 Ok(TensorType::new(d.dtype, i.shape.clone()))
             }
             Op::IndexSelect { axis } => {
-                arity(2)?;
                 let (d, i) = (args[0], args[1]);
                 check_index_dtype("index_select", i)?;
                 check_axis("index_select", *axis, d.shape.rank())?;
@@ -661,7 +298,6 @@ impl Op {
                 Ok(TensorType::new(d.dtype, shape))
             }
             Op::MatMul => {
-                arity(2)?;
                 let (a, b) = (args[0], args[1]);
                 if a.dtype != b.dtype || !a.dtype.is_numeric() {
                     return Err(format!(
@@ -695,12 +331,6 @@ impl Op {
                 Ok(TensorType::new(a.dtype, shape))
             }
         }
-    }
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 
