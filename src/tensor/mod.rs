@@ -59,7 +59,8 @@ pub struct LazyTensor {
 ///   (`id`, `slot`), type (`ty`), and whatever else must outlive the IR. The provenance a
 ///   backward pass needs (the op that made the tensor and the input tensors it saved) goes
 ///   here, as its own field beside `node`, set by [`LazyTensor::apply`] in `record.rs`:
-///   once a sync has cut the IR, `node` no longer says how the value was made.
+///   once a sync has cut the IR, `node` no longer says how the value was made. (Set once at
+///   creation, such a field keeps the unwind-safety argument below true.)
 pub(crate) struct TensorInner {
     pub(crate) id: u64,
     /// Slot in the live-tensor registry.
