@@ -24,7 +24,7 @@ use crate::config;
 use crate::error::{Error, Result};
 use crate::executor;
 use crate::ir::{DataSource, Node, NodeKind};
-use crate::tensor::LazyTensor;
+use crate::tensor::{self, LazyTensor};
 use lazyjit_lowering::{DType, Program, Tensor};
 use rustc_hash::FxHashMap;
 use std::fmt::Write;
@@ -447,8 +447,11 @@ struct Snapshot {
 
 impl Snapshot {
     fn take(tensors: &[&LazyTensor]) -> Snapshot {
-        let (program, values, hash) = match executor::pending_program(tensors) {
-            Some(p) => (p.program, p.values, Some(p.hash)),
+        let (program, values, hash) = match tensor::pending_roots(tensors) {
+            Some(roots) => {
+                let p = executor::pending_program(&roots);
+                (p.program, p.values, Some(p.hash))
+            }
             None => (Program::new(), Vec::new(), None),
         };
         let ids: FxHashMap<*const Node, usize> = values

@@ -46,7 +46,8 @@ pub struct Node {
     pub(crate) depth: u32,
     /// An upper bound of the pending nodes in this node's graph (itself included): 1 plus
     /// the operands' bounds, so shared subgraphs are counted once per use. Tightened to the
-    /// exact count when the trim check walks the graph (see `executor::check_trim`).
+    /// exact count when the trim check walks the graph (see `check_trim` in
+    /// `src/tensor/record.rs`).
     pub(crate) pending_bound: AtomicU32,
     /// Set when a sync computed this node's value: later graphs that still reference the
     /// node read the data as a parameter instead of recomputing it.

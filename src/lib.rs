@@ -21,11 +21,11 @@ mod tensor;
 pub use config::{BackendKind, Config};
 pub use error::{Error, Result, SourceLoc};
 pub use executor::{
-    cache_len, cached_computations, clear_caches, data_cache_len, graph_hash, is_cached,
-    last_recompile, last_sync, live_tensors, mark_step, recompile_explanations, sync,
-    wait_device_ops, CachedComputation, Difference, RecompileExplanation, SyncInfo,
+    cache_len, cached_computations, clear_caches, data_cache_len, is_cached, last_recompile,
+    last_sync, recompile_explanations, wait_device_ops, CachedComputation, Difference,
+    RecompileExplanation, SyncInfo,
 };
 pub use lazyjit_lowering as lowering;
 pub use lazyjit_lowering::{DType, Scalar};
 pub use ops::ScalarArg;
-pub use tensor::{LazyTensor, NativeType};
+pub use tensor::{graph_hash, live_tensors, mark_step, sync, LazyTensor, NativeType};

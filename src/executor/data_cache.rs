@@ -8,6 +8,17 @@ use lazyjit_lowering::{DType, Scalar, Tensor};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
+/// A tensor holding `s`: rank-0 of `dtype`.
+pub(crate) fn scalar_tensor(dtype: DType, s: Scalar) -> Tensor {
+    match dtype {
+        DType::F32 => Tensor::scalar(s.as_f64() as f32),
+        DType::F64 => Tensor::scalar(s.as_f64()),
+        DType::I32 => Tensor::scalar(s.as_i64() as i32),
+        DType::I64 => Tensor::scalar(s.as_i64()),
+        DType::Bool => Tensor::scalar(s.as_bool()),
+    }
+}
+
 pub(crate) struct DataCache {
     map: FxHashMap<(DType, Scalar), (Arc<Tensor>, u64)>,
     tick: u64,

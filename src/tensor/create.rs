@@ -59,17 +59,6 @@ pub(crate) fn canonical_scalar(dtype: DType, v: Scalar) -> Option<Scalar> {
     s.fits(dtype).then_some(s)
 }
 
-/// A tensor holding `s`: rank-0 of `dtype`.
-pub(crate) fn scalar_tensor(dtype: DType, s: Scalar) -> Tensor {
-    match dtype {
-        DType::F32 => Tensor::scalar(s.as_f64() as f32),
-        DType::F64 => Tensor::scalar(s.as_f64()),
-        DType::I32 => Tensor::scalar(s.as_i64() as i32),
-        DType::I64 => Tensor::scalar(s.as_i64()),
-        DType::Bool => Tensor::scalar(s.as_bool()),
-    }
-}
-
 fn is_special(s: Scalar) -> bool {
     match s {
         Scalar::Float(v) => v == 0.0 && v.is_sign_positive() || v == 1.0,

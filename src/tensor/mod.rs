@@ -1,19 +1,28 @@
-//! [`LazyTensor`]: a cheap handle to device data or to pending IR.
+//! [`LazyTensor`]: a cheap handle to device data or to pending IR, and everything on the
+//! tensor side of the executor: creating tensors (`create`), recording ops onto IR nodes
+//! with the fallback and trim policies (`record`), the live-tensor registry (`registry`),
+//! syncing tensors (`sync`: [`sync`], [`mark_step`]) and reading values (`read`).
+//!
+//! The executor ([`crate::executor`]) knows nothing of tensors: it takes IR roots and
+//! returns device buffers, and `sync` writes them back into the tensors.
 
 mod create;
 mod read;
+mod record;
+mod registry;
+mod sync;
 
+pub(crate) use create::canonical_scalar;
 pub use create::NativeType;
-pub(crate) use create::{canonical_scalar, scalar_tensor};
+pub use registry::live_tensors;
+pub(crate) use sync::pending_roots;
+pub use sync::{graph_hash, mark_step, sync};
 
-use crate::error::{Error, Result, SourceLoc};
-use crate::executor;
-use crate::ir::{DataSource, Node, Operands};
-use lazyjit_lowering::{DType, Op, Shape, Tensor, TensorType};
+use crate::error::SourceLoc;
+use crate::ir::{DataSource, Node};
+use lazyjit_lowering::{DType, Tensor, TensorType};
 use parking_lot::Mutex;
-use smallvec::SmallVec;
 use std::fmt;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// A tensor whose value is computed lazily.
@@ -39,6 +48,19 @@ pub struct LazyTensor {
     pub(crate) inner: Arc<TensorInner>,
 }
 
+/// The shared record behind a [`LazyTensor`] handle (and its clones).
+///
+/// Two kinds of state live here, and the difference matters:
+///
+/// - `node` is the tensor's value: pending IR, or a device-data leaf once computed. It is
+///   the only field a sync writes (replacing pending IR by the computed data, see
+///   `sync.rs`), and it is replaced whole.
+/// - Everything else is fixed when the tensor is created and no sync touches it: identity
+///   (`id`, `slot`), type (`ty`), and whatever else must outlive the IR. The provenance a
+///   backward pass needs (the op that made the tensor and the input tensors it saved) goes
+///   here, as its own field beside `node`, set by [`LazyTensor::apply`] in `record.rs`:
+///   once a sync has cut the IR, `node` no longer says how the value was made. (Set once at
+///   creation, such a field keeps the unwind-safety argument below true.)
 pub(crate) struct TensorInner {
     pub(crate) id: u64,
     /// Slot in the live-tensor registry.
@@ -46,7 +68,7 @@ pub(crate) struct TensorInner {
     pub(crate) ty: TensorType,
     /// A device-data leaf, an op node with pending IR, or (briefly, inside a sync) an op
     /// node whose data has just been computed.
-    pub(crate) node: Mutex<Arc<Node>>,
+    node: Mutex<Arc<Node>>,
 }
 
 // The node cell is only ever read (an Arc clone) or replaced whole under its lock, so a
@@ -57,14 +79,14 @@ impl std::panic::UnwindSafe for TensorInner {}
 
 impl Drop for TensorInner {
     fn drop(&mut self) {
-        executor::unregister(self.slot);
+        registry::unregister(self.slot);
     }
 }
 
 impl LazyTensor {
     pub(crate) fn from_node(node: Arc<Node>) -> LazyTensor {
         let ty = node.ty.clone();
-        let inner = executor::register_new(|id, slot| TensorInner {
+        let inner = registry::register_new(|id, slot| TensorInner {
             id,
             slot,
             ty,
@@ -84,7 +106,8 @@ impl LazyTensor {
         self.inner.node.lock().clone()
     }
 
-    pub(crate) fn set_node(&self, n: Arc<Node>) {
+    /// Replaces the tensor's value (only a sync does, with computed data).
+    fn set_node(&self, n: Arc<Node>) {
         *self.inner.node.lock() = n;
     }
 
@@ -128,71 +151,11 @@ impl LazyTensor {
     pub fn ir_node(&self) -> Arc<Node> {
         self.node()
     }
-
-    /// Records `op` applied to `operands`. `declared` is the result type for ops whose
-    /// type is not implied by the operands (cast, constant, iota). Checks the op's shape
-    /// and dtype rules now, so mistakes surface at the call that made them.
-    #[track_caller]
-    pub fn apply(
-        op: Op,
-        operands: &[&LazyTensor],
-        declared: Option<TensorType>,
-    ) -> Result<LazyTensor> {
-        let loc = SourceLoc::caller();
-        let declared = declared.unwrap_or_else(|| TensorType::new(DType::F32, Shape::scalar()));
-        let mut tys: SmallVec<[&TensorType; 4]> = SmallVec::new();
-        for t in operands {
-            tys.push(t.ty());
-        }
-        let ty = op
-            .infer(&tys, &declared)
-            .map_err(|m| Error::op(op.name(), strip_op_prefix(op.name(), &m), loc))?;
-        let cfg = crate::config::hot();
-        if executor::falls_back(&op, cfg) {
-            return executor::eager_fallback(op, operands, ty, loc);
-        }
-        let mut nodes = Operands::new();
-        for t in operands {
-            nodes.push(t.node());
-        }
-        let node = Arc::new(Node::new_op(op, nodes, ty, loc));
-        let (depth, bound) = (node.depth, node.pending_bound.load(Ordering::Relaxed));
-        let t = LazyTensor::from_node(node);
-        executor::check_trim(&t, depth, bound, cfg);
-        Ok(t)
-    }
-}
-
-/// `infer` messages often start with the op name; the error already names the op.
-fn strip_op_prefix(name: &str, m: &str) -> String {
-    let rest = m
-        .strip_prefix(name)
-        .and_then(|r| r.strip_prefix(": ").or_else(|| r.strip_prefix(' ')));
-    match rest {
-        Some(r) if !r.is_empty() => r.to_string(),
-        _ => m.to_string(),
-    }
 }
 
 impl fmt::Debug for LazyTensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = if self.is_pending() { "pending" } else { "data" };
         write!(f, "LazyTensor#{}({}, {state})", self.id(), self.ty())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefix_stripping() {
-        assert_eq!(
-            strip_op_prefix("add", "add needs operands of one dtype"),
-            "needs operands of one dtype"
-        );
-        assert_eq!(strip_op_prefix("add", "add: bad"), "bad");
-        assert_eq!(strip_op_prefix("add", "addition"), "addition");
-        assert_eq!(strip_op_prefix("add", "x"), "x");
     }
 }

@@ -1,9 +1,9 @@
 //! Reading values: each read syncs the tensor first (compile or cache hit, then run).
 
 use super::create::NativeType;
+use super::sync::sync_at;
 use super::LazyTensor;
 use crate::error::{Error, Result, SourceLoc};
-use crate::executor;
 use lazyjit_lowering::Tensor;
 use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;
@@ -13,7 +13,7 @@ impl LazyTensor {
     #[track_caller]
     pub fn data(&self) -> Result<Arc<Tensor>> {
         let loc = SourceLoc::caller();
-        executor::sync_at(&[self], loc)?;
+        sync_at(&[self], loc)?;
         let node = self.node();
         node.data().cloned().ok_or_else(|| {
             Error::data(
