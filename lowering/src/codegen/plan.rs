@@ -22,6 +22,8 @@
 //! (e.g. through a slice) or whose result is empty — and makes the reported index the first
 //! bad one of the first failing instruction, as in the reference interpreter.
 
+pub use super::kernel::{Kernel, KernelKind};
+use super::matmul;
 use super::prune::prune;
 use crate::op::Op;
 use crate::program::{Program, ValueId};
@@ -37,31 +39,6 @@ const MATERIALIZE_COST: u32 = 8;
 /// parameters multiplied into a tensor: 1.2 s). Bounding them per kernel makes compile time
 /// linear; a kernel reading more than this spills anyway, so the extra buffer costs little.
 const MAX_LEAVES: usize = 64;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KernelKind {
-    /// A loop nest over the root's shape computing the inlined expression.
-    Loop,
-    /// A loop nest over the reduction's output with inner reduction loops.
-    Reduce,
-    /// A call to the GEMM runtime kernel on strided views of two buffers.
-    MatMul,
-    /// A loop over the index operand of the root (a gather or index_select) that reports the
-    /// first out-of-range value; it writes nothing (the root need not have a buffer).
-    Check,
-}
-
-/// One kernel of the plan.
-#[derive(Clone, Debug)]
-pub struct Kernel {
-    pub kind: KernelKind,
-    /// The value this kernel writes.
-    pub root: ValueId,
-    /// Instructions computed inside the kernel (post order, root last).
-    pub fused: Vec<ValueId>,
-    /// Buffers the kernel reads (parameters or earlier kernels' roots).
-    pub inputs: Vec<ValueId>,
-}
 
 /// Where a value lives when it has a buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,29 +83,39 @@ fn op_cost(op: &Op) -> u32 {
         | Op::Expand { .. }
         | Op::Slice { .. }
         | Op::Constant { .. } => 0,
-        _ => 1,
+        Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast | Op::Iota { .. } => 1,
+        Op::Concat { .. } | Op::Pad { .. } | Op::Reduce { .. } | Op::MatMul => 1,
     }
 }
 
-/// The operand of a matmul seen through its view chain: the buffer it reads.
-pub fn view_base(p: &Program, mut v: ValueId, storage: Option<&[Storage]>) -> ValueId {
-    loop {
-        if let Some(s) = storage {
-            if s[v.index()] != Storage::Inline {
-                return v;
-            }
-        }
-        match p.inst(v) {
-            Some(inst)
-                if matches!(
-                    inst.op,
-                    Op::Permute { .. } | Op::Expand { .. } | Op::Slice { .. }
-                ) =>
-            {
-                v = inst.args[0]
-            }
-            _ => return v,
-        }
+/// The operand of a matmul seen through its view chain: the buffer it reads (with `storage`,
+/// the first value of the chain that has one). See `matmul.rs`.
+pub fn view_base(p: &Program, v: ValueId, storage: Option<&[Storage]>) -> ValueId {
+    matmul::operand_base(p, v, |v| {
+        storage.is_some_and(|s| s[v.index()] != Storage::Inline)
+    })
+}
+
+/// The kernel kind of an instruction that always roots its own kernel, `None` for those
+/// fused into their consumers unless they need a buffer (then a loop kernel computes them).
+fn own_kernel(op: &Op) -> Option<KernelKind> {
+    match op {
+        Op::Reduce { .. } => Some(KernelKind::Reduce),
+        Op::MatMul => Some(KernelKind::MatMul),
+        Op::Unary(_)
+        | Op::Binary(_)
+        | Op::Where
+        | Op::Cast
+        | Op::Constant { .. }
+        | Op::Iota { .. }
+        | Op::Reshape { .. }
+        | Op::Permute { .. }
+        | Op::Expand { .. }
+        | Op::Slice { .. }
+        | Op::Concat { .. }
+        | Op::Pad { .. }
+        | Op::Gather { .. }
+        | Op::IndexSelect { .. } => None,
     }
 }
 
@@ -143,7 +130,7 @@ impl FusionPlan {
             mat[o.index()] = true;
         }
         for (i, inst) in p.insts.iter().enumerate() {
-            if matches!(inst.op, Op::Reduce { .. } | Op::MatMul) {
+            if own_kernel(&inst.op).is_some() {
                 mat[np + i] = true;
             }
             if inst.op == Op::MatMul {
@@ -254,23 +241,12 @@ impl FusionPlan {
             if storage[v.index()] != Storage::Buffer {
                 continue;
             }
-            let kind = match inst.op {
-                Op::Reduce { .. } => KernelKind::Reduce,
-                Op::MatMul => KernelKind::MatMul,
-                _ => KernelKind::Loop,
-            };
+            let kind = own_kernel(&inst.op).unwrap_or(KernelKind::Loop);
             let mut fused = Vec::new();
             let mut inputs = Vec::new();
             if kind == KernelKind::MatMul {
-                for a in &inst.args {
-                    let base = view_base(p, *a, Some(&storage));
-                    collect_views(p, *a, base, &mut fused);
-                    if !inputs.contains(&base) {
-                        inputs.push(base);
-                    }
-                }
-                fused.sort();
-                fused.dedup();
+                (fused, inputs) =
+                    matmul::operand_reads(p, inst, |v| storage[v.index()] != Storage::Inline);
             } else {
                 seen.next();
                 for a in &inst.args {
@@ -441,13 +417,6 @@ fn form_groups(p: &Program, kernels: &[Kernel], storage: &mut [Storage]) -> Vec<
         }
     }
     groups
-}
-
-fn collect_views(p: &Program, mut v: ValueId, base: ValueId, out: &mut Vec<ValueId>) {
-    while v != base {
-        out.push(v);
-        v = p.inst(v).map(|i| i.args[0]).unwrap_or(base);
-    }
 }
 
 /// A set of values cleared in O(1), so that visiting one kernel's expression costs its own
