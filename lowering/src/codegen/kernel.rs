@@ -1,6 +1,8 @@
 //! What a kernel is: the unit the planner produces and the emitter lowers. Shared by the
-//! planning passes (`plan`, `prune`) and the lowering (`bases`, `segments`, `emit`).
+//! planning passes (`plan`, `prune`), the lowering (`bases`, `segments`, `emit`) and the
+//! runner (`run`, which reports a check kernel's error).
 
+use crate::op::Op;
 use crate::program::ValueId;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,4 +28,26 @@ pub struct Kernel {
     pub fused: Vec<ValueId>,
     /// Buffers the kernel reads (parameters or earlier kernels' roots).
     pub inputs: Vec<ValueId>,
+}
+
+/// The data axis whose runtime indices a check kernel validates before any kernel reads
+/// through `op` (gather, index_select), `None` for ops without runtime indices.
+pub(crate) fn checked_axis(op: &Op) -> Option<usize> {
+    match op {
+        Op::Gather { axis } | Op::IndexSelect { axis } => Some(*axis),
+        Op::Unary(_)
+        | Op::Binary(_)
+        | Op::Where
+        | Op::Cast
+        | Op::Constant { .. }
+        | Op::Iota { .. }
+        | Op::Reduce { .. }
+        | Op::Reshape { .. }
+        | Op::Permute { .. }
+        | Op::Expand { .. }
+        | Op::Slice { .. }
+        | Op::Concat { .. }
+        | Op::Pad { .. }
+        | Op::MatMul => None,
+    }
 }

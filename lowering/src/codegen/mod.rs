@@ -18,16 +18,16 @@
 //! | module | what it is for | uses |
 //! |---|---|---|
 //! | `compile` | the passes above, the JIT module | everything below |
-//! | `run` | [`Compiled`]: run, run_into, runtime errors | `matmul`, `options`, `plan`, `slots` |
+//! | `run` | [`Compiled`]: run, run_into, runtime errors | `kernel`, `matmul`, `options`, `plan`, `slots` |
 //! | `options` | [`CompileOptions`], [`CompileStats`], [`KernelText`] | — |
 //! | [`plan`] | fusion planning, row groups | `kernel`, `matmul`, `prune` |
-//! | `kernel` | [`Kernel`], [`KernelKind`] | — |
+//! | `kernel` | [`Kernel`], [`KernelKind`], which ops get check kernels | — |
 //! | `prune` | dropping empty and dead kernels | `kernel` |
 //! | `slots` | the buffer table layout | `plan` |
 //! | `matmul` | matmul operand layout, the GEMM step and kernel (`matmul::gemm`, public as `crate::kernels::gemm`) | — |
 //! | `segments` | cutting a loop at concat seams | `plan` |
 //! | `bases` | buffer base pointers of one function | `plan` |
-//! | `emit` | one kernel group as a Cranelift function (`emit/mod.rs` maps its parts) | `bases`, [`index`], [`math`], `plan`, `segments` |
+//! | `emit` | one kernel group as a Cranelift function (`emit/mod.rs` maps its parts) | `bases`, [`index`], `kernel`, [`math`], `plan`, `segments` |
 //! | [`index`] | symbolic affine indices | — |
 //! | [`math`] | transcendental functions (inline polynomials, shims) | — |
 //!
@@ -35,7 +35,8 @@
 //! each): `emit/expr.rs` (`compute_inst`, `vec_ok`), `emit/arith.rs` (`unary`, `binary`,
 //! `unary_vectorizes`, `binary_vectorizes`), `emit/reduce.rs` (`identity`, `combine`,
 //! `reduce_kernel`), `emit/loops.rs` (`flattenable`), [`math`] (`MathEmitter::unary`),
-//! `plan.rs` (`op_cost`, `own_kernel`), `matmul/mod.rs` (`view_strides`).
+//! `plan.rs` (`op_cost`, `own_kernel`), `kernel.rs` (`checked_axis`), `matmul/mod.rs`
+//! (`view_strides`).
 
 mod bases;
 mod compile;

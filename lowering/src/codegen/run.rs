@@ -1,12 +1,12 @@
 //! Running a compiled program safely: checking inputs and outputs against the program,
 //! filling the buffer table, calling each step, and reporting runtime errors.
 
+use super::kernel::checked_axis;
 use super::matmul::MatMulStep;
 use super::options::{CompileStats, KernelText};
 use super::plan::FusionPlan;
 use super::slots::Slots;
 use crate::error::Error;
-use crate::op::Op;
 use crate::program::{check_inputs, Program, ValueId};
 use crate::tensor::{Buffer, Tensor};
 use cranelift_jit::JITModule;
@@ -170,10 +170,7 @@ impl Compiled {
         let v = ValueId((code - 1) as u32);
         let (op, axis, size) = match self.program.inst(v) {
             Some(inst) => {
-                let axis = match inst.op {
-                    Op::Gather { axis } | Op::IndexSelect { axis } => axis,
-                    _ => 0,
-                };
+                let axis = checked_axis(&inst.op).unwrap_or(0);
                 let size = self.program.value_type(inst.args[0]).shape.dims()[axis];
                 (inst.op.name(), axis, size)
             }

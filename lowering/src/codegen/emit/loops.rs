@@ -3,6 +3,7 @@
 
 use super::{cg, row_strides, vec_dtype, KernelEmitter, Mode, LANES, R};
 use crate::codegen::index::{Idx, Var};
+use crate::codegen::kernel::checked_axis;
 use crate::codegen::segments::{concat_cuts, Cuts};
 use crate::op::Op;
 use crate::program::ValueId;
@@ -235,8 +236,11 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             .p
             .inst(root)
             .ok_or_else(|| cg("check root is not an instruction"))?;
-        let (Op::Gather { axis } | Op::IndexSelect { axis }) = inst.op else {
-            return Err(cg("check kernel root is not a gather or index_select"));
+        let Some(axis) = checked_axis(&inst.op) else {
+            return Err(cg(format!(
+                "check kernel root {root} ({}) has no runtime indices",
+                inst.op.name()
+            )));
         };
         let (data, index) = (inst.args[0], inst.args[1]);
         let dims = self.p.value_type(index).shape.dims().to_vec();
