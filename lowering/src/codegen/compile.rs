@@ -67,7 +67,7 @@ pub fn compile(program: &Program, opts: &CompileOptions) -> Result<Compiled, Err
 fn compile_here(program: &Program, opts: &CompileOptions) -> Result<Compiled, Error> {
     let mut stats = CompileStats::default();
     timed(&mut stats.verify, || verify(program))?;
-    let (plan, slots) = timed(&mut stats.plan, || plan(program));
+    let (plan, slots) = timed(&mut stats.plan, || plan_kernels(program));
     let lowered = timed(&mut stats.codegen, || lower(program, &plan, &slots, opts))?;
     let (module, steps) = timed(&mut stats.finalize, || {
         finalize(lowered.module, lowered.steps)
@@ -99,7 +99,7 @@ fn verify(program: &Program) -> Result<(), Error> {
 
 /// Plan: takes a verified program, gives its kernels (fused, pruned, grouped into row
 /// loops; see `plan.rs`) and the buffer table they share.
-fn plan(program: &Program) -> (FusionPlan, Slots) {
+fn plan_kernels(program: &Program) -> (FusionPlan, Slots) {
     let plan = FusionPlan::new(program);
     let slots = Slots::new(program, &plan);
     (plan, slots)
