@@ -194,7 +194,7 @@ impl Compiled {
         &self.plan
     }
 
-    /// Kernel texts (CLIF / disassembly) kept according to [`CompileOptions`].
+    /// Kernel texts (CLIF / disassembly) kept according to [`CompileOptions`](super::CompileOptions).
     pub fn kernel_texts(&self) -> &[KernelText] {
         &self.texts
     }
