@@ -1,17 +1,58 @@
 //! Cranelift code generation: fusion planning, loop-nest emission and the JIT module.
 //!
-//! [`compile`] verifies a program, plans its kernels ([`FusionPlan`]), emits one Cranelift
-//! function per loop or reduction kernel, and returns a [`Compiled`] whose `run` checks every
-//! input before calling the machine code.
+//! [`compile`] is a short list of passes (`compile.rs`):
+//!
+//! 1. **verify** the program (`Program::verify`);
+//! 2. **plan** its kernels ([`FusionPlan::new`], `plan.rs`): choose which values get a buffer
+//!    and fuse everything else into its consumers, add a check kernel per gather, **prune**
+//!    kernels with nothing to do (`prune.rs`), group kernels into row loops; then lay out the
+//!    buffer table the kernels share (`slots.rs`);
+//! 3. **lower** each kernel group: emit one Cranelift function per group (`emit/`; a loop
+//!    cut at concat seams may become several, `segments.rs`), or a GEMM step per matmul
+//!    (`matmul/`);
+//! 4. **finalize** the JIT module into the steps a [`Compiled`] runs; `Compiled::run` checks
+//!    every input before calling the machine code (`run.rs`).
+//!
+//! Module map (an arrow is "uses"; there are no cycles):
+//!
+//! | module | what it is for | uses |
+//! |---|---|---|
+//! | `compile` | the passes above, the JIT module | everything below |
+//! | `run` | [`Compiled`]: run, run_into, runtime errors | `kernel`, `matmul`, `options`, `plan`, `slots` |
+//! | `options` | [`CompileOptions`], [`CompileStats`], [`KernelText`] | — |
+//! | [`plan`] | fusion planning, row groups | `kernel`, `matmul`, `prune` |
+//! | `kernel` | [`Kernel`], [`KernelKind`], which ops get check kernels | — |
+//! | `prune` | dropping empty and dead kernels | `kernel` |
+//! | `slots` | the buffer table layout | `plan` |
+//! | `matmul` | matmul operand layout, the GEMM step and kernel (`matmul::gemm`, public as `crate::kernels::gemm`) | — |
+//! | `segments` | cutting a loop at concat seams | `plan` |
+//! | `bases` | buffer base pointers of one function | `plan` |
+//! | `emit` | one kernel group as a Cranelift function (`emit/mod.rs` maps its parts) | `bases`, [`index`], `kernel`, [`math`], `plan`, `segments` |
+//! | [`index`] | symbolic affine indices | — |
+//! | [`math`] | transcendental functions (inline polynomials, shims) | — |
+//!
+//! Where codegen matches on the op enums (adding an op variant makes the compiler point at
+//! each): `emit/expr.rs` (`compute_inst`, `vec_ok`), `emit/arith.rs` (`unary`, `binary`,
+//! `unary_vectorizes`, `binary_vectorizes`), `emit/reduce.rs` (`identity`, `combine`,
+//! `reduce_kernel`), `emit/loops.rs` (`flattenable`), [`math`] (`MathEmitter::unary`),
+//! `plan.rs` (`op_cost`, `own_kernel`), `kernel.rs` (`checked_axis`), `matmul/mod.rs`
+//! (`view_strides`).
 
 mod bases;
 mod compile;
 mod emit;
 pub mod index;
+mod kernel;
 pub mod math;
+pub(crate) mod matmul;
+mod options;
 pub mod plan;
 mod prune;
+mod run;
 mod segments;
+mod slots;
 
-pub use compile::{compile, CompileOptions, CompileStats, Compiled, KernelText, OptLevel};
+pub use compile::compile;
+pub use options::{CompileOptions, CompileStats, KernelText, OptLevel};
 pub use plan::{FusionPlan, Kernel, KernelKind, Storage};
+pub use run::Compiled;

@@ -22,6 +22,9 @@
 //! (e.g. through a slice) or whose result is empty — and makes the reported index the first
 //! bad one of the first failing instruction, as in the reference interpreter.
 
+use super::kernel::checked_axis;
+pub use super::kernel::{Kernel, KernelKind};
+use super::matmul;
 use super::prune::prune;
 use crate::op::Op;
 use crate::program::{Program, ValueId};
@@ -37,31 +40,6 @@ const MATERIALIZE_COST: u32 = 8;
 /// parameters multiplied into a tensor: 1.2 s). Bounding them per kernel makes compile time
 /// linear; a kernel reading more than this spills anyway, so the extra buffer costs little.
 const MAX_LEAVES: usize = 64;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KernelKind {
-    /// A loop nest over the root's shape computing the inlined expression.
-    Loop,
-    /// A loop nest over the reduction's output with inner reduction loops.
-    Reduce,
-    /// A call to the GEMM runtime kernel on strided views of two buffers.
-    MatMul,
-    /// A loop over the index operand of the root (a gather or index_select) that reports the
-    /// first out-of-range value; it writes nothing (the root need not have a buffer).
-    Check,
-}
-
-/// One kernel of the plan.
-#[derive(Clone, Debug)]
-pub struct Kernel {
-    pub kind: KernelKind,
-    /// The value this kernel writes.
-    pub root: ValueId,
-    /// Instructions computed inside the kernel (post order, root last).
-    pub fused: Vec<ValueId>,
-    /// Buffers the kernel reads (parameters or earlier kernels' roots).
-    pub inputs: Vec<ValueId>,
-}
 
 /// Where a value lives when it has a buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,187 +84,49 @@ fn op_cost(op: &Op) -> u32 {
         | Op::Expand { .. }
         | Op::Slice { .. }
         | Op::Constant { .. } => 0,
-        _ => 1,
+        Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast | Op::Iota { .. } => 1,
+        Op::Concat { .. } | Op::Pad { .. } | Op::Reduce { .. } | Op::MatMul => 1,
     }
 }
 
-/// The operand of a matmul seen through its view chain: the buffer it reads.
-pub fn view_base(p: &Program, mut v: ValueId, storage: Option<&[Storage]>) -> ValueId {
-    loop {
-        if let Some(s) = storage {
-            if s[v.index()] != Storage::Inline {
-                return v;
-            }
-        }
-        match p.inst(v) {
-            Some(inst)
-                if matches!(
-                    inst.op,
-                    Op::Permute { .. } | Op::Expand { .. } | Op::Slice { .. }
-                ) =>
-            {
-                v = inst.args[0]
-            }
-            _ => return v,
-        }
+/// The operand of a matmul seen through its view chain: the buffer it reads (with `storage`,
+/// the first value of the chain that has one). See `matmul.rs`.
+pub fn view_base(p: &Program, v: ValueId, storage: Option<&[Storage]>) -> ValueId {
+    matmul::operand_base(p, v, |v| {
+        storage.is_some_and(|s| s[v.index()] != Storage::Inline)
+    })
+}
+
+/// The kernel kind of an instruction that always roots its own kernel, `None` for those
+/// fused into their consumers unless they need a buffer (then a loop kernel computes them).
+fn own_kernel(op: &Op) -> Option<KernelKind> {
+    match op {
+        Op::Reduce { .. } => Some(KernelKind::Reduce),
+        Op::MatMul => Some(KernelKind::MatMul),
+        Op::Unary(_)
+        | Op::Binary(_)
+        | Op::Where
+        | Op::Cast
+        | Op::Constant { .. }
+        | Op::Iota { .. }
+        | Op::Reshape { .. }
+        | Op::Permute { .. }
+        | Op::Expand { .. }
+        | Op::Slice { .. }
+        | Op::Concat { .. }
+        | Op::Pad { .. }
+        | Op::Gather { .. }
+        | Op::IndexSelect { .. } => None,
     }
 }
 
 impl FusionPlan {
-    /// Plans a verified program.
+    /// Plans a verified program: choose which values get a buffer, build a kernel per
+    /// buffer (and a check kernel per gather), prune the kernels with nothing to do, then
+    /// group kernels into row loops (which turns some buffers into row scratch).
     pub fn new(p: &Program) -> FusionPlan {
-        let np = p.params.len();
-        let n = p.num_values();
-        let mut mat = vec![false; n];
-        mat[..np].iter_mut().for_each(|m| *m = true);
-        for o in &p.outputs {
-            mat[o.index()] = true;
-        }
-        for (i, inst) in p.insts.iter().enumerate() {
-            if matches!(inst.op, Op::Reduce { .. } | Op::MatMul) {
-                mat[np + i] = true;
-            }
-            if inst.op == Op::MatMul {
-                for a in &inst.args {
-                    mat[view_base(p, *a, None).index()] = true;
-                }
-            }
-        }
-        // Uses and the largest consumer of every value.
-        let uses = p.use_counts();
-        let mut max_consumer = vec![0usize; n];
-        for inst in &p.insts {
-            let numel = inst.ty.shape.numel();
-            for a in &inst.args {
-                max_consumer[a.index()] = max_consumer[a.index()].max(numel);
-            }
-        }
-        let mut cost = vec![0u32; n];
-        // Distinct leaves (buffers and constants) each inline value's expression reads.
-        let mut leaves: Vec<Vec<ValueId>> = vec![Vec::new(); n];
-        for (v, l) in leaves.iter_mut().enumerate() {
-            *l = vec![ValueId(v as u32)];
-        }
-        for (i, inst) in p.insts.iter().enumerate() {
-            let v = np + i;
-            let reads = |mat: &[bool]| {
-                let mut l: Vec<ValueId> = inst
-                    .args
-                    .iter()
-                    .flat_map(|a| {
-                        if mat[a.index()] {
-                            std::slice::from_ref(a)
-                        } else {
-                            &leaves[a.index()][..]
-                        }
-                    })
-                    .copied()
-                    .collect();
-                l.sort_unstable();
-                l.dedup();
-                l
-            };
-            let mut l = reads(&mat);
-            if l.len() > MAX_LEAVES {
-                for a in &inst.args {
-                    if leaves[a.index()].len() > 1 {
-                        mat[a.index()] = true;
-                    }
-                }
-                l = reads(&mat);
-                if l.len() > MAX_LEAVES {
-                    mat[v] = true;
-                }
-            }
-            if inst.args.is_empty() {
-                l = vec![ValueId(v as u32)];
-            }
-            let c = op_cost(&inst.op)
-                + inst
-                    .args
-                    .iter()
-                    .filter(|a| !mat[a.index()])
-                    .map(|a| cost[a.index()])
-                    .sum::<u32>();
-            cost[v] = c;
-            let broadcast = max_consumer[v] > inst.ty.shape.numel();
-            if c >= MATERIALIZE_COST && (uses[v] > 1 || broadcast) {
-                mat[v] = true;
-            }
-            leaves[v] = if mat[v] { vec![ValueId(v as u32)] } else { l };
-        }
-        let storage = (0..n)
-            .map(|v| {
-                if v < np {
-                    Storage::Param(v)
-                } else if mat[v] {
-                    Storage::Buffer
-                } else {
-                    Storage::Inline
-                }
-            })
-            .collect::<Vec<_>>();
-        let mut kernels = Vec::new();
-        let mut seen = Visited::new(n);
-        for (i, inst) in p.insts.iter().enumerate() {
-            let v = ValueId((np + i) as u32);
-            if matches!(inst.op, Op::Gather { .. } | Op::IndexSelect { .. }) {
-                // Before v's own kernel and every kernel that inlines v (their roots are > v),
-                // after the kernels that produce the index (roots < v).
-                let mut fused = Vec::new();
-                let mut inputs = Vec::new();
-                seen.next();
-                collect(
-                    p,
-                    &storage,
-                    inst.args[1],
-                    &mut seen,
-                    &mut fused,
-                    &mut inputs,
-                );
-                kernels.push(Kernel {
-                    kind: KernelKind::Check,
-                    root: v,
-                    fused,
-                    inputs,
-                });
-            }
-            if storage[v.index()] != Storage::Buffer {
-                continue;
-            }
-            let kind = match inst.op {
-                Op::Reduce { .. } => KernelKind::Reduce,
-                Op::MatMul => KernelKind::MatMul,
-                _ => KernelKind::Loop,
-            };
-            let mut fused = Vec::new();
-            let mut inputs = Vec::new();
-            if kind == KernelKind::MatMul {
-                for a in &inst.args {
-                    let base = view_base(p, *a, Some(&storage));
-                    collect_views(p, *a, base, &mut fused);
-                    if !inputs.contains(&base) {
-                        inputs.push(base);
-                    }
-                }
-                fused.sort();
-                fused.dedup();
-            } else {
-                seen.next();
-                for a in &inst.args {
-                    collect(p, &storage, *a, &mut seen, &mut fused, &mut inputs);
-                }
-            }
-            fused.push(v);
-            kernels.push(Kernel {
-                kind,
-                root: v,
-                fused,
-                inputs,
-            });
-        }
-        let kernels = prune(p, kernels);
-        let mut storage = storage;
+        let mut storage = choose_storage(p);
+        let kernels = prune(p, form_kernels(p, &storage));
         let groups = form_groups(p, &kernels, &mut storage);
         FusionPlan {
             kernels,
@@ -298,6 +138,152 @@ impl FusionPlan {
     pub fn is_buffer(&self, v: ValueId) -> bool {
         self.storage[v.index()] != Storage::Inline
     }
+}
+
+/// Where every value lives: parameters, outputs, reductions, matmuls and the bases of matmul
+/// operands get a buffer, and so do expensive expressions that would be recomputed and
+/// operands of expressions reading too many leaves (see the module doc); the rest is inline.
+fn choose_storage(p: &Program) -> Vec<Storage> {
+    let np = p.params.len();
+    let n = p.num_values();
+    let mut mat = vec![false; n];
+    mat[..np].iter_mut().for_each(|m| *m = true);
+    for o in &p.outputs {
+        mat[o.index()] = true;
+    }
+    for (i, inst) in p.insts.iter().enumerate() {
+        if own_kernel(&inst.op).is_some() {
+            mat[np + i] = true;
+        }
+        if inst.op == Op::MatMul {
+            for a in &inst.args {
+                mat[view_base(p, *a, None).index()] = true;
+            }
+        }
+    }
+    // Uses and the largest consumer of every value.
+    let uses = p.use_counts();
+    let mut max_consumer = vec![0usize; n];
+    for inst in &p.insts {
+        let numel = inst.ty.shape.numel();
+        for a in &inst.args {
+            max_consumer[a.index()] = max_consumer[a.index()].max(numel);
+        }
+    }
+    let mut cost = vec![0u32; n];
+    // Distinct leaves (buffers and constants) each inline value's expression reads.
+    let mut leaves: Vec<Vec<ValueId>> = vec![Vec::new(); n];
+    for (v, l) in leaves.iter_mut().enumerate() {
+        *l = vec![ValueId(v as u32)];
+    }
+    for (i, inst) in p.insts.iter().enumerate() {
+        let v = np + i;
+        let reads = |mat: &[bool]| {
+            let mut l: Vec<ValueId> = inst
+                .args
+                .iter()
+                .flat_map(|a| {
+                    if mat[a.index()] {
+                        std::slice::from_ref(a)
+                    } else {
+                        &leaves[a.index()][..]
+                    }
+                })
+                .copied()
+                .collect();
+            l.sort_unstable();
+            l.dedup();
+            l
+        };
+        let mut l = reads(&mat);
+        if l.len() > MAX_LEAVES {
+            for a in &inst.args {
+                if leaves[a.index()].len() > 1 {
+                    mat[a.index()] = true;
+                }
+            }
+            l = reads(&mat);
+            if l.len() > MAX_LEAVES {
+                mat[v] = true;
+            }
+        }
+        if inst.args.is_empty() {
+            l = vec![ValueId(v as u32)];
+        }
+        let c = op_cost(&inst.op)
+            + inst
+                .args
+                .iter()
+                .filter(|a| !mat[a.index()])
+                .map(|a| cost[a.index()])
+                .sum::<u32>();
+        cost[v] = c;
+        let broadcast = max_consumer[v] > inst.ty.shape.numel();
+        if c >= MATERIALIZE_COST && (uses[v] > 1 || broadcast) {
+            mat[v] = true;
+        }
+        leaves[v] = if mat[v] { vec![ValueId(v as u32)] } else { l };
+    }
+    (0..n)
+        .map(|v| {
+            if v < np {
+                Storage::Param(v)
+            } else if mat[v] {
+                Storage::Buffer
+            } else {
+                Storage::Inline
+            }
+        })
+        .collect()
+}
+
+/// The kernels of `storage`, in program order: a check kernel before each gather, and a
+/// kernel computing every buffer that is not a parameter.
+fn form_kernels(p: &Program, storage: &[Storage]) -> Vec<Kernel> {
+    let n = p.num_values();
+    let np = p.params.len();
+    let mut kernels = Vec::new();
+    let mut seen = Visited::new(n);
+    for (i, inst) in p.insts.iter().enumerate() {
+        let v = ValueId((np + i) as u32);
+        if checked_axis(&inst.op).is_some() {
+            // Before v's own kernel and every kernel that inlines v (their roots are > v),
+            // after the kernels that produce the index (roots < v).
+            let mut fused = Vec::new();
+            let mut inputs = Vec::new();
+            seen.next();
+            collect(p, storage, inst.args[1], &mut seen, &mut fused, &mut inputs);
+            kernels.push(Kernel {
+                kind: KernelKind::Check,
+                root: v,
+                fused,
+                inputs,
+            });
+        }
+        if storage[v.index()] != Storage::Buffer {
+            continue;
+        }
+        let kind = own_kernel(&inst.op).unwrap_or(KernelKind::Loop);
+        let mut fused = Vec::new();
+        let mut inputs = Vec::new();
+        if kind == KernelKind::MatMul {
+            (fused, inputs) =
+                matmul::operand_reads(p, inst, |v| storage[v.index()] != Storage::Inline);
+        } else {
+            seen.next();
+            for a in &inst.args {
+                collect(p, storage, *a, &mut seen, &mut fused, &mut inputs);
+            }
+        }
+        fused.push(v);
+        kernels.push(Kernel {
+            kind,
+            root: v,
+            fused,
+            inputs,
+        });
+    }
+    kernels
 }
 
 /// The leading dims a kernel could share with a group, given the group's outer rank `k`:
@@ -441,13 +427,6 @@ fn form_groups(p: &Program, kernels: &[Kernel], storage: &mut [Storage]) -> Vec<
         }
     }
     groups
-}
-
-fn collect_views(p: &Program, mut v: ValueId, base: ValueId, out: &mut Vec<ValueId>) {
-    while v != base {
-        out.push(v);
-        v = p.inst(v).map(|i| i.args[0]).unwrap_or(base);
-    }
 }
 
 /// A set of values cleared in O(1), so that visiting one kernel's expression costs its own

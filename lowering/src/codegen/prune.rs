@@ -17,9 +17,9 @@
 //!   input of a kept kernel that reads.
 //!
 //! A dropped kernel's result keeps its buffer slot (kept kernels that read nothing may still
-//! name it among their inputs) but gets no memory (`compile.rs`).
+//! name it among their inputs) but gets no memory (`slots.rs`).
 
-use super::plan::{Kernel, KernelKind};
+use super::kernel::{Kernel, KernelKind};
 use crate::program::Program;
 
 /// Elements a kernel writes, and whether it reads any element of its inputs.

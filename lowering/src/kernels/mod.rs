@@ -3,8 +3,9 @@
 //! - [`gemm`]: batched, strided, broadcasting matrix multiplication ([`MatMulPlan`]), the
 //!   kernel behind `Op::MatMul`. f32/f64 go to the `gemm` crate (chosen by measurement over
 //!   `matrixmultiply`, see `docs/matmul.md`) except tiny products, i32/i64 to a blocked
-//!   wrapping-arithmetic loop.
+//!   wrapping-arithmetic loop. It lives with the rest of the matmul lowering in
+//!   `codegen/matmul/`; this module keeps its public path.
 
-pub mod gemm;
+pub use crate::codegen::matmul::gemm;
 
 pub use gemm::{matmul_plan_run, FloatKernel, MatMulPlan};

@@ -118,7 +118,17 @@ impl<'m, M: Module> MathEmitter<'m, M> {
                     UnaryOp::Erf => poly::erf(k, b, x),
                     UnaryOp::Sin => self.sincos(k, b, x, false),
                     UnaryOp::Cos => self.sincos(k, b, x, true),
-                    _ => panic!("lazyjit math: {op:?} is not a math-library function"),
+                    UnaryOp::Neg
+                    | UnaryOp::Abs
+                    | UnaryOp::Sqrt
+                    | UnaryOp::Rsqrt
+                    | UnaryOp::Reciprocal
+                    | UnaryOp::Relu
+                    | UnaryOp::Floor
+                    | UnaryOp::Ceil
+                    | UnaryOp::Round
+                    | UnaryOp::Sign
+                    | UnaryOp::Not => not_math(op),
                 }
             }
             types::F64 => {
@@ -130,7 +140,17 @@ impl<'m, M: Module> MathEmitter<'m, M> {
                     UnaryOp::Erf => shims::ERF_F64,
                     UnaryOp::Sin => shims::SIN_F64,
                     UnaryOp::Cos => shims::COS_F64,
-                    _ => panic!("lazyjit math: {op:?} is not a math-library function"),
+                    UnaryOp::Neg
+                    | UnaryOp::Abs
+                    | UnaryOp::Sqrt
+                    | UnaryOp::Rsqrt
+                    | UnaryOp::Reciprocal
+                    | UnaryOp::Relu
+                    | UnaryOp::Floor
+                    | UnaryOp::Ceil
+                    | UnaryOp::Round
+                    | UnaryOp::Sign
+                    | UnaryOp::Not => not_math(op),
                 };
                 self.call(b, name, &[x])
             }
@@ -239,6 +259,11 @@ impl<'m, M: Module> MathEmitter<'m, M> {
             None => self.module.declare_func_in_func(id, b.func),
         }
     }
+}
+
+/// The documented panic of [`MathEmitter::unary`] on an op it does not implement.
+fn not_math(op: UnaryOp) -> ! {
+    panic!("lazyjit math: {op:?} is not a math-library function")
 }
 
 /// Registers every shim symbol a [`MathEmitter`] may import. Call it on the `JITBuilder`

@@ -1,0 +1,268 @@
+//! Loop nests: counted loops, loop kernels (flat, cut at concat seams, vectorised over the
+//! innermost dim) and check kernels.
+
+use super::{cg, row_strides, vec_dtype, KernelEmitter, Mode, LANES, R};
+use crate::codegen::index::{Idx, Var};
+use crate::codegen::kernel::checked_axis;
+use crate::codegen::segments::{concat_cuts, Cuts};
+use crate::op::Op;
+use crate::program::ValueId;
+use crate::types::Shape;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{types, InstBuilder, Value};
+use cranelift_module::Module;
+use std::ops::Range;
+
+impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
+    /// `for i in (start..end).step_by(step) { body(i) }` with static bounds; bottom-tested.
+    pub(super) fn counted_loop(
+        &mut self,
+        start: i64,
+        end: i64,
+        step: i64,
+        body: &mut dyn FnMut(&mut Self, Value) -> R<()>,
+    ) -> R<()> {
+        if start >= end {
+            return Ok(());
+        }
+        let lp = self.b.create_block();
+        let exit = self.b.create_block();
+        let i = self.b.append_block_param(lp, types::I64);
+        let s = self.b.ins().iconst(types::I64, start);
+        self.b.ins().jump(lp, &[s.into()]);
+        self.b.switch_to_block(lp);
+        body(self, i)?;
+        let next = self.b.ins().iadd_imm_s(i, step);
+        let more = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, next, end);
+        self.b.ins().brif(more, lp, &[next.into()], exit, &[]);
+        self.b.switch_to_block(exit);
+        Ok(())
+    }
+
+    /// Nested scalar loops over `vars` (outermost first), then `inner`.
+    pub(super) fn nest(
+        &mut self,
+        vars: &[Var],
+        inner: &mut dyn FnMut(&mut Self) -> R<()>,
+    ) -> R<()> {
+        match vars.split_first() {
+            None => inner(self),
+            Some((&v, rest)) => {
+                let n = self.ext[v as usize] as i64;
+                self.counted_loop(0, n, 1, &mut |e, i| {
+                    e.bind(v, i);
+                    e.nest(rest, inner)
+                })
+            }
+        }
+    }
+
+    pub(super) fn loop_kernel(&mut self, root: ValueId, outer: &[Idx]) -> R<()> {
+        let ty = self.p.value_type(root).clone();
+        if ty.shape.numel() == 0 {
+            return Ok(());
+        }
+        let dims = ty.shape.dims().to_vec();
+        let mut idx = Vec::with_capacity(dims.len());
+        let mut looped = Vec::new();
+        let inner: usize = dims[outer.len()..].iter().product();
+        // The flat index lives in the last dim, so that dim must not have size 1: operands of
+        // the root's shape would then see a size-1 dim, which `broadcast_idx` maps to index 0
+        // (found by the differential tests: `exp` of an f32[4, 1] read element 0 four times).
+        let flat = dims.len() - outer.len() >= 2
+            && inner > 1
+            && dims.last().is_some_and(|&n| n > 1)
+            && self.flattenable(root, outer.len());
+        if flat {
+            // All reads are contiguous over the inner dims: one loop over their product,
+            // expressed as an index in the last dim (every read's offset is then that index).
+            idx.extend(outer.iter().cloned());
+            idx.extend((outer.len()..dims.len() - 1).map(|_| Idx::konst(0)));
+            let v = self.new_var(inner);
+            looped.push(v);
+            idx.push(Idx::var(v));
+        }
+        for (d, &n) in dims.iter().enumerate().filter(|_| !flat) {
+            if d < outer.len() {
+                idx.push(outer[d].clone());
+            } else if n > 1 {
+                let v = self.new_var(n);
+                looped.push(v);
+                idx.push(Idx::var(v));
+            } else {
+                idx.push(Idx::konst(0));
+            }
+        }
+        if let Some(part) = self.part.clone() {
+            return self.cut_loops(root, &idx, &looped, part.cuts, part.range);
+        }
+        if !flat {
+            if let Some(cuts) = concat_cuts(self.p, self.plan, root, outer.len()) {
+                let all = 0..cuts.pieces.len();
+                return self.cut_loops(root, &idx, &looped, &cuts, all);
+            }
+        }
+        self.loop_nest(root, &idx, &looped)
+    }
+
+    /// Loops over `looped` (outermost first; the innermost vectorised when long enough),
+    /// computing and storing `root` at `idx`.
+    pub(super) fn loop_nest(&mut self, root: ValueId, idx: &[Idx], looped: &[Var]) -> R<()> {
+        let ty = self.p.value_type(root);
+        let out_off = self
+            .strip(root, idx)
+            .iter()
+            .zip(&row_strides(&ty.shape))
+            .fold(Idx::konst(0), |acc, (i, s)| acc.add(&i.scale(*s)));
+        let vectorize = vec_dtype(ty.dtype)
+            && looped
+                .last()
+                .is_some_and(|&v| self.ext[v as usize] >= LANES as usize);
+        let Some((&inner, outer)) = looped.split_last() else {
+            self.clear_memo();
+            let val = self.compute(root, idx, Mode::Scalar)?;
+            return self.store(root, &out_off, val, Mode::Scalar);
+        };
+        let n = self.ext[inner as usize] as i64;
+        self.nest(outer, &mut |e| {
+            let nv = if vectorize { n - n % LANES } else { 0 };
+            e.counted_loop(0, nv, LANES, &mut |e, i| {
+                e.bind(inner, i);
+                e.lane = Some(inner);
+                e.clear_memo();
+                let val = e.compute(root, idx, Mode::Vector)?;
+                e.store(root, &out_off, val, Mode::Vector)?;
+                e.lane = None;
+                Ok(())
+            })?;
+            e.counted_loop(nv, n, 1, &mut |e, i| {
+                e.bind(inner, i);
+                e.clear_memo();
+                let val = e.compute(root, idx, Mode::Scalar)?;
+                e.store(root, &out_off, val, Mode::Scalar)
+            })
+        })
+    }
+
+    /// [`Self::loop_nest`] with the loop over dim `cuts.dim` replaced by one loop per piece
+    /// in `range` (see `segments.rs`).
+    pub(super) fn cut_loops(
+        &mut self,
+        root: ValueId,
+        idx: &[Idx],
+        looped: &[Var],
+        cuts: &Cuts,
+        range: Range<usize>,
+    ) -> R<()> {
+        let d = cuts.dim;
+        let Some(pos) = looped.iter().position(|&v| idx[d] == Idx::var(v)) else {
+            // Not cut after all: the function with the first pieces does all the work.
+            if range.start > 0 {
+                return Ok(());
+            }
+            return self.loop_nest(root, idx, looped);
+        };
+        let (before, after) = (&looped[..pos], &looped[pos + 1..]);
+        let pieces = &cuts.pieces[range];
+        self.nest(before, &mut |e| {
+            for &(start, len) in pieces {
+                let mut pi = idx.to_vec();
+                let mut pl = Vec::with_capacity(after.len() + 1);
+                if len > 1 {
+                    let w = e.new_var(len);
+                    pi[d] = Idx::var(w).add_const(start);
+                    pl.push(w);
+                } else {
+                    pi[d] = Idx::konst(start);
+                }
+                pl.extend_from_slice(after);
+                e.loop_nest(root, &pi, &pl)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether a loop kernel may run its dims from `k` on as one flat loop: every inlined
+    /// node is elementwise with the root's exact shape, and every buffer or constant it reads
+    /// has the root's shape, a single element, or size 1 in all dims from `k` on.
+    pub(super) fn flattenable(&self, root: ValueId, k: usize) -> bool {
+        let shape = &self.p.value_type(root).shape;
+        let leaf_ok = |s: &Shape| {
+            s == shape
+                || s.numel() == 1
+                || (s.rank() == shape.rank() && s.dims()[k..].iter().all(|&d| d == 1))
+        };
+        let mut stack = vec![root];
+        while let Some(v) = stack.pop() {
+            let is_root = v == root;
+            if !is_root && self.plan.is_buffer(v) {
+                if !leaf_ok(&self.p.value_type(v).shape) {
+                    return false;
+                }
+                continue;
+            }
+            let Some(inst) = self.p.inst(v) else {
+                return false;
+            };
+            match inst.op {
+                Op::Constant { .. } => continue,
+                Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast => {}
+                // Ops that move elements or read other positions: the flat index is not
+                // theirs.
+                Op::Iota { .. }
+                | Op::Reduce { .. }
+                | Op::Reshape { .. }
+                | Op::Permute { .. }
+                | Op::Expand { .. }
+                | Op::Slice { .. }
+                | Op::Concat { .. }
+                | Op::Pad { .. }
+                | Op::Gather { .. }
+                | Op::IndexSelect { .. }
+                | Op::MatMul => return false,
+            }
+            if &inst.ty.shape != shape {
+                return false;
+            }
+            stack.extend(inst.args.iter().copied());
+        }
+        true
+    }
+
+    /// Validates every index value of gather / index_select `root` in row-major order; on the
+    /// first out-of-range one, records it in the status word and returns from the function.
+    pub(super) fn check_kernel(&mut self, root: ValueId) -> R<()> {
+        let inst = self
+            .p
+            .inst(root)
+            .ok_or_else(|| cg("check root is not an instruction"))?;
+        let Some(axis) = checked_axis(&inst.op) else {
+            return Err(cg(format!(
+                "check kernel root {root} ({}) has no runtime indices",
+                inst.op.name()
+            )));
+        };
+        let (data, index) = (inst.args[0], inst.args[1]);
+        let dims = self.p.value_type(index).shape.dims().to_vec();
+        if dims.contains(&0) {
+            return Ok(());
+        }
+        let mut idx = Vec::with_capacity(dims.len());
+        let mut vars = Vec::new();
+        for &n in &dims {
+            if n > 1 {
+                let v = self.new_var(n);
+                vars.push(v);
+                idx.push(Idx::var(v));
+            } else {
+                idx.push(Idx::konst(0));
+            }
+        }
+        self.nest(&vars, &mut |e| {
+            e.clear_memo();
+            let iv = e.compute_or_load(index, &idx, Mode::Scalar)?;
+            e.checked_index(root, iv, data, axis, true)?;
+            Ok(())
+        })
+    }
+}

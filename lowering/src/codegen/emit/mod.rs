@@ -1,0 +1,200 @@
+//! Emission of one fused kernel as a Cranelift function.
+//!
+//! Kernel ABI: `extern "C" fn(bufs: *const *mut u8, status: *mut i64)`. `bufs` is the
+//! executor's buffer table (parameters, outputs, temporaries), checked against the program
+//! before the call; `status` receives the first runtime error (an out-of-range gather index).
+//!
+//! Values are computed by walking the expression tree from the kernel root down to buffers,
+//! carrying a symbolic index ([`Idx`]) per dimension. In vector mode the innermost loop
+//! variable (the *lane* variable) stands for four consecutive indices; a subtree that cannot
+//! be computed four lanes at a time (a gather, a 64-bit dtype, a pad whose bound depends on the
+//! lane) is computed once per lane in scalar mode and packed, so vectorisation never changes
+//! results, only speed.
+//!
+//! This module holds the emitter's state and the entry point; its methods are split by
+//! concern, each file one or more `impl KernelEmitter` blocks:
+//!
+//! | module | what it emits |
+//! |---|---|
+//! | `loops` | counted loops and nests, loop kernels (flat, cut, vectorised), check kernels |
+//! | `reduce` | reduction kernels: identities, combining, NaN / signed-zero tracking, arg reductions |
+//! | `expr` | the expression walker: the one match over [`Op`](crate::op::Op) that lowers each instruction |
+//! | `memory` | addresses, loads and stores, index values, views, pad, concat, gather addressing |
+//! | `arith` | scalar and vector arithmetic: unary, binary, cast, constants, selects |
+
+mod arith;
+mod expr;
+mod loops;
+mod memory;
+mod reduce;
+
+use super::bases::Bases;
+use super::index::{Idx, Var};
+use super::math::MathEmitter;
+use super::plan::{FusionPlan, Kernel, KernelKind, Storage};
+use super::segments::Part;
+use crate::error::Error;
+use crate::program::{Program, ValueId};
+use crate::types::{DType, Shape};
+use cranelift_codegen::ir::{types, InstBuilder, Type, Value};
+use cranelift_frontend::FunctionBuilder;
+use cranelift_module::Module;
+use std::collections::HashMap;
+
+pub(crate) const LANES: i64 = 4;
+
+/// Whether a value is one element or four lanes of the lane variable.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+enum Mode {
+    Scalar,
+    Vector,
+}
+
+type R<T> = Result<T, Error>;
+
+fn cg(msg: impl Into<String>) -> Error {
+    Error::Codegen(msg.into())
+}
+
+fn vec_dtype(d: DType) -> bool {
+    matches!(d, DType::F32 | DType::I32 | DType::Bool)
+}
+
+fn scalar_ty(d: DType) -> Type {
+    match d {
+        DType::F32 => types::F32,
+        DType::F64 => types::F64,
+        DType::I32 => types::I32,
+        DType::I64 => types::I64,
+        DType::Bool => types::I8,
+    }
+}
+
+fn lane_ty(d: DType) -> Type {
+    match d {
+        DType::F32 => types::F32X4,
+        _ => types::I32X4,
+    }
+}
+
+fn row_strides(s: &Shape) -> Vec<i64> {
+    s.strides().into_iter().map(|x| x as i64).collect()
+}
+
+pub(crate) struct KernelEmitter<'a, 'f, 'm, M: Module> {
+    p: &'a Program,
+    plan: &'a FusionPlan,
+    b: FunctionBuilder<'f>,
+    math: MathEmitter<'m, M>,
+    ptr_ty: Type,
+    bases: Bases<'a>,
+    status: Value,
+    ext: Vec<usize>,
+    env: Vec<Option<Value>>,
+    lane: Option<Var>,
+    memo: HashMap<(ValueId, Vec<Idx>, Mode), Value>,
+    /// Per concat: where each operand starts along the axis, and the total.
+    concat_starts: &'a mut HashMap<ValueId, Vec<i64>>,
+    /// The pieces of a cut loop this function runs (`segments::parts`), when the
+    /// group's one kernel is split over several functions.
+    part: Option<Part<'a>>,
+}
+
+impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
+    /// Emits a group of kernels (one kernel, or several sharing an outer loop nest over the
+    /// `outer` leading dims) into the function behind `b` and finalizes it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn emit(
+        p: &'a Program,
+        plan: &'a FusionPlan,
+        slot_of: &'a HashMap<ValueId, usize>,
+        kernels: &[&Kernel],
+        outer: &[usize],
+        part: Option<Part<'a>>,
+        concat_starts: &'a mut HashMap<ValueId, Vec<i64>>,
+        mut b: FunctionBuilder<'f>,
+        math: MathEmitter<'m, M>,
+        ptr_ty: Type,
+        tcfg: cranelift_codegen::isa::TargetFrontendConfig,
+    ) -> R<()> {
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let bufs = b.block_params(entry)[0];
+        let status = b.block_params(entry)[1];
+        let bases = Bases::new(&mut b, bufs, ptr_ty, slot_of, kernels)?;
+        let mut e = KernelEmitter {
+            p,
+            plan,
+            b,
+            math,
+            ptr_ty,
+            bases,
+            status,
+            ext: Vec::new(),
+            env: Vec::new(),
+            lane: None,
+            memo: HashMap::new(),
+            concat_starts,
+            part,
+        };
+        let mut outer_idx = Vec::with_capacity(outer.len());
+        let mut outer_vars = Vec::new();
+        for &n in outer {
+            if n > 1 {
+                let v = e.new_var(n);
+                outer_vars.push(v);
+                outer_idx.push(Idx::var(v));
+            } else {
+                outer_idx.push(Idx::konst(0));
+            }
+        }
+        if outer.iter().product::<usize>() > 0 {
+            e.nest(&outer_vars, &mut |e| {
+                for kernel in kernels {
+                    match kernel.kind {
+                        KernelKind::Loop => e.loop_kernel(kernel.root, &outer_idx)?,
+                        KernelKind::Reduce => e.reduce_kernel(kernel.root, &outer_idx)?,
+                        KernelKind::Check => e.check_kernel(kernel.root)?,
+                        KernelKind::MatMul => {
+                            return Err(cg("matmul kernels are not emitted as code"))
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        e.b.ins().return_(&[]);
+        e.b.seal_all_blocks();
+        e.b.finalize(tcfg);
+        Ok(())
+    }
+
+    /// `idx` with the leading row dims zeroed when `v` lives in a row scratch buffer.
+    fn strip(&self, v: ValueId, idx: &[Idx]) -> Vec<Idx> {
+        match self.plan.storage[v.index()] {
+            Storage::Scratch { outer } => idx
+                .iter()
+                .enumerate()
+                .map(|(d, i)| if d < outer { Idx::konst(0) } else { i.clone() })
+                .collect(),
+            _ => idx.to_vec(),
+        }
+    }
+
+    /// Forgets values computed in the current loop body before starting another.
+    fn clear_memo(&mut self) {
+        self.memo.clear();
+        self.bases.clear_local();
+    }
+
+    fn new_var(&mut self, extent: usize) -> Var {
+        self.ext.push(extent);
+        self.env.push(None);
+        (self.ext.len() - 1) as Var
+    }
+
+    fn bind(&mut self, v: Var, val: Value) {
+        self.env[v as usize] = Some(val);
+    }
+}

@@ -1,0 +1,60 @@
+//! What to compile and what to keep: compile options, per-phase timings, kept kernel texts.
+
+use std::time::Duration;
+
+/// Cranelift optimisation level.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum OptLevel {
+    /// No optimisation: fastest compile (about 1.5x faster), about 20% slower code.
+    None,
+    /// Cranelift's `speed` level (egraph optimisation, LICM).
+    #[default]
+    Speed,
+}
+
+/// What to compile and what to keep for inspection.
+#[derive(Clone, Debug)]
+pub struct CompileOptions {
+    pub opt_level: OptLevel,
+    /// Run Cranelift's IR verifier on every function (costs 20–40% compile time).
+    pub verify_clif: bool,
+    /// Keep each kernel's CLIF as the lowering built it (before Cranelift's optimiser).
+    pub keep_clif: bool,
+    /// Keep each kernel's machine code listing (VCode form, after register allocation).
+    pub keep_disasm: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            opt_level: OptLevel::Speed,
+            verify_clif: cfg!(debug_assertions),
+            keep_clif: false,
+            keep_disasm: false,
+        }
+    }
+}
+
+/// Time spent in each compile phase.
+#[derive(Clone, Debug, Default)]
+pub struct CompileStats {
+    pub verify: Duration,
+    pub plan: Duration,
+    /// Building CLIF and Cranelift's compilation of every kernel.
+    pub codegen: Duration,
+    pub finalize: Duration,
+}
+
+impl CompileStats {
+    pub fn total(&self) -> Duration {
+        self.verify + self.plan + self.codegen + self.finalize
+    }
+}
+
+/// Texts of one kernel, when requested in [`CompileOptions`].
+#[derive(Clone, Debug, Default)]
+pub struct KernelText {
+    pub name: String,
+    pub clif: Option<String>,
+    pub disasm: Option<String>,
+}
