@@ -78,6 +78,7 @@ impl LazyTensor {
         round => Round: "Round half to even (numeric dtypes; identity on integers).";
         sign => Sign: "-1, 0 or 1 (numeric dtypes; NaN stays NaN).";
         logical_not => Not: "Logical not (bool).";
+        softplus => Softplus: "`log(1 + e^x)` (float dtypes), stable for large `|x|`: `x` for large `x`, `≈ e^x` (full relative accuracy) for very negative `x`.";
     }
 
     binary_ops! {

@@ -1,6 +1,7 @@
-//! Indexing ops: `gather` (torch `gather` / NumPy `take_along_axis`) and `index_select`
-//! (NumPy `take` along an axis). Index values are checked when the graph runs: one out of
-//! range is an execution error, never an out-of-bounds read.
+//! Indexing ops: `gather` (torch `gather` / NumPy `take_along_axis`), `index_select`
+//! (NumPy `take` along an axis) and `scatter_add` (torch `scatter_add`, the gradient of
+//! `gather`). Index values are checked when the graph runs: one out of range is an execution
+//! error, never an out-of-bounds read or write.
 
 use super::shape::resolve_axis;
 use crate::error::{Result, SourceLoc};
@@ -25,5 +26,32 @@ impl LazyTensor {
         let loc = SourceLoc::caller();
         let a = resolve_axis("index_select", axis, self.shape(), loc)?;
         LazyTensor::apply(Op::IndexSelect { axis: a }, &[self, index], None)
+    }
+
+    /// `torch.scatter_add`: this tensor with `updates[p]` added at `p` with `p[axis]`
+    /// replaced by `index[p]`, for every position `p` of `index` (row-major order, so float
+    /// sums are deterministic). `index` is `i32`/`i64`; all three have one rank; `updates`
+    /// has this tensor's dtype; the index's dims are no larger than the updates' and, except
+    /// on `axis`, than this tensor's. The result has this tensor's shape and dtype.
+    ///
+    /// ```
+    /// use lazyjit::LazyTensor;
+    /// let zeros = LazyTensor::zeros(&[3], lazyjit::DType::F32)?;
+    /// let index = LazyTensor::from_vec(vec![0i64, 2, 0], &[3])?;
+    /// let updates = LazyTensor::from_vec(vec![1.0f32, 2.0, 3.0], &[3])?;
+    /// let out = zeros.scatter_add(0, &index, &updates)?;
+    /// assert_eq!(out.to_vec::<f32>()?, [4.0, 0.0, 2.0]);
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn scatter_add(
+        &self,
+        axis: isize,
+        index: &LazyTensor,
+        updates: &LazyTensor,
+    ) -> Result<LazyTensor> {
+        let loc = SourceLoc::caller();
+        let a = resolve_axis("scatter_add", axis, self.shape(), loc)?;
+        LazyTensor::apply(Op::ScatterAdd { axis: a }, &[self, index, updates], None)
     }
 }

@@ -13,9 +13,13 @@ pub enum KernelKind {
     Reduce,
     /// A call to the GEMM runtime kernel on strided views of two buffers.
     MatMul,
-    /// A loop over the index operand of the root (a gather or index_select) that reports the
-    /// first out-of-range value; it writes nothing (the root need not have a buffer).
+    /// A loop over the index operand of the root (a gather, index_select or scatter_add)
+    /// that reports the first out-of-range value; it writes nothing (the root need not have a
+    /// buffer).
     Check,
+    /// A scatter_add: a loop nest copying the input into the root's buffer, then a loop over
+    /// the index adding each update at its (checked) position, in row-major order.
+    Scatter,
 }
 
 /// One kernel of the plan.
@@ -31,10 +35,11 @@ pub struct Kernel {
 }
 
 /// The data axis whose runtime indices a check kernel validates before any kernel reads
-/// through `op` (gather, index_select), `None` for ops without runtime indices.
+/// through `op` (gather, index_select, scatter_add), `None` for ops without runtime indices.
+/// Operand 0 is the indexed data and operand 1 the index in each of them.
 pub(crate) fn checked_axis(op: &Op) -> Option<usize> {
     match op {
-        Op::Gather { axis } | Op::IndexSelect { axis } => Some(*axis),
+        Op::Gather { axis } | Op::IndexSelect { axis } | Op::ScatterAdd { axis } => Some(*axis),
         Op::Unary(_)
         | Op::Binary(_)
         | Op::Where

@@ -86,6 +86,7 @@ fn op_cost(op: &Op) -> u32 {
         | Op::Constant { .. } => 0,
         Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast | Op::Iota { .. } => 1,
         Op::Concat { .. } | Op::Pad { .. } | Op::Reduce { .. } | Op::MatMul => 1,
+        Op::ScatterAdd { .. } => 1,
     }
 }
 
@@ -103,6 +104,7 @@ fn own_kernel(op: &Op) -> Option<KernelKind> {
     match op {
         Op::Reduce { .. } => Some(KernelKind::Reduce),
         Op::MatMul => Some(KernelKind::MatMul),
+        Op::ScatterAdd { .. } => Some(KernelKind::Scatter),
         Op::Unary(_)
         | Op::Binary(_)
         | Op::Where
@@ -516,6 +518,7 @@ impl fmt::Display for FusionPlan {
                 KernelKind::Reduce => "reduce",
                 KernelKind::MatMul => "matmul",
                 KernelKind::Check => "check",
+                KernelKind::Scatter => "scatter",
             };
             write!(f, "kernel {k} ({kind}) -> {}: fuses", kern.root)?;
             for v in &kern.fused {

@@ -45,7 +45,7 @@ fn domain(p: &Program, k: &Kernel) -> (usize, bool) {
             let k = a.last().copied().unwrap_or(0);
             (n, n > 0 && k > 0)
         }
-        KernelKind::Loop => {
+        KernelKind::Loop | KernelKind::Scatter => {
             let n = inst.ty.shape.numel();
             (n, n > 0)
         }

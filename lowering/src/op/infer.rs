@@ -297,6 +297,34 @@ impl Op {
                 let shape = Shape::from(dims);
                 Ok(TensorType::new(d.dtype, shape))
             }
+            Op::ScatterAdd { axis } => {
+                let (d, i, u) = (args[0], args[1], args[2]);
+                check_index_dtype("scatter_add", i)?;
+                if u.dtype != d.dtype || !d.dtype.is_numeric() {
+                    return Err(format!(
+                        "scatter_add needs input and updates of one numeric dtype, got {d} and {u}"
+                    ));
+                }
+                let r = d.shape.rank();
+                check_axis("scatter_add", *axis, r)?;
+                if i.shape.rank() != r || u.shape.rank() != r {
+                    return Err(format!(
+                        "scatter_add needs input, index and updates of one rank, got {}, {} and {}",
+                        d.shape, i.shape, u.shape
+                    ));
+                }
+                for k in 0..r {
+                    let n = i.shape.dims()[k];
+                    if n > u.shape.dims()[k] || (k != *axis && n > d.shape.dims()[k]) {
+                        return Err(format!(
+                            "scatter_add on axis {axis}: index {} does not fit updates {} and input {} \
+                             (index dims must be <= the updates' dims, and <= the input's except on the axis)",
+                            i.shape, u.shape, d.shape
+                        ));
+                    }
+                }
+                Ok(d.clone())
+            }
             Op::MatMul => {
                 let (a, b) = (args[0], args[1]);
                 if a.dtype != b.dtype || !a.dtype.is_numeric() {

@@ -32,6 +32,9 @@ op_family! {
         Sign = "sign", Numeric -> Operand, Cheap;
         /// Logical not (bool only).
         Not = "not", Bool -> Operand, Cheap;
+        /// `log(1 + exp(x))`, computed as `max(x, 0) + log1p(exp(-|x|))`: no overflow for
+        /// large `x`, full relative accuracy for very negative `x`.
+        Softplus = "softplus", Float -> Operand, Transcendental;
     }
 }
 
@@ -77,7 +80,7 @@ op_family! {
 
 structured_ops! {
     /// One operation of a program. Operand counts: unary 1, binary 2, `Where` 3, `Concat` ≥ 1,
-    /// `Constant`/`Iota` 0, `Gather`/`IndexSelect`/`MatMul` 2, everything else 1
+    /// `Constant`/`Iota` 0, `Gather`/`IndexSelect`/`MatMul` 2, `ScatterAdd` 3, everything else 1
     /// ([`OpKind::arity`]).
     pub enum Op {
         families {
@@ -119,6 +122,12 @@ structured_ops! {
         /// `index_select` / `take`: operands (data, index: i32|i64, any rank);
         /// result shape = `data[..axis] ++ index.shape ++ data[axis+1..]`.
         IndexSelect { axis: usize } = "index_select", operands Exactly(2);
+        /// `torch.scatter_add`: operands (input, index: i32|i64, updates), all of one rank,
+        /// `updates` of the input's dtype (numeric). The result is the input with
+        /// `updates[p]` added at `p` with `p[axis]` replaced by `index[p]`, for every position
+        /// `p` of the index in row-major order. Index dims must be `<=` the updates' dims, and
+        /// `<=` the input's on every axis but `axis`. The gradient of `gather`.
+        ScatterAdd { axis: usize } = "scatter_add", operands Exactly(3);
         /// `[..., m, k] x [..., k, n] -> [..., m, n]`, batch dims broadcast; rank >= 2; numeric.
         MatMul = "matmul", operands Exactly(2);
     }

@@ -71,6 +71,7 @@ fn float_unary<T: Float>(op: UnaryOp) -> Option<fn(T) -> T> {
                 T::ZERO
             }
         },
+        UnaryOp::Softplus => |x| x.maximum(T::ZERO).plus((-x.abs()).exp().ln_1p()),
         UnaryOp::Not => return None,
     };
     Some(f)
@@ -83,7 +84,18 @@ fn int_unary<T: Int>(op: UnaryOp) -> Option<fn(T) -> T> {
         UnaryOp::Relu => |x| x.maximum(T::ZERO),
         UnaryOp::Sign => |x| x.signum(),
         UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round => |x| x,
-        _ => return None,
+        UnaryOp::Exp
+        | UnaryOp::Log
+        | UnaryOp::Sqrt
+        | UnaryOp::Rsqrt
+        | UnaryOp::Reciprocal
+        | UnaryOp::Tanh
+        | UnaryOp::Sigmoid
+        | UnaryOp::Erf
+        | UnaryOp::Sin
+        | UnaryOp::Cos
+        | UnaryOp::Softplus
+        | UnaryOp::Not => return None,
     };
     Some(f)
 }

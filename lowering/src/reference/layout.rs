@@ -1,9 +1,9 @@
 //! Data movement and indexing: reshape, permute, expand, slice, concat, pad, gather,
-//! index_select.
+//! index_select, scatter_add.
 
 use super::alloc::{self, Fail};
 use super::elementwise::bcast;
-use super::value::{arg, Elem, Value};
+use super::value::{arg, Elem, Num, Value};
 use crate::error::Error;
 use crate::program::ValueId;
 use crate::types::Scalar;
@@ -266,6 +266,78 @@ fn index_select_t<T: Elem, I: Elem>(
         q.push(idx[&p[axis..axis + ri]].to_i64() as usize);
         q.extend_from_slice(&p[axis + ri..]);
         *o = d[&q[..]];
+    }
+    Ok(out)
+}
+
+/// `torch.scatter_add`: the input with `updates[p]` added at `p` with `p[axis]` replaced by
+/// `index[p]`, for every index position `p` in row-major order. Every index is checked before
+/// anything is added.
+pub(super) fn scatter_add(
+    input: &Value,
+    index: &Value,
+    updates: &Value,
+    axis: usize,
+    vid: ValueId,
+) -> Result<Value, Fail> {
+    match index {
+        Value::I32(i) => scatter_add_i(input, i.view(), updates, axis, vid),
+        Value::I64(i) => scatter_add_i(input, i.view(), updates, axis, vid),
+        other => Err(bad_index(other)),
+    }
+}
+
+fn scatter_add_i<I: Elem>(
+    input: &Value,
+    idx: ArrayViewD<'_, I>,
+    updates: &Value,
+    axis: usize,
+    vid: ValueId,
+) -> Result<Value, Fail> {
+    let (dshape, ushape) = (input.shape(), updates.shape());
+    let r = dshape.len();
+    let fits = axis < r
+        && idx.ndim() == r
+        && ushape.len() == r
+        && (0..r)
+            .all(|k| idx.shape()[k] <= ushape[k] && (k == axis || idx.shape()[k] <= dshape[k]));
+    if !fits {
+        let msg = format!(
+            "scatter_add index {:?} does not fit input {dshape:?} and updates {ushape:?}",
+            idx.shape()
+        );
+        return Err(msg.into());
+    }
+    check_indices("scatter_add", &idx, axis, dshape[axis], vid)?;
+    Ok(match (input, updates) {
+        (Value::F32(d), Value::F32(u)) => Value::F32(scatter_add_t(d, u, &idx, axis)?),
+        (Value::F64(d), Value::F64(u)) => Value::F64(scatter_add_t(d, u, &idx, axis)?),
+        (Value::I32(d), Value::I32(u)) => Value::I32(scatter_add_t(d, u, &idx, axis)?),
+        (Value::I64(d), Value::I64(u)) => Value::I64(scatter_add_t(d, u, &idx, axis)?),
+        _ => {
+            let msg = format!(
+                "scatter_add of {} with updates {}",
+                input.dtype(),
+                updates.dtype()
+            );
+            return Err(Fail::Bug(msg));
+        }
+    })
+}
+
+/// Adds into a copy of `d` with indices already checked.
+fn scatter_add_t<T: Num, I: Elem>(
+    d: &ArrayD<T>,
+    u: &ArrayD<T>,
+    idx: &ArrayViewD<'_, I>,
+    axis: usize,
+) -> Result<ArrayD<T>, Fail> {
+    let mut out = alloc::copy(d.view(), RESULT)?;
+    for (mut p, &j) in idx.indexed_iter() {
+        let x = u[&p];
+        p[axis] = j.to_i64() as usize;
+        let o = &mut out[&p];
+        *o = o.plus(x);
     }
     Ok(out)
 }

@@ -273,9 +273,12 @@ fn kernel(inst: &Inst, vid: ValueId, args: &[&Value]) -> Result<Value, Fail> {
     };
     let dims = inst.ty.shape.dims();
     // An empty result has nothing to compute, however large its other dims (walking the
-    // 2^40 lanes of an iota of [0, 2^40] would never finish). Gather and index_select still
-    // run: their indices are checked even when nothing is selected.
-    let checks_indices = matches!(inst.op, Op::Gather { .. } | Op::IndexSelect { .. });
+    // 2^40 lanes of an iota of [0, 2^40] would never finish). Gather, index_select and
+    // scatter_add still run: their indices are checked even when nothing is selected.
+    let checks_indices = matches!(
+        inst.op,
+        Op::Gather { .. } | Op::IndexSelect { .. } | Op::ScatterAdd { .. }
+    );
     if inst.ty.shape.numel() == 0 && !checks_indices {
         return elementwise::empty(&inst.ty);
     }
@@ -299,6 +302,7 @@ fn kernel(inst: &Inst, vid: ValueId, args: &[&Value]) -> Result<Value, Fail> {
         Op::Pad { lo, value, .. } => layout::pad(arg(0)?, lo, *value, dims),
         Op::Gather { axis } => layout::gather(arg(0)?, arg(1)?, *axis, vid),
         Op::IndexSelect { axis } => layout::index_select(arg(0)?, arg(1)?, *axis, dims, vid),
+        Op::ScatterAdd { axis } => layout::scatter_add(arg(0)?, arg(1)?, arg(2)?, *axis, vid),
         Op::MatMul => linalg::matmul(arg(0)?, arg(1)?, dims),
     }
 }

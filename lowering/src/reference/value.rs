@@ -244,6 +244,7 @@ pub(crate) trait Float: Num + Neg<Output = Self> {
     fn abs(self) -> Self;
     fn exp(self) -> Self;
     fn ln(self) -> Self;
+    fn ln_1p(self) -> Self;
     fn sqrt(self) -> Self;
     fn tanh(self) -> Self;
     fn erf(self) -> Self;
@@ -327,6 +328,9 @@ macro_rules! impl_float {
             }
             fn ln(self) -> $t {
                 $t::ln(self)
+            }
+            fn ln_1p(self) -> $t {
+                $t::ln_1p(self)
             }
             fn sqrt(self) -> $t {
                 $t::sqrt(self)

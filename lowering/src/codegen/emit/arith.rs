@@ -5,7 +5,7 @@ use super::{cg, lane_ty, scalar_ty, KernelEmitter, Mode, R};
 use crate::op::{BinaryOp, UnaryOp};
 use crate::types::{DType, Scalar};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_module::Module;
 
 impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
@@ -110,7 +110,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                     Err(rejected())
                 }
                 U::Exp | U::Log | U::Sqrt | U::Rsqrt | U::Reciprocal => Err(rejected()),
-                U::Tanh | U::Sigmoid | U::Erf | U::Sin | U::Cos => Err(rejected()),
+                U::Tanh | U::Sigmoid | U::Erf | U::Sin | U::Cos | U::Softplus => Err(rejected()),
             };
         }
         if d.is_int() {
@@ -132,7 +132,9 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 U::Not | U::Exp | U::Log | U::Sqrt | U::Rsqrt | U::Reciprocal => {
                     return Err(rejected())
                 }
-                U::Tanh | U::Sigmoid | U::Erf | U::Sin | U::Cos => return Err(rejected()),
+                U::Tanh | U::Sigmoid | U::Erf | U::Sin | U::Cos | U::Softplus => {
+                    return Err(rejected())
+                }
             });
         }
         Ok(match u {
@@ -173,8 +175,32 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             U::Exp | U::Log | U::Tanh | U::Sigmoid | U::Erf | U::Sin | U::Cos => {
                 self.math.unary(&mut self.b, u, ty, x)
             }
+            U::Softplus => self.softplus(d, ty, x, mode),
             U::Not => return Err(rejected()),
         })
+    }
+
+    /// `softplus(x) = max(x, 0) + log1p(exp(-|x|))`. `exp(-|x|)` is in `[0, 1]`, so nothing
+    /// overflows; `log1p(e)` is `e` where `1 + e` rounds to 1, and otherwise
+    /// `log(1 + e) * e / ((1 + e) - 1)`, which cancels the rounding of `1 + e` (Goldberg) and
+    /// keeps full relative accuracy for very negative `x`. `max` keeps NaN.
+    fn softplus(&mut self, d: DType, ty: Type, x: Value, mode: Mode) -> Value {
+        let a = self.b.ins().fabs(x);
+        let na = self.b.ins().fneg(a);
+        let e = self.math.unary(&mut self.b, UnaryOp::Exp, ty, na);
+        let one = self.fconst(d, 1.0, mode);
+        let u = self.b.ins().fadd(one, e);
+        let log_u = self.math.unary(&mut self.b, UnaryOp::Log, ty, u);
+        let u1 = self.b.ins().fsub(u, one);
+        let t = self.b.ins().fmul(log_u, e);
+        let q = self.b.ins().fdiv(t, u1);
+        let rounds_to_one = self.b.ins().fcmp(FloatCC::Equal, u, one);
+        let log1p = self.fselect(mode, rounds_to_one, e, q);
+        // x <= 0 ? +0 : x, as relu: NaN stays NaN.
+        let z = self.fconst(d, 0.0, mode);
+        let m = self.b.ins().fcmp(FloatCC::LessThanOrEqual, x, z);
+        let pos = self.fselect(mode, m, z, x);
+        self.b.ins().fadd(pos, log1p)
     }
 
     /// `op(x, y)` for operands of dtype `d`.
@@ -319,7 +345,7 @@ pub(super) fn unary_vectorizes(u: UnaryOp, d: DType) -> bool {
             matches!(d, DType::F32 | DType::I32)
         }
         U::Exp | U::Log | U::Sqrt | U::Rsqrt | U::Reciprocal => d == DType::F32,
-        U::Tanh | U::Sigmoid | U::Erf | U::Sin | U::Cos => d == DType::F32,
+        U::Tanh | U::Sigmoid | U::Erf | U::Sin | U::Cos | U::Softplus => d == DType::F32,
     }
 }
 

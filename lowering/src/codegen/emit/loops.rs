@@ -108,6 +108,19 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     /// Loops over `looped` (outermost first; the innermost vectorised when long enough),
     /// computing and storing `root` at `idx`.
     pub(super) fn loop_nest(&mut self, root: ValueId, idx: &[Idx], looped: &[Var]) -> R<()> {
+        self.loop_nest_of(root, root, idx, looped)
+    }
+
+    /// [`Self::loop_nest`] storing into `root` the value of `src` at each index: `root`
+    /// itself (computed), or another value of its shape (computed or loaded; the input a
+    /// scatter kernel starts from).
+    pub(super) fn loop_nest_of(
+        &mut self,
+        root: ValueId,
+        src: ValueId,
+        idx: &[Idx],
+        looped: &[Var],
+    ) -> R<()> {
         let ty = self.p.value_type(root);
         let out_off = self
             .strip(root, idx)
@@ -120,7 +133,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 .is_some_and(|&v| self.ext[v as usize] >= LANES as usize);
         let Some((&inner, outer)) = looped.split_last() else {
             self.clear_memo();
-            let val = self.compute(root, idx, Mode::Scalar)?;
+            let val = self.value_at(root, src, idx, Mode::Scalar)?;
             return self.store(root, &out_off, val, Mode::Scalar);
         };
         let n = self.ext[inner as usize] as i64;
@@ -130,7 +143,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 e.bind(inner, i);
                 e.lane = Some(inner);
                 e.clear_memo();
-                let val = e.compute(root, idx, Mode::Vector)?;
+                let val = e.value_at(root, src, idx, Mode::Vector)?;
                 e.store(root, &out_off, val, Mode::Vector)?;
                 e.lane = None;
                 Ok(())
@@ -138,10 +151,20 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             e.counted_loop(nv, n, 1, &mut |e, i| {
                 e.bind(inner, i);
                 e.clear_memo();
-                let val = e.compute(root, idx, Mode::Scalar)?;
+                let val = e.value_at(root, src, idx, Mode::Scalar)?;
                 e.store(root, &out_off, val, Mode::Scalar)
             })
         })
+    }
+
+    /// What [`Self::loop_nest_of`] stores: the root computed (it has a buffer, but this is
+    /// the kernel that fills it), or `src` computed or loaded.
+    fn value_at(&mut self, root: ValueId, src: ValueId, idx: &[Idx], mode: Mode) -> R<Value> {
+        if src == root {
+            self.compute(root, idx, mode)
+        } else {
+            self.compute_or_load(src, idx, mode)
+        }
     }
 
     /// [`Self::loop_nest`] with the loop over dim `cuts.dim` replaced by one loop per piece
@@ -219,6 +242,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 | Op::Pad { .. }
                 | Op::Gather { .. }
                 | Op::IndexSelect { .. }
+                | Op::ScatterAdd { .. }
                 | Op::MatMul => return false,
             }
             if &inst.ty.shape != shape {
@@ -227,6 +251,23 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             stack.extend(inst.args.iter().copied());
         }
         true
+    }
+
+    /// An index over all of `dims` (one loop variable per dim longer than 1, the constant
+    /// 0 for the others) and the loop variables, outermost first, for [`Self::nest`].
+    pub(super) fn full_nest(&mut self, dims: &[usize]) -> (Vec<Idx>, Vec<Var>) {
+        let mut idx = Vec::with_capacity(dims.len());
+        let mut vars = Vec::new();
+        for &n in dims {
+            if n > 1 {
+                let v = self.new_var(n);
+                vars.push(v);
+                idx.push(Idx::var(v));
+            } else {
+                idx.push(Idx::konst(0));
+            }
+        }
+        (idx, vars)
     }
 
     /// Validates every index value of gather / index_select `root` in row-major order; on the
@@ -247,17 +288,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         if dims.contains(&0) {
             return Ok(());
         }
-        let mut idx = Vec::with_capacity(dims.len());
-        let mut vars = Vec::new();
-        for &n in &dims {
-            if n > 1 {
-                let v = self.new_var(n);
-                vars.push(v);
-                idx.push(Idx::var(v));
-            } else {
-                idx.push(Idx::konst(0));
-            }
-        }
+        let (idx, vars) = self.full_nest(&dims);
         self.nest(&vars, &mut |e| {
             e.clear_memo();
             let iv = e.compute_or_load(index, &idx, Mode::Scalar)?;

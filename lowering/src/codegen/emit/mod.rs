@@ -17,6 +17,7 @@
 //! | module | what it emits |
 //! |---|---|
 //! | `loops` | counted loops and nests, loop kernels (flat, cut, vectorised), check kernels |
+//! | `scatter` | scatter kernels (`scatter_add`): copy the input, then add each update in index order |
 //! | `reduce` | reduction kernels: identities, combining, NaN / signed-zero tracking, arg reductions |
 //! | `expr` | the expression walker: the one match over [`Op`](crate::op::Op) that lowers each instruction |
 //! | `memory` | addresses, loads and stores, index values, views, pad, concat, gather addressing |
@@ -27,6 +28,7 @@ mod expr;
 mod loops;
 mod memory;
 mod reduce;
+mod scatter;
 
 use super::bases::Bases;
 use super::index::{Idx, Var};
@@ -156,6 +158,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                         KernelKind::Loop => e.loop_kernel(kernel.root, &outer_idx)?,
                         KernelKind::Reduce => e.reduce_kernel(kernel.root, &outer_idx)?,
                         KernelKind::Check => e.check_kernel(kernel.root)?,
+                        KernelKind::Scatter => e.scatter_kernel(kernel.root)?,
                         KernelKind::MatMul => {
                             return Err(cg("matmul kernels are not emitted as code"))
                         }

@@ -128,6 +128,7 @@ impl<'m, M: Module> MathEmitter<'m, M> {
                     | UnaryOp::Ceil
                     | UnaryOp::Round
                     | UnaryOp::Sign
+                    | UnaryOp::Softplus
                     | UnaryOp::Not => not_math(op),
                 }
             }
@@ -150,6 +151,7 @@ impl<'m, M: Module> MathEmitter<'m, M> {
                     | UnaryOp::Ceil
                     | UnaryOp::Round
                     | UnaryOp::Sign
+                    | UnaryOp::Softplus
                     | UnaryOp::Not => not_math(op),
                 };
                 self.call(b, name, &[x])

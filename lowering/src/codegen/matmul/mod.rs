@@ -113,6 +113,7 @@ pub(super) fn view_strides(
         | Op::Pad { .. }
         | Op::Gather { .. }
         | Op::IndexSelect { .. }
+        | Op::ScatterAdd { .. }
         | Op::MatMul => Err(Error::Codegen(format!(
             "matmul operand {v}: {} is not a strided view",
             inst.op.name()
