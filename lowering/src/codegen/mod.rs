@@ -4,7 +4,8 @@
 //!
 //! 1. **verify** the program (`Program::verify`);
 //! 2. **plan** its kernels ([`FusionPlan::new`], `plan.rs`): choose which values get a buffer
-//!    and fuse everything else into its consumers, add a check kernel per gather, **prune**
+//!    and fuse everything else into its consumers, add a check kernel per gather /
+//!    index_select / scatter_add, **prune**
 //!    kernels with nothing to do (`prune.rs`), group kernels into row loops; then lay out the
 //!    buffer table the kernels share (`slots.rs`);
 //! 3. **lower** each kernel group: emit one Cranelift function per group (`emit/`; a loop
@@ -34,9 +35,9 @@
 //! Where codegen matches on the op enums (adding an op variant makes the compiler point at
 //! each): `emit/expr.rs` (`compute_inst`, `vec_ok`), `emit/arith.rs` (`unary`, `binary`,
 //! `unary_vectorizes`, `binary_vectorizes`), `emit/reduce.rs` (`identity`, `combine`,
-//! `reduce_kernel`), `emit/loops.rs` (`flattenable`), [`math`] (`MathEmitter::unary`),
-//! `plan.rs` (`op_cost`, `own_kernel`), `kernel.rs` (`checked_axis`), `matmul/mod.rs`
-//! (`view_strides`).
+//! `reduce_kernel`), `emit/loops.rs` (`flattenable`), `plan.rs` (`op_cost`, `own_kernel`),
+//! `kernel.rs` (`checked_axis`), `matmul/mod.rs` (`view_strides`). [`math`] knows only its
+//! own [`math::MathFn`]s, not the ops.
 
 mod bases;
 mod compile;

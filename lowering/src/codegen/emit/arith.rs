@@ -2,6 +2,7 @@
 //! `codegen::math`), casts, constants, and selects, for scalars and four-lane vectors.
 
 use super::{cg, lane_ty, scalar_ty, KernelEmitter, Mode, R};
+use crate::codegen::math::MathFn;
 use crate::op::{BinaryOp, UnaryOp};
 use crate::types::{DType, Scalar};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
@@ -172,9 +173,13 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 let t = self.fselect(mode, neg, m1, zx);
                 self.fselect(mode, pos, one, t)
             }
-            U::Exp | U::Log | U::Tanh | U::Sigmoid | U::Erf | U::Sin | U::Cos => {
-                self.math.unary(&mut self.b, u, ty, x)
-            }
+            U::Exp => self.math.unary(&mut self.b, MathFn::Exp, ty, x),
+            U::Log => self.math.unary(&mut self.b, MathFn::Log, ty, x),
+            U::Tanh => self.math.unary(&mut self.b, MathFn::Tanh, ty, x),
+            U::Sigmoid => self.math.unary(&mut self.b, MathFn::Sigmoid, ty, x),
+            U::Erf => self.math.unary(&mut self.b, MathFn::Erf, ty, x),
+            U::Sin => self.math.unary(&mut self.b, MathFn::Sin, ty, x),
+            U::Cos => self.math.unary(&mut self.b, MathFn::Cos, ty, x),
             U::Softplus => self.softplus(d, ty, x, mode),
             U::Not => return Err(rejected()),
         })
@@ -187,10 +192,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     fn softplus(&mut self, d: DType, ty: Type, x: Value, mode: Mode) -> Value {
         let a = self.b.ins().fabs(x);
         let na = self.b.ins().fneg(a);
-        let e = self.math.unary(&mut self.b, UnaryOp::Exp, ty, na);
+        let e = self.math.unary(&mut self.b, MathFn::Exp, ty, na);
         let one = self.fconst(d, 1.0, mode);
         let u = self.b.ins().fadd(one, e);
-        let log_u = self.math.unary(&mut self.b, UnaryOp::Log, ty, u);
+        let log_u = self.math.unary(&mut self.b, MathFn::Log, ty, u);
         let u1 = self.b.ins().fsub(u, one);
         let t = self.b.ins().fmul(log_u, e);
         let q = self.b.ins().fdiv(t, u1);

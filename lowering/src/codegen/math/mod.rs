@@ -1,6 +1,7 @@
 //! The math library the code generator calls to emit transcendental functions.
 //!
-//! [`MathEmitter::unary`] emits `exp`, `log`, `tanh`, `sigmoid`, `erf`, `sin` and `cos`;
+//! [`MathEmitter::unary`] emits the [`MathFn`]s `exp`, `log`, `tanh`, `sigmoid`, `erf`, `sin`
+//! and `cos`;
 //! [`MathEmitter::pow`] emits `x^y`.
 //!
 //! * **`F32` and `F32X4`**: inline polynomial approximations (module `poly`), no call per
@@ -72,7 +73,6 @@ use cranelift_codegen::ir::{
 use cranelift_frontend::FunctionBuilder;
 use cranelift_module::{FuncId, Linkage, Module};
 
-use crate::op::UnaryOp;
 use poly::K;
 
 pub use poly::SINCOS_INLINE_MAX;
@@ -82,6 +82,32 @@ pub use poly::SINCOS_INLINE_MAX;
 /// Shim declarations are cached per module; the `FuncRef` of a shim is looked up in the
 /// function being built each time (an import already present in `b.func` is reused), so one
 /// emitter may serve several functions in turn. The code generator creates one per function.
+/// The functions [`MathEmitter::unary`] emits. The code generator maps the transcendental
+/// [`UnaryOp`](crate::op::UnaryOp)s onto them (`emit/arith.rs`); an op composed of them (such
+/// as `softplus`) needs nothing here.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum MathFn {
+    Exp,
+    Log,
+    Tanh,
+    Sigmoid,
+    Erf,
+    Sin,
+    Cos,
+}
+
+impl MathFn {
+    pub const ALL: [MathFn; 7] = [
+        MathFn::Exp,
+        MathFn::Log,
+        MathFn::Tanh,
+        MathFn::Sigmoid,
+        MathFn::Erf,
+        MathFn::Sin,
+        MathFn::Cos,
+    ];
+}
+
 pub struct MathEmitter<'m, M: Module> {
     module: &'m mut M,
     has_fma: bool,
@@ -104,59 +130,35 @@ impl<'m, M: Module> MathEmitter<'m, M> {
         self.has_fma
     }
 
-    /// `op(x)` for `ty` in `F32`, `F32X4` (inline) or `F64` (shim call). Supports
-    /// `UnaryOp::{Exp, Log, Tanh, Sigmoid, Erf, Sin, Cos}`; panics on any other op or type.
-    pub fn unary(&mut self, b: &mut FunctionBuilder, op: UnaryOp, ty: Type, x: Value) -> Value {
+    /// `f(x)` for `ty` in `F32`, `F32X4` (inline) or `F64` (shim call); panics on any other
+    /// type.
+    pub fn unary(&mut self, b: &mut FunctionBuilder, f: MathFn, ty: Type, x: Value) -> Value {
         match ty {
             types::F32 | types::F32X4 => {
                 let k = K::new(ty, self.has_fma);
-                match op {
-                    UnaryOp::Exp => poly::exp(k, b, x, true),
-                    UnaryOp::Log => poly::log(k, b, x),
-                    UnaryOp::Tanh => poly::tanh(k, b, x),
-                    UnaryOp::Sigmoid => poly::sigmoid(k, b, x),
-                    UnaryOp::Erf => poly::erf(k, b, x),
-                    UnaryOp::Sin => self.sincos(k, b, x, false),
-                    UnaryOp::Cos => self.sincos(k, b, x, true),
-                    UnaryOp::Neg
-                    | UnaryOp::Abs
-                    | UnaryOp::Sqrt
-                    | UnaryOp::Rsqrt
-                    | UnaryOp::Reciprocal
-                    | UnaryOp::Relu
-                    | UnaryOp::Floor
-                    | UnaryOp::Ceil
-                    | UnaryOp::Round
-                    | UnaryOp::Sign
-                    | UnaryOp::Softplus
-                    | UnaryOp::Not => not_math(op),
+                match f {
+                    MathFn::Exp => poly::exp(k, b, x, true),
+                    MathFn::Log => poly::log(k, b, x),
+                    MathFn::Tanh => poly::tanh(k, b, x),
+                    MathFn::Sigmoid => poly::sigmoid(k, b, x),
+                    MathFn::Erf => poly::erf(k, b, x),
+                    MathFn::Sin => self.sincos(k, b, x, false),
+                    MathFn::Cos => self.sincos(k, b, x, true),
                 }
             }
             types::F64 => {
-                let name = match op {
-                    UnaryOp::Exp => shims::EXP_F64,
-                    UnaryOp::Log => shims::LOG_F64,
-                    UnaryOp::Tanh => shims::TANH_F64,
-                    UnaryOp::Sigmoid => shims::SIGMOID_F64,
-                    UnaryOp::Erf => shims::ERF_F64,
-                    UnaryOp::Sin => shims::SIN_F64,
-                    UnaryOp::Cos => shims::COS_F64,
-                    UnaryOp::Neg
-                    | UnaryOp::Abs
-                    | UnaryOp::Sqrt
-                    | UnaryOp::Rsqrt
-                    | UnaryOp::Reciprocal
-                    | UnaryOp::Relu
-                    | UnaryOp::Floor
-                    | UnaryOp::Ceil
-                    | UnaryOp::Round
-                    | UnaryOp::Sign
-                    | UnaryOp::Softplus
-                    | UnaryOp::Not => not_math(op),
+                let name = match f {
+                    MathFn::Exp => shims::EXP_F64,
+                    MathFn::Log => shims::LOG_F64,
+                    MathFn::Tanh => shims::TANH_F64,
+                    MathFn::Sigmoid => shims::SIGMOID_F64,
+                    MathFn::Erf => shims::ERF_F64,
+                    MathFn::Sin => shims::SIN_F64,
+                    MathFn::Cos => shims::COS_F64,
                 };
                 self.call(b, name, &[x])
             }
-            _ => panic!("lazyjit math: unary {op:?} on {ty}: expected F32, F32X4 or F64"),
+            _ => panic!("lazyjit math: {f:?} on {ty}: expected F32, F32X4 or F64"),
         }
     }
 
@@ -264,10 +266,6 @@ impl<'m, M: Module> MathEmitter<'m, M> {
 }
 
 /// The documented panic of [`MathEmitter::unary`] on an op it does not implement.
-fn not_math(op: UnaryOp) -> ! {
-    panic!("lazyjit math: {op:?} is not a math-library function")
-}
-
 /// Registers every shim symbol a [`MathEmitter`] may import. Call it on the `JITBuilder`
 /// before `JITModule::new`.
 pub fn register_symbols(jb: &mut cranelift_jit::JITBuilder) {
