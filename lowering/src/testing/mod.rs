@@ -7,7 +7,7 @@
 //!   MIN/MAX), and garbage-filled output tensors for `run_into`;
 //! * [`tolerance`]: how closely a JIT result must agree with the reference interpreter's, per
 //!   op (the rules are in `lowering/tests/differential/main.rs`);
-//! * [`compare`]: element-wise comparison under a tolerance, readable mismatch reports, and
+//! * [`compare`](mod@compare): element-wise comparison under a tolerance, readable mismatch reports, and
 //!   [`compare::check_with`], which runs a program through the JIT and the reference;
 //! * [`ops`]: op lists taken from `UnaryOp::ALL`, `BinaryOp::ALL` and `ReduceOp::ALL`, so a new
 //!   op is covered without editing a retyped list;

@@ -257,9 +257,7 @@ impl Builder {
         self.meta.push(meta);
         Some(v)
     }
-}
 
-impl Builder {
     /// Applies one step: marks an output, or appends the step's op, retrying with perturbed
     /// numbers (up to four times) when the op does not apply.
     pub fn apply(&mut self, s: &StepSpec) {
