@@ -14,55 +14,15 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use lazyjit::lowering::codegen::{compile, CompileOptions, OptLevel};
-use lazyjit::lowering::{text, BinaryOp, DType, Op, Program, Shape, TensorType, UnaryOp};
+use lazyjit::lowering::{text, Program};
+// The same programs as the scaling tests of `lowering/tests/empty_and_scaling.rs`.
+use lazyjit_lowering::testing::programs::{concat_of, elementwise_chain, scalar_param_chain};
 use std::time::Duration;
 
 const SIZES: [usize; 3] = [1_000, 4_000, 16_000];
 
-fn f32t(dims: &[usize]) -> TensorType {
-    TensorType::new(DType::F32, Shape::from(dims))
-}
-
-fn scalar_params(n: usize) -> Program {
-    let mut p = Program::new();
-    let x = p.param("x", f32t(&[1024]));
-    let ps: Vec<_> = (0..n)
-        .map(|i| p.param(format!("p{i}"), f32t(&[])))
-        .collect();
-    let mut acc = x;
-    for s in ps {
-        acc = p.push(Op::Binary(BinaryOp::Mul), &[acc, s]).unwrap();
-    }
-    p.output(acc);
-    p
-}
-
 fn concat(n: usize) -> Program {
-    let mut p = Program::new();
-    let ps: Vec<_> = (0..n)
-        .map(|i| p.param(format!("p{i}"), f32t(&[4])))
-        .collect();
-    let c = p.push(Op::Concat { axis: 0 }, &ps).unwrap();
-    p.output(c);
-    p
-}
-
-fn chain(n: usize) -> Program {
-    let mut p = Program::new();
-    let x = p.param("x", f32t(&[1024]));
-    let y = p.param("y", f32t(&[1024]));
-    let mut acc = x;
-    for i in 0..n {
-        acc = match i % 4 {
-            0 => p.push(Op::Binary(BinaryOp::Add), &[acc, y]),
-            1 => p.push(Op::Unary(UnaryOp::Neg), &[acc]),
-            2 => p.push(Op::Binary(BinaryOp::Mul), &[acc, y]),
-            _ => p.push(Op::Unary(UnaryOp::Abs), &[acc]),
-        }
-        .unwrap();
-    }
-    p.output(acc);
-    p
+    concat_of(n, &[4], 1)
 }
 
 fn scaling(c: &mut Criterion) {
@@ -74,9 +34,9 @@ fn scaling(c: &mut Criterion) {
     };
     type Shape = (&'static str, fn(usize) -> Program);
     let shapes: [Shape; 3] = [
-        ("scalar_params", scalar_params),
+        ("scalar_params", scalar_param_chain),
         ("concat", concat),
-        ("chain", chain),
+        ("chain", elementwise_chain),
     ];
     for (name, make) in shapes {
         let mut g = c.benchmark_group(format!("compile_scaling/{name}"));

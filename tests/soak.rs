@@ -14,20 +14,14 @@
 //! sampled after a warm-up (allocator pools, the computation cache, recycled buffers and the
 //! device-data cache reach their steady state) and must not grow by more than a small slack
 //! afterwards. The tests share the process-global executor (counters, cache, `mark_step`), so
-//! they take turns through [`SERIAL`].
+//! they take turns through `support::serial`.
+
+mod support;
 
 use lazyjit::metrics::{self, Counter};
 use lazyjit::{config, DType, LazyTensor};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    let g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    lazyjit::mark_step().expect("nothing is pending between tests");
-    g
-}
+use support::{env_or, serial};
 
 /// Resident set size in bytes, from `/proc/self/statm` (None where it does not exist).
 fn rss_bytes() -> Option<u64> {
@@ -111,13 +105,6 @@ impl Rss {
     }
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Allowed RSS growth after warm-up.
 const SLACK: u64 = 16 << 20;
 
@@ -130,7 +117,7 @@ const SLACK: u64 = 16 << 20;
 #[ignore]
 fn training_steps_keep_memory_flat_and_compile_once() -> lazyjit::Result<()> {
     let _g = serial();
-    let steps = env_usize("LAZYJIT_SOAK_STEPS", 100_000);
+    let steps = env_or::<usize>("LAZYJIT_SOAK_STEPS", 100_000);
     let warmup = 200.min(steps / 2);
     let (n, d, h) = (32, 64, 64);
     let x = LazyTensor::randn(&[n, d], DType::F32, 0.0, 1.0, 1)?;
@@ -222,7 +209,7 @@ fn training_steps_keep_memory_flat_and_compile_once() -> lazyjit::Result<()> {
 #[ignore]
 fn distinct_shapes_through_a_small_cache_keep_memory_bounded() -> lazyjit::Result<()> {
     let _g = serial();
-    let shapes = env_usize("LAZYJIT_SOAK_SHAPES", 5_000);
+    let shapes = env_or::<usize>("LAZYJIT_SOAK_SHAPES", 5_000);
     let warmup = 500.min(shapes / 2);
     config::with(
         |c| c.cache_capacity = 16,

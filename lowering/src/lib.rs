@@ -19,6 +19,8 @@ pub mod op;
 pub mod program;
 pub mod reference;
 pub mod tensor;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod text;
 pub mod types;
 

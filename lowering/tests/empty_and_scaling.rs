@@ -15,9 +15,9 @@
 //! measures that their compile time is linear.
 
 use lazyjit_lowering::codegen::{compile, CompileOptions, Compiled, OptLevel};
+use lazyjit_lowering::testing::programs::{concat_of, constant_chain, scalar_param_chain};
 use lazyjit_lowering::{
-    reference, text, BinaryOp, DType, Error, Op, Program, ReduceOp, Scalar, Shape, Tensor,
-    TensorType, UnaryOp, ValueId,
+    reference, text, DType, Error, Op, Program, ReduceOp, Tensor, TensorType, UnaryOp, ValueId,
 };
 
 /// 2^40: a dim that no loop could run through.
@@ -548,53 +548,6 @@ fn the_plan_drops_empty_and_unread_kernels() {
 }
 
 // ------------------------------------------------------------------ large programs
-
-fn f32t(dims: &[usize]) -> TensorType {
-    TensorType::new(DType::F32, Shape::from(dims))
-}
-
-/// `x * p_0 * p_1 * ...` with `n` rank-0 parameters, as a lazy-tensor trace with a
-/// `mul_scalar` per step records it.
-fn scalar_param_chain(n: usize) -> Program {
-    let mut p = Program::new();
-    let x = p.param("x", f32t(&[1024]));
-    let ps: Vec<_> = (0..n)
-        .map(|i| p.param(format!("p{i}"), f32t(&[])))
-        .collect();
-    let mut acc = x;
-    for s in ps {
-        acc = p.push(Op::Binary(BinaryOp::Mul), &[acc, s]).unwrap();
-    }
-    p.output(acc);
-    p
-}
-
-/// `x * c_0 * c_1 * ...` with `n` distinct constants.
-fn constant_chain(n: usize) -> Program {
-    let mut p = Program::new();
-    let x = p.param("x", f32t(&[1000]));
-    let mut acc = x;
-    for i in 0..n {
-        let value = Scalar::Float(1.0 + (i % 7) as f64 * 0.125);
-        let c = p
-            .push_typed(Op::Constant { value }, &[], f32t(&[]))
-            .unwrap();
-        acc = p.push(Op::Binary(BinaryOp::Mul), &[acc, c]).unwrap();
-    }
-    p.output(acc);
-    p
-}
-
-/// A concat of `n` parameters whose sizes along the axis cycle through `sizes` (0 included).
-fn concat_of(n: usize, sizes: &[usize], inner: usize) -> Program {
-    let mut p = Program::new();
-    let ps: Vec<_> = (0..n)
-        .map(|i| p.param(format!("p{i}"), f32t(&[sizes[i % sizes.len()], inner])))
-        .collect();
-    let c = p.push(Op::Concat { axis: 0 }, &ps).unwrap();
-    p.output(c);
-    p
-}
 
 #[test]
 fn many_scalar_parameters_and_constants_match_the_reference() {
