@@ -219,3 +219,14 @@ fn expanded_rows_index_correctly_at_the_limit() {
     let out = c.run(&[&a, &i]).unwrap();
     assert_eq!(out[0].as_slice::<f32>().unwrap(), &[0.0, 1.0, 2.0, 2.0]);
 }
+
+#[test]
+fn an_unallocatable_output_is_an_error_not_an_abort() {
+    let p = text::parse(
+        "param %a: f32[]\n%1: f32[1125899906842624] = expand %a, shape=[1125899906842624]\nreturn %1\n",
+    );
+    let p = p.expect("2^50 elements are within the size limit, so the program is valid");
+    let c = compile(&p, &CompileOptions::default()).expect("compiles");
+    let a = Tensor::scalar(1.0f32);
+    assert!(matches!(c.run(&[&a]), Err(Error::Data(_))));
+}

@@ -232,6 +232,7 @@ fn every_op_name_of_the_format_is_accepted() {
         "pad",
         "gather",
         "index_select",
+        "scatter_add",
         "matmul",
     ] {
         assert!(names.contains(&n), "{n}");
@@ -243,7 +244,7 @@ fn every_op_name_of_the_format_is_accepted() {
         lazyjit_lowering::UnaryOp::ALL.len()
             + lazyjit_lowering::BinaryOp::ALL.len()
             + lazyjit_lowering::ReduceOp::ALL.len()
-            + 13
+            + 14
     );
     // The text parser knows every one of them as an op (the instruction may still be
     // malformed: no attributes, wrong operand count), and rejects a name that is not.

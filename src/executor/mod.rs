@@ -445,7 +445,9 @@ mod tests {
         ))
     }
 
-    /// `op(x)`, created at one call site (here) whoever calls it.
+    /// `op(x)`, created at the caller's line: tests running in parallel must not share a
+    /// call site, or one's recompile explanation compares against the other's graph.
+    #[track_caller]
     fn unary(op: UnaryOp, x: &Arc<Node>) -> Arc<Node> {
         let ty = x.ty().clone();
         let operands: Operands = [x.clone()].into_iter().collect();

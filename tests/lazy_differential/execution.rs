@@ -34,6 +34,7 @@ pub(crate) fn apply(step: &Step, v: &[LazyTensor]) -> lazyjit::Result<Option<Laz
                 UnaryOp::Round => x.round(),
                 UnaryOp::Sign => x.sign(),
                 UnaryOp::Not => x.logical_not(),
+                UnaryOp::Softplus => x.softplus(),
             }?
         }
         Step::Binary(b, x, y) => {

@@ -70,6 +70,8 @@ pub(crate) fn unary_info(u: UnaryOp, x: &Info) -> Info {
             };
             x.tainted(s, 1.0, e + abs, 0.0, x.nonfinite)
         }
+        // Lipschitz 1 (its derivative is the sigmoid); softplus(x) <= max(x, 0) + ln 2.
+        UnaryOp::Softplus => x.tainted(s, x.mag + 1.0, e, tr, x.nonfinite),
         UnaryOp::Not => unreachable!("not is for bool"),
     }
 }

@@ -100,7 +100,7 @@ pub fn unary_tol(u: UnaryOp, d: DType) -> Tol {
     }
     let ulps = |ulps: f64| Tol::Ulps { ulps, abs: floor };
     match u {
-        UnaryOp::Exp | UnaryOp::Log => ulps(4.0),
+        UnaryOp::Exp | UnaryOp::Log | UnaryOp::Softplus => ulps(4.0),
         UnaryOp::Tanh | UnaryOp::Erf => ulps(5.0),
         UnaryOp::Sigmoid => ulps(6.0),
         UnaryOp::Sin | UnaryOp::Cos => Tol::Ulps {

@@ -83,6 +83,7 @@ fn random_program_op_histogram() {
                     lazyjit_lowering::codegen::KernelKind::Reduce => "[reduce kernel]",
                     lazyjit_lowering::codegen::KernelKind::MatMul => "[matmul kernel]",
                     lazyjit_lowering::codegen::KernelKind::Check => "[check kernel]",
+                    lazyjit_lowering::codegen::KernelKind::Scatter => "[scatter kernel]",
                 })
                 .or_insert(0) += 1;
         }

@@ -20,26 +20,25 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Linkage, Module};
-use lazyjit_lowering::codegen::math::{register_symbols, MathEmitter, SINCOS_INLINE_MAX};
-use lazyjit_lowering::UnaryOp;
+use lazyjit_lowering::codegen::math::{register_symbols, MathEmitter, MathFn, SINCOS_INLINE_MAX};
 
 type Kernel<T> = unsafe extern "C" fn(*const T, *const T, *mut T, i64);
 
 /// What a kernel applies.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum F {
-    Un(UnaryOp),
+    Un(MathFn),
     Pow,
 }
 
-const FUNCS: [UnaryOp; 7] = [
-    UnaryOp::Exp,
-    UnaryOp::Log,
-    UnaryOp::Tanh,
-    UnaryOp::Sigmoid,
-    UnaryOp::Erf,
-    UnaryOp::Sin,
-    UnaryOp::Cos,
+const FUNCS: [MathFn; 7] = [
+    MathFn::Exp,
+    MathFn::Log,
+    MathFn::Tanh,
+    MathFn::Sigmoid,
+    MathFn::Erf,
+    MathFn::Sin,
+    MathFn::Cos,
 ];
 
 fn host_has_fma() -> bool {
@@ -266,12 +265,12 @@ fn vector_and_scalar_are_bit_identical() {
 /// Exact special values, through both the vector loop and the scalar tail.
 #[test]
 fn special_values() {
-    use UnaryOp::*;
+    use MathFn::*;
     let inf = f32::INFINITY;
     let nan = f32::NAN;
     let tiny = f32::from_bits(1);
     #[rustfmt::skip]
-    let cases: Vec<(UnaryOp, f32, f32)> = vec![
+    let cases: Vec<(MathFn, f32, f32)> = vec![
         (Exp, nan, nan), (Exp, inf, inf), (Exp, -inf, 0.0), (Exp, 0.0, 1.0), (Exp, -0.0, 1.0),
         (Exp, 88.8, inf), (Exp, 89.0, inf), (Exp, 1e30, inf), (Exp, f32::MAX, inf),
         (Exp, -104.0, 0.0), (Exp, -110.0, 0.0), (Exp, -1e30, 0.0), (Exp, -f32::MAX, 0.0),
@@ -293,7 +292,7 @@ fn special_values() {
     ];
     for fma in fma_modes() {
         for op in FUNCS {
-            let mine: Vec<&(UnaryOp, f32, f32)> = cases.iter().filter(|c| c.0 == op).collect();
+            let mine: Vec<&(MathFn, f32, f32)> = cases.iter().filter(|c| c.0 == op).collect();
             let xs: Vec<f32> = mine.iter().map(|c| c.1).collect();
             for vector in [true, false] {
                 let k = compile::<f32>(types::F32, F::Un(op), fma, vector);
@@ -344,7 +343,7 @@ fn special_values() {
 /// Tails of every length: correct values, nothing written past `n`.
 #[test]
 fn tails_and_lengths() {
-    for op in [UnaryOp::Exp, UnaryOp::Sin] {
+    for op in [MathFn::Exp, MathFn::Sin] {
         let k = compile::<f32>(types::F32, F::Un(op), host_has_fma(), true);
         for n in 0..13usize {
             let xs: Vec<f32> = (0..n + 3).map(|i| i as f32 * 0.37 - 1.0).collect();
@@ -353,7 +352,7 @@ fn tails_and_lengths() {
             for i in 0..n {
                 let r = reference(op, xs[i]);
                 let ok = match op {
-                    UnaryOp::Sin => (out[i] as f64 - r).abs() <= 1.5e-7,
+                    MathFn::Sin => (out[i] as f64 - r).abs() <= 1.5e-7,
                     _ => ulp_err(out[i], r) <= 2.0,
                 };
                 assert!(ok, "{op:?}({}) = {}", xs[i], out[i]);
@@ -369,7 +368,7 @@ fn tails_and_lengths() {
 /// sin/cos lanes above 1e5 take the shim; lanes of the same vector below stay inline.
 #[test]
 fn sincos_huge_fallback_is_per_lane() {
-    for op in [UnaryOp::Sin, UnaryOp::Cos] {
+    for op in [MathFn::Sin, MathFn::Cos] {
         let xs = [3.0f32, 2e5, -1e9, 7.0, f32::MAX, 1.0, -0.5, 1e38, 5e4];
         let kv = compile::<f32>(types::F32, F::Un(op), host_has_fma(), true);
         let ks = compile::<f32>(types::F32, F::Un(op), host_has_fma(), false);
@@ -394,7 +393,7 @@ fn f32_paths_are_inline() {
         let (_, clif, vcode) =
             compile_full::<f32>(types::F32, F::Un(op), host_has_fma(), true, "speed");
         let calls = clif.matches(" call ").count();
-        let expect = if matches!(op, UnaryOp::Sin | UnaryOp::Cos) {
+        let expect = if matches!(op, MathFn::Sin | MathFn::Cos) {
             5 // 4 lanes + 1 scalar, both in cold blocks
         } else {
             0
@@ -402,7 +401,7 @@ fn f32_paths_are_inline() {
         assert_eq!(calls, expect, "{op:?}:\n{clif}");
         // no IEEE fmax/fmin sequences; clamps are maxps/minps
         assert!(!clif.contains("fmax") && !clif.contains("fmin"), "{op:?}");
-        if matches!(op, UnaryOp::Exp | UnaryOp::Tanh | UnaryOp::Sigmoid) {
+        if matches!(op, MathFn::Exp | MathFn::Tanh | MathFn::Sigmoid) {
             assert!(
                 vcode.contains("maxps") && vcode.contains("minps"),
                 "{op:?}:\n{vcode}"
@@ -426,20 +425,19 @@ fn f64_paths_match_std() {
         let got = run(k, &xs, None);
         for (&x, &g) in xs.iter().zip(&got) {
             let r = match op {
-                UnaryOp::Exp => x.exp(),
-                UnaryOp::Log => x.ln(),
-                UnaryOp::Tanh => x.tanh(),
-                UnaryOp::Sigmoid => {
+                MathFn::Exp => x.exp(),
+                MathFn::Log => x.ln(),
+                MathFn::Tanh => x.tanh(),
+                MathFn::Sigmoid => {
                     if x < 0.0 {
                         x.exp() / (1.0 + x.exp())
                     } else {
                         1.0 / (1.0 + (-x).exp())
                     }
                 }
-                UnaryOp::Erf => libm::erf(x),
-                UnaryOp::Sin => x.sin(),
-                UnaryOp::Cos => x.cos(),
-                _ => unreachable!(),
+                MathFn::Erf => libm::erf(x),
+                MathFn::Sin => x.sin(),
+                MathFn::Cos => x.cos(),
             };
             assert!(
                 g.to_bits() == r.to_bits() || (g.is_nan() && r.is_nan()),
@@ -447,7 +445,7 @@ fn f64_paths_match_std() {
             );
         }
     }
-    let k = compile::<f64>(types::F64, F::Un(UnaryOp::Sigmoid), false, false);
+    let k = compile::<f64>(types::F64, F::Un(MathFn::Sigmoid), false, false);
     let got = run(k, &[-720.0, -80.0, f64::INFINITY, f64::NEG_INFINITY], None);
     assert!(got[0] > 0.0 && got[0] < 1e-310, "{}", got[0]);
     assert!((got[1] / 1.804_851_387_845_415e-35 - 1.0).abs() < 1e-14);

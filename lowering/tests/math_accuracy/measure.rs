@@ -6,13 +6,13 @@ use super::*;
 // ---------------------------------------------------------------------------------------------
 // references and error metric
 
-pub(crate) fn reference(op: UnaryOp, x: f32) -> f64 {
+pub(crate) fn reference(op: MathFn, x: f32) -> f64 {
     let x = x as f64;
     match op {
-        UnaryOp::Exp => x.exp(),
-        UnaryOp::Log => x.ln(),
-        UnaryOp::Tanh => x.tanh(),
-        UnaryOp::Sigmoid => {
+        MathFn::Exp => x.exp(),
+        MathFn::Log => x.ln(),
+        MathFn::Tanh => x.tanh(),
+        MathFn::Sigmoid => {
             if x < 0.0 {
                 let e = x.exp();
                 e / (1.0 + e)
@@ -20,24 +20,22 @@ pub(crate) fn reference(op: UnaryOp, x: f32) -> f64 {
                 1.0 / (1.0 + (-x).exp())
             }
         }
-        UnaryOp::Erf => libm::erf(x),
-        UnaryOp::Sin => x.sin(),
-        UnaryOp::Cos => x.cos(),
-        _ => unreachable!(),
+        MathFn::Erf => libm::erf(x),
+        MathFn::Sin => x.sin(),
+        MathFn::Cos => x.cos(),
     }
 }
 
 /// The same function from Rust's f32 std/libm (for comparison in the printed table).
-pub(crate) fn std_f32(op: UnaryOp, x: f32) -> f32 {
+pub(crate) fn std_f32(op: MathFn, x: f32) -> f32 {
     match op {
-        UnaryOp::Exp => x.exp(),
-        UnaryOp::Log => x.ln(),
-        UnaryOp::Tanh => x.tanh(),
-        UnaryOp::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-        UnaryOp::Erf => libm::erff(x),
-        UnaryOp::Sin => x.sin(),
-        UnaryOp::Cos => x.cos(),
-        _ => unreachable!(),
+        MathFn::Exp => x.exp(),
+        MathFn::Log => x.ln(),
+        MathFn::Tanh => x.tanh(),
+        MathFn::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        MathFn::Erf => libm::erff(x),
+        MathFn::Sin => x.sin(),
+        MathFn::Cos => x.cos(),
     }
 }
 
@@ -190,23 +188,22 @@ pub(crate) fn uniform(lo: f32, hi: f32, n: usize) -> Vec<f32> {
 }
 
 /// The dense range of each function's sweep.
-pub(crate) fn dense_range(op: UnaryOp) -> (f32, f32) {
+pub(crate) fn dense_range(op: MathFn) -> (f32, f32) {
     match op {
-        UnaryOp::Exp => (-110.0, 100.0),
-        UnaryOp::Log => (0.0, 4.0),
-        UnaryOp::Tanh => (-10.0, 10.0),
-        UnaryOp::Sigmoid => (-110.0, 40.0),
-        UnaryOp::Erf => (-5.0, 5.0),
-        UnaryOp::Sin | UnaryOp::Cos => (-10.0, 10.0),
-        _ => unreachable!(),
+        MathFn::Exp => (-110.0, 100.0),
+        MathFn::Log => (0.0, 4.0),
+        MathFn::Tanh => (-10.0, 10.0),
+        MathFn::Sigmoid => (-110.0, 40.0),
+        MathFn::Erf => (-5.0, 5.0),
+        MathFn::Sin | MathFn::Cos => (-10.0, 10.0),
     }
 }
 
-pub(crate) fn sweep_inputs(op: UnaryOp) -> Vec<f32> {
+pub(crate) fn sweep_inputs(op: MathFn) -> Vec<f32> {
     let (lo, hi) = dense_range(op);
     let mut v = uniform(lo, hi, 1 << 20);
     v.extend(bit_sweep(1 << 20));
-    if matches!(op, UnaryOp::Sin | UnaryOp::Cos) {
+    if matches!(op, MathFn::Sin | MathFn::Cos) {
         v.extend(uniform(-1e4, 1e4, 1 << 20));
         v.extend(uniform(-SINCOS_INLINE_MAX, SINCOS_INLINE_MAX, 1 << 18));
     }
@@ -230,16 +227,16 @@ pub(crate) enum Metric {
 
 /// `(range label, metric)` for input `x`: sin/cos use absolute error for the inline range
 /// (relative is meaningless near their roots), ulps for |x| <= 1 and beyond 1e5 (shim).
-pub(crate) fn class(op: UnaryOp, x: f32) -> (usize, Metric) {
+pub(crate) fn class(op: MathFn, x: f32) -> (usize, Metric) {
     let a = x.abs();
     match op {
         // bounds: the exhaustive maximum (docs/math.md) plus a margin
-        UnaryOp::Exp => (0, Metric::Ulp(1.5)),
-        UnaryOp::Log => (0, Metric::Ulp(1.0)),
-        UnaryOp::Tanh => (0, Metric::Ulp(2.0)),
-        UnaryOp::Sigmoid => (0, Metric::Ulp(3.0)),
-        UnaryOp::Erf => (0, Metric::Ulp(2.0)),
-        UnaryOp::Sin | UnaryOp::Cos => {
+        MathFn::Exp => (0, Metric::Ulp(1.5)),
+        MathFn::Log => (0, Metric::Ulp(1.0)),
+        MathFn::Tanh => (0, Metric::Ulp(2.0)),
+        MathFn::Sigmoid => (0, Metric::Ulp(3.0)),
+        MathFn::Erf => (0, Metric::Ulp(2.0)),
+        MathFn::Sin | MathFn::Cos => {
             if a.is_nan() || a <= 1.0 {
                 (0, Metric::Ulp(2.0))
             } else if a <= 1e4 {
@@ -250,21 +247,20 @@ pub(crate) fn class(op: UnaryOp, x: f32) -> (usize, Metric) {
                 (3, Metric::Ulp(0.51))
             }
         }
-        _ => unreachable!(),
     }
 }
 
-pub(crate) fn class_label(op: UnaryOp, c: usize) -> &'static str {
+pub(crate) fn class_label(op: MathFn, c: usize) -> &'static str {
     match (op, c) {
-        (UnaryOp::Sin | UnaryOp::Cos, 0) => "|x| <= 1 (and NaN)",
-        (UnaryOp::Sin | UnaryOp::Cos, 1) => "1 < |x| <= 1e4",
-        (UnaryOp::Sin | UnaryOp::Cos, 2) => "1e4 < |x| <= 1e5",
-        (UnaryOp::Sin | UnaryOp::Cos, 3) => "|x| > 1e5 (shim)",
+        (MathFn::Sin | MathFn::Cos, 0) => "|x| <= 1 (and NaN)",
+        (MathFn::Sin | MathFn::Cos, 1) => "1 < |x| <= 1e4",
+        (MathFn::Sin | MathFn::Cos, 2) => "1e4 < |x| <= 1e5",
+        (MathFn::Sin | MathFn::Cos, 3) => "|x| > 1e5 (shim)",
         _ => "all f32",
     }
 }
 
-pub(crate) fn evaluate(op: UnaryOp, xs: &[f32], got: &[f32]) -> [Stat; 4] {
+pub(crate) fn evaluate(op: MathFn, xs: &[f32], got: &[f32]) -> [Stat; 4] {
     let mut st = [Stat::default(); 4];
     for (&x, &g) in xs.iter().zip(got) {
         let (c, _) = class(op, x);
@@ -273,7 +269,7 @@ pub(crate) fn evaluate(op: UnaryOp, xs: &[f32], got: &[f32]) -> [Stat; 4] {
     st
 }
 
-pub(crate) fn check_bounds(op: UnaryOp, fma: bool, st: &[Stat; 4], xs: &[f32], got: &[f32]) {
+pub(crate) fn check_bounds(op: MathFn, fma: bool, st: &[Stat; 4], xs: &[f32], got: &[f32]) {
     for (c, s) in st.iter().enumerate() {
         if s.n == 0 {
             continue;

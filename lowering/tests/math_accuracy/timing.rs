@@ -29,7 +29,7 @@ fn throughput() {
         }
         best * 1e9 / xs.len() as f64
     }
-    fn time_std(op: UnaryOp, xs: &[f32], out: &mut [f32], reps: usize) -> f64 {
+    fn time_std(op: MathFn, xs: &[f32], out: &mut [f32], reps: usize) -> f64 {
         let mut best = f64::INFINITY;
         for _ in 0..reps {
             let t = Instant::now();
@@ -58,9 +58,9 @@ fn throughput() {
     }
     for op in FUNCS {
         let (lo, hi) = match op {
-            UnaryOp::Exp => (-80.0, 80.0),
-            UnaryOp::Log => (1e-6, 1e6),
-            UnaryOp::Sin | UnaryOp::Cos => (-100.0, 100.0),
+            MathFn::Exp => (-80.0, 80.0),
+            MathFn::Log => (1e-6, 1e6),
+            MathFn::Sin | MathFn::Cos => (-100.0, 100.0),
             _ => (-8.0, 8.0),
         };
         let xs = uniform(lo, hi, n);
@@ -103,7 +103,7 @@ fn throughput() {
     );
     let x64: Vec<f64> = xs.iter().map(|&x| x as f64).collect();
     let mut o64 = vec![0f64; n];
-    let k = compile::<f64>(types::F64, F::Un(UnaryOp::Exp), fma, false);
+    let k = compile::<f64>(types::F64, F::Un(MathFn::Exp), fma, false);
     let mut best = f64::INFINITY;
     for _ in 0..3 {
         let t = Instant::now();

@@ -28,6 +28,7 @@ impl Gen {
                 UnaryOp::Cos,
                 UnaryOp::Exp,
                 UnaryOp::Tanh,
+                UnaryOp::Softplus,
             ]);
             if xi.exact {
                 choices.extend([

@@ -106,6 +106,19 @@ impl MathFn {
         MathFn::Sin,
         MathFn::Cos,
     ];
+
+    /// The function's name, as the op of the same name is spelled.
+    pub const fn name(self) -> &'static str {
+        match self {
+            MathFn::Exp => "exp",
+            MathFn::Log => "log",
+            MathFn::Tanh => "tanh",
+            MathFn::Sigmoid => "sigmoid",
+            MathFn::Erf => "erf",
+            MathFn::Sin => "sin",
+            MathFn::Cos => "cos",
+        }
+    }
 }
 
 pub struct MathEmitter<'m, M: Module> {

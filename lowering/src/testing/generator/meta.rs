@@ -112,6 +112,8 @@ impl Builder {
                     UnaryOp::Sigmoid => transcendental(0.25, 7.0, 0.0, 1.0, m.err),
                     UnaryOp::Erf => transcendental(1.13, 6.0, 0.0, 1.0, m.err),
                     UnaryOp::Sin | UnaryOp::Cos => transcendental(1.0, 3.0, 2e-7, 1.0, m.err),
+                    // Lipschitz 1 (its derivative is the sigmoid); |softplus(x)| <= |x| + ln 2.
+                    UnaryOp::Softplus => transcendental(1.0, 5.0, 0.0, m.mag + 1.0, m.err),
                     _ => return None,
                 }
             }
@@ -263,6 +265,25 @@ impl Builder {
                 err: max_err,
             },
             Op::Gather { .. } | Op::IndexSelect { .. } => a[0],
+            Op::ScatterAdd { axis } => {
+                // At most `k` updates land on one element, added in the same order by both
+                // backends: only input differences propagate, plus one rounding per add.
+                let (x, u) = (a[0], a[2]);
+                let k = self.ty(args[1]).shape.dims()[*axis] as f64;
+                let mag = x.mag + k * u.mag;
+                if !d.is_float() {
+                    return Some(Meta::exact(int_mag(mag)));
+                }
+                if !any_tainted {
+                    Meta::exact(mag)
+                } else {
+                    let e = x.err + k * u.err;
+                    Meta {
+                        mag,
+                        err: e * (1.0 + k * eps) + k * eps * (mag + e),
+                    }
+                }
+            }
             Op::MatMul => {
                 let (x, y) = (a[0], a[1]);
                 let k = *self.ty(args[0]).shape.dims().last().unwrap();

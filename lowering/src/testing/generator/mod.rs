@@ -113,11 +113,13 @@ pub enum StepKind {
     Output,
     /// reduce → elementwise → reduce → elementwise over trailing axes (row groups).
     RowChain,
+    /// A scatter_add with an in-range, data-dependent index and updates of the index's shape.
+    ScatterAdd,
 }
 
 /// Kind of each `StepSpec::kind` value; the number of entries of a kind is its weight.
 /// Append new kinds at the end (see the module docs).
-pub const STEP_KINDS: [StepKind; 25] = {
+pub const STEP_KINDS: [StepKind; 26] = {
     use StepKind::*;
     [
         Unary,
@@ -145,6 +147,7 @@ pub const STEP_KINDS: [StepKind; 25] = {
         Output,
         RowChain,
         RowChain,
+        ScatterAdd,
     ]
 };
 

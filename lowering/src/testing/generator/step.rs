@@ -283,6 +283,42 @@ impl Builder {
                 let index = self.index_tensor(&shape, dims[axis], s.w)?;
                 self.add(Op::IndexSelect { axis }, &[a, index], None)
             }
+            StepKind::ScatterAdd => {
+                // Index dims <= the data's except on the axis; updates of the index's shape:
+                // a value of that type if one exists, else a constant.
+                if rank == 0 || !at.dtype.is_numeric() {
+                    return None;
+                }
+                let axis = s.z as usize % rank;
+                if dims[axis] == 0 {
+                    return None;
+                }
+                let shape: Vec<usize> = (0..rank)
+                    .map(|k| {
+                        if k == axis {
+                            1 + rng.below(6)
+                        } else {
+                            rng.below(dims[k].saturating_add(1))
+                        }
+                    })
+                    .collect();
+                let index = self.index_tensor(&shape, dims[axis], s.w)?;
+                let ut = TensorType::new(at.dtype, shape.clone());
+                let updates = match self.find(s.y, |v| *self.ty(v) == ut) {
+                    Some(u) => u,
+                    None => self.add(
+                        Op::Constant {
+                            value: match at.dtype {
+                                DType::F32 | DType::F64 => Scalar::Float(0.75),
+                                _ => Scalar::Int(3),
+                            },
+                        },
+                        &[],
+                        Some(ut),
+                    )?,
+                };
+                self.add(Op::ScatterAdd { axis }, &[a, index, updates], None)
+            }
             StepKind::RowChain => {
                 // Row chain (what row groups are for): r = reduce(a, trailing axes, keepdim),
                 // b = a ∘ r, c = reduce(b, same axes, keepdim), d = b ∘ c.
