@@ -239,13 +239,7 @@ fn every_op_name_of_the_format_is_accepted() {
     }
     let unique: BTreeSet<&str> = names.iter().copied().collect();
     assert_eq!(unique.len(), names.len(), "{names:?}");
-    assert_eq!(
-        names.len(),
-        lazyjit_lowering::UnaryOp::ALL.len()
-            + lazyjit_lowering::BinaryOp::ALL.len()
-            + lazyjit_lowering::ReduceOp::ALL.len()
-            + 14
-    );
+    assert_eq!(names.len(), lazyjit_lowering::op::OpKind::all().count());
     // The text parser knows every one of them as an op (the instruction may still be
     // malformed: no attributes, wrong operand count), and rejects a name that is not.
     let parse = |name: &str| {

@@ -22,7 +22,7 @@
 //!
 //! Errors against the `f64` std/libm function of the same f32 input, in ulps of the f32
 //! result (subnormal results: 2^-149), over **all 2^32 f32 inputs**, with fma / without fma.
-//! `tests/math_accuracy.rs` asserts the bounds on dense sweeps on every run.
+//! `tests/math_accuracy/` asserts the bounds on dense sweeps on every run.
 //!
 //! | function | range | max error fma / no fma | bound asserted |
 //! |---|---|---|---|
