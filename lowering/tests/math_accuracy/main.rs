@@ -31,15 +31,7 @@ enum F {
     Pow,
 }
 
-const FUNCS: [MathFn; 7] = [
-    MathFn::Exp,
-    MathFn::Log,
-    MathFn::Tanh,
-    MathFn::Sigmoid,
-    MathFn::Erf,
-    MathFn::Sin,
-    MathFn::Cos,
-];
+const FUNCS: [MathFn; 7] = MathFn::ALL;
 
 fn host_has_fma() -> bool {
     let isa = cranelift_native::builder()

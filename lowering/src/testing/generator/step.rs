@@ -256,17 +256,7 @@ impl Builder {
                 if dims[axis] == 0 {
                     return None;
                 }
-                let shape: Vec<usize> = (0..rank)
-                    .map(|k| {
-                        if k == axis {
-                            1 + rng.below(6)
-                        } else if rng.chance(0.7) {
-                            dims[k]
-                        } else {
-                            rng.below(dims[k].saturating_add(1))
-                        }
-                    })
-                    .collect();
+                let shape = along_axis_index_shape(&mut rng, &dims, axis);
                 let index = self.index_tensor(&shape, dims[axis], s.w)?;
                 self.add(Op::Gather { axis }, &[a, index], None)
             }
@@ -284,7 +274,7 @@ impl Builder {
                 self.add(Op::IndexSelect { axis }, &[a, index], None)
             }
             StepKind::ScatterAdd => {
-                // Index dims <= the data's except on the axis; updates of the index's shape:
+                // Updates of the index's shape:
                 // a value of that type if one exists, else a constant.
                 if rank == 0 || !at.dtype.is_numeric() {
                     return None;
@@ -293,15 +283,7 @@ impl Builder {
                 if dims[axis] == 0 {
                     return None;
                 }
-                let shape: Vec<usize> = (0..rank)
-                    .map(|k| {
-                        if k == axis {
-                            1 + rng.below(6)
-                        } else {
-                            rng.below(dims[k].saturating_add(1))
-                        }
-                    })
-                    .collect();
+                let shape = along_axis_index_shape(&mut rng, &dims, axis);
                 let index = self.index_tensor(&shape, dims[axis], s.w)?;
                 let ut = TensorType::new(at.dtype, shape.clone());
                 let updates = match self.find(s.y, |v| *self.ty(v) == ut) {
@@ -370,4 +352,20 @@ impl Builder {
             }
         }
     }
+}
+
+/// The shape of an index along `axis` of data of shape `dims` (gather, scatter_add): 1 to 6 on
+/// the axis, on every other axis the data's dim or less.
+fn along_axis_index_shape(rng: &mut Rng, dims: &[usize], axis: usize) -> Vec<usize> {
+    (0..dims.len())
+        .map(|k| {
+            if k == axis {
+                1 + rng.below(6)
+            } else if rng.chance(0.7) {
+                dims[k]
+            } else {
+                rng.below(dims[k].saturating_add(1))
+            }
+        })
+        .collect()
 }
