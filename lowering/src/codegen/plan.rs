@@ -301,7 +301,11 @@ fn outer_of(p: &Program, kern: &Kernel, k: usize) -> Option<Vec<usize>> {
             let d = p.value_type(inst.args[0]).shape.dims();
             (axes.first().is_some_and(|&a| a >= k)).then(|| d[..k].to_vec())
         }
-        _ => None,
+        // A reduce kernel always roots a reduction (`own_kernel`).
+        (KernelKind::Reduce, _) => None,
+        // Matmuls are GEMM calls, check kernels run before their readers, scatter kernels
+        // write across rows: none shares an outer loop nest.
+        (KernelKind::MatMul | KernelKind::Check | KernelKind::Scatter, _) => None,
     }
 }
 
@@ -313,7 +317,8 @@ fn proposed_outer(p: &Program, kern: &Kernel) -> usize {
     match (&kern.kind, &inst.op) {
         (KernelKind::Loop, _) => inst.ty.shape.rank().saturating_sub(1),
         (KernelKind::Reduce, Op::Reduce { axes, .. }) => axes.first().copied().unwrap_or(0),
-        _ => 0,
+        (KernelKind::Reduce, _) => 0,
+        (KernelKind::MatMul | KernelKind::Check | KernelKind::Scatter, _) => 0,
     }
 }
 

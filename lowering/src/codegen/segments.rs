@@ -78,7 +78,7 @@ pub(super) fn concat_cuts(
         if shared > MAX_SHARED {
             return None;
         }
-        let passes = matches!(inst.op, Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast);
+        let passes = inst.op.is_elementwise();
         stack.extend(inst.args.iter().map(|&a| (a, direct && passes)));
     }
     let dim = dim?;

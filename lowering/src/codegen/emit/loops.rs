@@ -63,36 +63,8 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             return Ok(());
         }
         let dims = ty.shape.dims().to_vec();
-        let mut idx = Vec::with_capacity(dims.len());
-        let mut looped = Vec::new();
-        let inner: usize = dims[outer.len()..].iter().product();
-        // The flat index lives in the last dim, so that dim must not have size 1: operands of
-        // the root's shape would then see a size-1 dim, which `broadcast_idx` maps to index 0
-        // (found by the differential tests: `exp` of an f32[4, 1] read element 0 four times).
-        let flat = dims.len() - outer.len() >= 2
-            && inner > 1
-            && dims.last().is_some_and(|&n| n > 1)
-            && self.flattenable(root, outer.len());
-        if flat {
-            // All reads are contiguous over the inner dims: one loop over their product,
-            // expressed as an index in the last dim (every read's offset is then that index).
-            idx.extend(outer.iter().cloned());
-            idx.extend((outer.len()..dims.len() - 1).map(|_| Idx::konst(0)));
-            let v = self.new_var(inner);
-            looped.push(v);
-            idx.push(Idx::var(v));
-        }
-        for (d, &n) in dims.iter().enumerate().filter(|_| !flat) {
-            if d < outer.len() {
-                idx.push(outer[d].clone());
-            } else if n > 1 {
-                let v = self.new_var(n);
-                looped.push(v);
-                idx.push(Idx::var(v));
-            } else {
-                idx.push(Idx::konst(0));
-            }
-        }
+        let flat = flat_dims(&dims, outer.len()) && self.flattenable(root, outer.len());
+        let (idx, looped) = self.loop_index(&dims, outer, flat);
         if let Some(part) = self.part.clone() {
             return self.cut_loops(root, &idx, &looped, part.cuts, part.range);
         }
@@ -103,6 +75,41 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             }
         }
         self.loop_nest(root, &idx, &looped)
+    }
+
+    /// The index and loop variables of a loop nest over `dims` whose leading dims are
+    /// `outer`: one loop over the product of the inner dims when `flat` (expressed as an index
+    /// in the last dim, so every contiguous read's offset is that index), else one loop per
+    /// inner dim longer than 1.
+    pub(super) fn loop_index(
+        &mut self,
+        dims: &[usize],
+        outer: &[Idx],
+        flat: bool,
+    ) -> (Vec<Idx>, Vec<Var>) {
+        let mut idx = Vec::with_capacity(dims.len());
+        let mut looped = Vec::new();
+        if flat {
+            let inner: usize = dims[outer.len()..].iter().product();
+            idx.extend(outer.iter().cloned());
+            idx.extend((outer.len()..dims.len() - 1).map(|_| Idx::konst(0)));
+            let v = self.new_var(inner);
+            looped.push(v);
+            idx.push(Idx::var(v));
+            return (idx, looped);
+        }
+        for (d, &n) in dims.iter().enumerate() {
+            if d < outer.len() {
+                idx.push(outer[d].clone());
+            } else if n > 1 {
+                let v = self.new_var(n);
+                looped.push(v);
+                idx.push(Idx::var(v));
+            } else {
+                idx.push(Idx::konst(0));
+            }
+        }
+        (idx, looped)
     }
 
     /// Loops over `looped` (outermost first; the innermost vectorised when long enough),
@@ -296,4 +303,14 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             Ok(())
         })
     }
+}
+
+/// Whether a loop nest over `dims` (the first `outer` of them looped outside) has the shape a
+/// flat loop needs: at least two inner dims, more than one element, and a last dim longer than
+/// 1 (the flat index lives in the last dim; operands of the root's shape would see a size-1
+/// dim there, which `broadcast_idx` maps to index 0 — found by the differential tests: `exp`
+/// of an f32[4, 1] read element 0 four times). Whether the reads allow it is `flattenable`.
+pub(super) fn flat_dims(dims: &[usize], outer: usize) -> bool {
+    let inner: usize = dims[outer..].iter().product();
+    dims.len() - outer >= 2 && inner > 1 && dims.last().is_some_and(|&n| n > 1)
 }

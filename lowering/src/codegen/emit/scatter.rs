@@ -7,6 +7,7 @@
 //! position's, which the verifier bounds by the root's dims (except on the axis) and the
 //! updates' dims, so every address is in bounds by construction.
 
+use super::loops::flat_dims;
 use super::{cg, row_strides, KernelEmitter, Mode, R};
 use crate::codegen::index::Idx;
 use crate::op::{BinaryOp, Op};
@@ -33,7 +34,11 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         if dims.contains(&0) {
             return Ok(());
         }
-        let (idx, looped) = self.full_nest(&dims);
+        // The copy is one flat loop when the input reads contiguously (a buffer of the
+        // root's shape, or a flattenable expression).
+        let flat =
+            flat_dims(&dims, 0) && (self.plan.is_buffer(input) || self.flattenable(input, 0));
+        let (idx, looped) = self.loop_index(&dims, &[], flat);
         self.loop_nest_of(root, input, &idx, &looped)?;
 
         let index_dims = p.value_type(index).shape.dims().to_vec();
