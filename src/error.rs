@@ -82,6 +82,9 @@ pub enum Error {
     /// A configuration value is invalid (an unknown backend name, an unparsable number).
     #[error("configuration: {0}")]
     Config(String),
+    /// A dataset file is missing, unreadable, truncated or malformed.
+    #[error("{path}: {message}")]
+    Dataset { path: String, message: String },
 }
 
 /// Result type of the lazy-tensor API.
@@ -95,7 +98,7 @@ impl Error {
             | Error::Compile { location, .. }
             | Error::Execute { location, .. }
             | Error::Data { location, .. } => Some(*location),
-            Error::Config(_) => None,
+            Error::Config(_) | Error::Dataset { .. } => None,
         }
     }
 

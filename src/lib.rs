@@ -10,6 +10,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod data;
 pub mod dump;
 pub mod error;
 pub mod executor;
