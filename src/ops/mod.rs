@@ -14,7 +14,8 @@
 //! | `elementwise` | unary and binary elementwise ops, ops with Rust scalars, `where_`, `cast` |
 //! | `reduce` | `sum`, `mean`, `max`, `min`, `prod`, `argmax`, `argmin`, `*_all`, `var`, `std`, `logsumexp` |
 //! | `shape` | `reshape`, `permute`, `transpose`, `t`, `expand`, `slice`, `narrow`, `concat`, `pad`, `flatten`, `squeeze`, `unsqueeze` |
-//! | `index` | `gather`, `index_select` |
+//! | `index` | `gather`, `index_select`, `scatter_add` |
+//! | `random` | `random_uniform` (counter-based, in the graph) |
 //! | `linalg` | `matmul`, `linear` |
 //! | `composite` | `softmax`, `log_softmax`, `clamp`, `square`, `silu`, `gelu`, `leaky_relu`, `mse_loss`, `cross_entropy` |
 //! | `overload` | `std::ops` operators (panicking) |
@@ -27,6 +28,7 @@ mod elementwise;
 mod index;
 mod linalg;
 mod overload;
+mod random;
 mod reduce;
 mod shape;
 

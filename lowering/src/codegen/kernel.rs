@@ -53,6 +53,7 @@ pub(crate) fn checked_axis(op: &Op) -> Option<usize> {
         | Op::Slice { .. }
         | Op::Concat { .. }
         | Op::Pad { .. }
+        | Op::RandomUniform
         | Op::MatMul => None,
     }
 }

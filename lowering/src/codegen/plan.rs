@@ -87,6 +87,8 @@ fn op_cost(op: &Op) -> u32 {
         Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast | Op::Iota { .. } => 1,
         Op::Concat { .. } | Op::Pad { .. } | Op::Reduce { .. } | Op::MatMul => 1,
         Op::ScatterAdd { .. } => 1,
+        // Ten rounds of 32-bit multiplies per element: worth a buffer when reused.
+        Op::RandomUniform => 10,
     }
 }
 
@@ -118,7 +120,8 @@ fn own_kernel(op: &Op) -> Option<KernelKind> {
         | Op::Concat { .. }
         | Op::Pad { .. }
         | Op::Gather { .. }
-        | Op::IndexSelect { .. } => None,
+        | Op::IndexSelect { .. }
+        | Op::RandomUniform => None,
     }
 }
 

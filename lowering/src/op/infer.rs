@@ -5,8 +5,8 @@ use crate::types::{DType, Shape, TensorType};
 
 impl Op {
     /// Infers the result type from the operand types. `declared` is the instruction's
-    /// declared result type, which `Constant`, `Iota` and `Cast` take their dtype (and, for the
-    /// first two, their shape) from. Errors say what was expected.
+    /// declared result type, which `Constant`, `Iota`, `RandomUniform` and `Cast` take their dtype
+    /// (and, for the first three, their shape) from. Errors say what was expected.
     ///
     /// Every result, and the declared type of ops that take it, is checked against the size
     /// limit ([`crate::types::MAX_ELEMENTS`]) here, the one place, so no verified program and
@@ -324,6 +324,20 @@ impl Op {
                     }
                 }
                 Ok(d.clone())
+            }
+            Op::RandomUniform => {
+                for (what, a) in ["seed", "offset"].iter().zip(args) {
+                    if a.dtype != DType::I64 || a.shape.rank() != 0 {
+                        return Err(format!("random_uniform needs an i64[] {what}, got {a}"));
+                    }
+                }
+                if !declared.dtype.is_float() {
+                    return Err(format!(
+                        "random_uniform expects a float dtype, got {}",
+                        declared.dtype
+                    ));
+                }
+                Ok(declared.clone())
             }
             Op::MatMul => {
                 let (a, b) = (args[0], args[1]);

@@ -90,7 +90,7 @@ mod tests {
         }
         assert_eq!(
             kinds.len(),
-            UnaryOp::ALL.len() + BinaryOp::ALL.len() + ReduceOp::ALL.len() + 14
+            UnaryOp::ALL.len() + BinaryOp::ALL.len() + ReduceOp::ALL.len() + 15
         );
     }
 

@@ -80,7 +80,7 @@ op_family! {
 
 structured_ops! {
     /// One operation of a program. Operand counts: unary 1, binary 2, `Where` 3, `Concat` ≥ 1,
-    /// `Constant`/`Iota` 0, `Gather`/`IndexSelect`/`MatMul` 2, `ScatterAdd` 3, everything else 1
+    /// `Constant`/`Iota` 0, `Gather`/`IndexSelect`/`MatMul`/`RandomUniform` 2, `ScatterAdd` 3, everything else 1
     /// ([`OpKind::arity`]).
     pub enum Op {
         families {
@@ -128,6 +128,11 @@ structured_ops! {
         /// `p` of the index in row-major order. Index dims must be `<=` the updates' dims, and
         /// `<=` the input's on every axis but `axis`. The gradient of `gather`.
         ScatterAdd { axis: usize } = "scatter_add", operands Exactly(3);
+        /// Uniform random floats in `[0, 1)` from Philox4x32-10: operands (seed: i64[],
+        /// offset: i64[]); dtype (float) and shape are the result type. Element `i` (row-major)
+        /// is drawn from counter `(i, offset)` under key `seed`, so a new offset (or seed) is a
+        /// new draw without a new graph, and a fixed pair reproduces it bit for bit.
+        RandomUniform = "random_uniform", operands Exactly(2);
         /// `[..., m, k] x [..., k, n] -> [..., m, n]`, batch dims broadcast; rank >= 2; numeric.
         MatMul = "matmul", operands Exactly(2);
     }

@@ -99,6 +99,7 @@ mod alloc;
 mod elementwise;
 mod layout;
 mod linalg;
+pub mod random;
 mod reduce;
 mod value;
 
@@ -303,6 +304,7 @@ fn kernel(inst: &Inst, vid: ValueId, args: &[&Value]) -> Result<Value, Fail> {
         Op::Gather { axis } => layout::gather(arg(0)?, arg(1)?, *axis, vid),
         Op::IndexSelect { axis } => layout::index_select(arg(0)?, arg(1)?, *axis, dims, vid),
         Op::ScatterAdd { axis } => layout::scatter_add(arg(0)?, arg(1)?, arg(2)?, *axis, vid),
+        Op::RandomUniform => random::random_uniform(arg(0)?, arg(1)?, &inst.ty),
         Op::MatMul => linalg::matmul(arg(0)?, arg(1)?, dims),
     }
 }

@@ -56,6 +56,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             | Op::Concat { .. }
             | Op::Pad { .. } => true,
             Op::Iota { .. } | Op::Gather { .. } | Op::IndexSelect { .. } => false,
+            Op::RandomUniform => false,
             Op::Reduce { .. } | Op::MatMul | Op::ScatterAdd { .. } => false,
         }
     }
@@ -136,6 +137,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             Op::Concat { axis } => self.concat(v, args, *axis, idx, mode),
             Op::Gather { axis } => self.gather(v, args[0], args[1], *axis, idx),
             Op::IndexSelect { axis } => self.index_select(v, args[0], args[1], *axis, idx),
+            Op::RandomUniform => self.random_uniform(v, args[0], args[1], idx),
             Op::Reduce { .. } | Op::MatMul | Op::ScatterAdd { .. } => Err(cg(format!(
                 "{} {v} must have a buffer but was inlined",
                 inst.op.name()

@@ -250,6 +250,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 | Op::Gather { .. }
                 | Op::IndexSelect { .. }
                 | Op::ScatterAdd { .. }
+                | Op::RandomUniform
                 | Op::MatMul => return false,
             }
             if &inst.ty.shape != shape {

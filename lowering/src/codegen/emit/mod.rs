@@ -17,6 +17,7 @@
 //! | module | what it emits |
 //! |---|---|
 //! | `loops` | counted loops and nests, loop kernels (flat, cut, vectorised), check kernels |
+//! | `random` | `random_uniform`: Philox4x32-10 per element, as `reference/random.rs` |
 //! | `scatter` | scatter kernels (`scatter_add`): copy the input, then add each update in index order |
 //! | `reduce` | reduction kernels: identities, combining, NaN / signed-zero tracking, arg reductions |
 //! | `expr` | the expression walker: the one match over [`Op`](crate::op::Op) that lowers each instruction |
@@ -27,6 +28,7 @@ mod arith;
 mod expr;
 mod loops;
 mod memory;
+mod random;
 mod reduce;
 mod scatter;
 

@@ -114,6 +114,7 @@ pub(super) fn view_strides(
         | Op::Gather { .. }
         | Op::IndexSelect { .. }
         | Op::ScatterAdd { .. }
+        | Op::RandomUniform
         | Op::MatMul => Err(Error::Codegen(format!(
             "matmul operand {v}: {} is not a strided view",
             inst.op.name()

@@ -265,6 +265,8 @@ impl Builder {
                 err: max_err,
             },
             Op::Gather { .. } | Op::IndexSelect { .. } => a[0],
+            // The same bits in both backends, in [0, 1).
+            Op::RandomUniform => Meta::exact(1.0),
             Op::ScatterAdd { axis } => {
                 // At most `k` updates land on one element, added in the same order by both
                 // backends: only input differences propagate, plus one rounding per add.
