@@ -1,5 +1,6 @@
 //! Shape ops (reshape, permute, expand, slice, narrow, concat, pad, flatten, squeeze,
-//! unsqueeze) and indexing (gather, index_select), with their errors.
+//! unsqueeze) and indexing (gather, index_select, scatter_add), with their errors; also
+//! softplus and random_uniform through the front end.
 
 use super::*;
 
@@ -309,4 +310,63 @@ fn index_errors() {
         &["axis -3", "[2, 3]"],
     );
     op_err(d.index_select(0, &d), "index_select", &["i32 or i64"]);
+}
+
+#[test]
+fn scatter_add_softplus_and_random_uniform_on_both_backends() {
+    both(|| {
+        // scatter_add: the gradient of the gather above, rows summed where indices repeat.
+        let zeros = f32t(vec![0.0; 6], &[2, 3]);
+        let idx = i64t(vec![2, 0, 2, 2], &[2, 2]);
+        let upd = f32t(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+        let s = zeros.scatter_add(-1, &idx, &upd).unwrap();
+        assert_eq!(s.shape(), &[2, 3]);
+        assert_eq!(
+            s.to_vec::<f32>().unwrap(),
+            vec![2.0, 0.0, 1.0, 0.0, 0.0, 7.0]
+        );
+        let bad = zeros
+            .scatter_add(1, &i64t(vec![3], &[1, 1]), &f32t(vec![1.0], &[1, 1]))
+            .unwrap();
+        assert!(matches!(bad.to_vec::<f32>(), Err(Error::Execute { .. })));
+
+        let x = f64t(vec![-800.0, -1.0, 0.0, 1.0, 800.0], &[5]);
+        let sp = x.softplus().unwrap().to_vec::<f64>().unwrap();
+        let want = [
+            0.0,
+            0.313_261_687_518_222_8,
+            std::f64::consts::LN_2,
+            1.313_261_687_518_222_8,
+            800.0,
+        ];
+        assert_close64(&sp, &want, 1e-15);
+
+        let seed = LazyTensor::scalar(5i64);
+        let off = LazyTensor::scalar(9i64);
+        let r = LazyTensor::random_uniform(&[3, 4], DType::F64, &seed, &off).unwrap();
+        let v = r.to_vec::<f64>().unwrap();
+        let w = lazyjit::lowering::reference::random::element_words(5, 9, 11);
+        assert_eq!(v[11], lazyjit::lowering::reference::random::to_f64(w));
+    });
+    let d = f32t(vec![0.0; 6], &[2, 3]);
+    op_err(
+        d.scatter_add(0, &i64t(vec![0; 8], &[2, 4]), &f32t(vec![0.0; 8], &[2, 4])),
+        "scatter_add",
+        &["does not fit"],
+    );
+    op_err(
+        LazyTensor::random_uniform(
+            &[2],
+            DType::I32,
+            &LazyTensor::scalar(5i64),
+            &LazyTensor::scalar(7i64),
+        ),
+        "random_uniform",
+        &["float dtype"],
+    );
+    op_err(
+        LazyTensor::from_vec(vec![1i32], &[1]).unwrap().softplus(),
+        "softplus",
+        &["float dtype"],
+    );
 }
