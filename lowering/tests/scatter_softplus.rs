@@ -4,26 +4,8 @@
 //! reports it, and both through the text form.
 
 use lazyjit_lowering::codegen::{compile, CompileOptions};
+use lazyjit_lowering::testing::Rng;
 use lazyjit_lowering::{reference, text, DType, Error, Program, Tensor};
-
-/// SplitMix64: a small deterministic generator for test data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn f64(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 fn jit(p: &Program, inputs: &[&Tensor]) -> Result<Vec<Tensor>, Error> {
     compile(p, &CompileOptions::default())?.run(inputs)
@@ -59,9 +41,7 @@ fn random(rng: &mut Rng, dtype: DType, dims: &[usize]) -> Tensor {
 
 fn index_tensor(rng: &mut Rng, dtype: DType, dims: &[usize], bound: usize) -> Tensor {
     let n: usize = dims.iter().product();
-    let vals: Vec<i64> = (0..n)
-        .map(|_| rng.below(bound.max(1) as u64) as i64)
-        .collect();
+    let vals: Vec<i64> = (0..n).map(|_| rng.below(bound.max(1)) as i64).collect();
     match dtype {
         DType::I32 => Tensor::from_vec(dims, vals.iter().map(|&v| v as i32).collect()),
         _ => Tensor::from_vec(dims, vals),
@@ -83,21 +63,21 @@ fn assert_same(a: &[Tensor], b: &[Tensor], what: &str) {
 
 #[test]
 fn scatter_add_matches_the_reference_on_random_programs() {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     for case in 0..300 {
-        let rank = 1 + rng.below(3) as usize;
-        let dt = [DType::F32, DType::F64, DType::I32, DType::I64][rng.below(4) as usize];
-        let it = [DType::I32, DType::I64][rng.below(2) as usize];
-        let axis = rng.below(rank as u64) as usize;
-        let input: Vec<usize> = (0..rank).map(|_| 1 + rng.below(9) as usize).collect();
+        let rank = 1 + rng.below(3);
+        let dt = [DType::F32, DType::F64, DType::I32, DType::I64][rng.below(4)];
+        let it = [DType::I32, DType::I64][rng.below(2)];
+        let axis = rng.below(rank);
+        let input: Vec<usize> = (0..rank).map(|_| 1 + rng.below(9)).collect();
         // Index dims: <= updates' dims, and <= the input's except on the axis.
         let index: Vec<usize> = (0..rank)
             .map(|k| {
                 let cap = if k == axis { 12 } else { input[k] };
-                rng.below(cap as u64 + 1) as usize
+                rng.below(cap + 1)
             })
             .collect();
-        let updates: Vec<usize> = index.iter().map(|&n| n + rng.below(3) as usize).collect();
+        let updates: Vec<usize> = index.iter().map(|&n| n + rng.below(3)).collect();
         let (ti, tx, tu) = (
             random(&mut rng, dt, &input),
             index_tensor(&mut rng, it, &index, input[axis]),
@@ -152,7 +132,7 @@ fn scatter_add_sums_floats_in_row_major_order() {
 #[test]
 fn scatter_add_is_the_gradient_of_gather() {
     // sum(gather(d, i) * g) == sum(d * scatter_add(0, i, g)) for every d: the adjoint.
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     let d = random(&mut rng, DType::F64, &[5, 4]);
     let i = index_tensor(&mut rng, DType::I64, &[7, 3], 5);
     let g = random(&mut rng, DType::F64, &[7, 3]);
@@ -289,9 +269,9 @@ fn softplus_inputs() -> Vec<f64> {
         f64::NEG_INFINITY,
         f64::NAN,
     ];
-    let mut rng = Rng(11);
+    let mut rng = Rng::new(11);
     for _ in 0..2000 {
-        let mag = (rng.f64() * 12.0 - 6.0).exp2() * 4.0;
+        let mag = (rng.unit() * 12.0 - 6.0).exp2() * 4.0;
         v.push(if rng.below(2) == 0 { mag } else { -mag });
     }
     v
@@ -409,7 +389,7 @@ fn softplus_fuses_and_rejects_non_floats() {
                %4: f32[6, 5] = softplus %3\n\
                %5: f32[5, 6] = softplus %2\n\
                return %4, %5\n";
-    let mut rng = Rng(5);
+    let mut rng = Rng::new(5);
     let x = random(&mut rng, DType::F32, &[6, 5]);
     let b = random(&mut rng, DType::F32, &[5]);
     let (j, r) = both(src, &[&x, &b]);

@@ -3,7 +3,7 @@
 //! tensors.
 
 use super::idx::{read_idx, IdxArray};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SourceLoc};
 use crate::tensor::LazyTensor;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -120,16 +120,18 @@ impl Dataset {
 
     /// Images `indices` as an `f32[b, 1, rows, cols]` tensor normalised as the PyTorch MNIST
     /// example does (`(x / 255 - MNIST_MEAN) / MNIST_STD`), and their labels as `i64[b]`.
+    #[track_caller]
     pub fn batch(&self, indices: &[usize]) -> Result<(LazyTensor, LazyTensor)> {
         let px = self.rows * self.cols;
         let mut x = Vec::with_capacity(indices.len() * px);
         let mut y = Vec::with_capacity(indices.len());
         for &i in indices {
             let Some(&label) = self.labels.get(i) else {
-                return Err(Error::Dataset {
-                    path: String::from("batch"),
-                    message: format!("index {i} is out of range for {} images", self.len()),
-                });
+                return Err(Error::op(
+                    "batch",
+                    format!("index {i} is out of range for {} images", self.len()),
+                    SourceLoc::caller(),
+                ));
             };
             let img = &self.pixels[i * px..(i + 1) * px];
             x.extend(

@@ -6,10 +6,12 @@ use super::alloc::{self, Fail};
 use super::value::Value;
 use crate::types::{DType, TensorType};
 
-const M0: u32 = 0xD251_1F53;
-const M1: u32 = 0xCD9E_8D57;
-const W0: u32 = 0x9E37_79B9;
-const W1: u32 = 0xBB67_AE85;
+/// Philox4x32's round multipliers (`M0`, `M1`) and key increments (`W0`, `W1`); the code
+/// generator emits the same rounds with these.
+pub const M0: u32 = 0xD251_1F53;
+pub const M1: u32 = 0xCD9E_8D57;
+pub const W0: u32 = 0x9E37_79B9;
+pub const W1: u32 = 0xBB67_AE85;
 
 /// Philox4x32 with 10 rounds: counter `c`, key `k` to four random words.
 pub fn philox4x32_10(mut c: [u32; 4], mut k: [u32; 2]) -> [u32; 4] {

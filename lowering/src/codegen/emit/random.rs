@@ -6,14 +6,10 @@
 use super::{cg, row_strides, KernelEmitter, Mode, R};
 use crate::codegen::index::Idx;
 use crate::program::ValueId;
+use crate::reference::random::{M0, M1, W0, W1};
 use crate::types::DType;
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 use cranelift_module::Module;
-
-const M0: u32 = 0xD251_1F53;
-const M1: u32 = 0xCD9E_8D57;
-const W0: u32 = 0x9E37_79B9;
-const W1: u32 = 0xBB67_AE85;
 
 impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     /// Element `idx` of the `random_uniform` value `v` drawn under `seed` and `offset`.
