@@ -8,6 +8,7 @@
 //! The README follows (its Rust examples are compiled and run as doctests).
 #![doc = include_str!("../README.md")]
 
+pub mod autograd;
 pub mod backend;
 pub mod config;
 pub mod data;

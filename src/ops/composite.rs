@@ -1,5 +1,5 @@
 //! Composite ops built from the primitive ones: softmax and log-softmax, clamp,
-//! activations (silu, gelu, leaky relu), squares and losses.
+//! activations (silu, gelu, leaky relu), squares and losses (mse, nll, cross-entropy).
 //!
 //! Each node a composite records carries the user's call site (they call the primitives
 //! directly, all `#[track_caller]`).
@@ -69,7 +69,9 @@ impl LazyTensor {
         let loc = SourceLoc::caller();
         require_float("softmax", self, loc)?;
         let a = resolve_axis("softmax", axis, self.shape(), loc)?;
-        let m = self.reduce_keep(ReduceOp::Max, a)?;
+        // The shift cancels in the result, so it carries no gradient: detached, the
+        // backward pass does not differentiate through the maximum.
+        let m = self.reduce_keep(ReduceOp::Max, a)?.detach();
         let e = self.sub(&m)?.exp()?;
         let s = e.reduce_keep(ReduceOp::Sum, a)?;
         e.div(&s)
@@ -81,7 +83,7 @@ impl LazyTensor {
         let loc = SourceLoc::caller();
         require_float("log_softmax", self, loc)?;
         let a = resolve_axis("log_softmax", axis, self.shape(), loc)?;
-        let m = self.reduce_keep(ReduceOp::Max, a)?;
+        let m = self.reduce_keep(ReduceOp::Max, a)?.detach(); // as in softmax
         let shifted = self.sub(&m)?;
         let e = shifted.exp()?;
         let s = e.reduce_keep(ReduceOp::Sum, a)?;
@@ -236,9 +238,42 @@ impl LazyTensor {
                 loc,
             ));
         }
-        let logp = self.log_softmax(1)?;
+        self.log_softmax(1)?.nll_loss(target_index)
+    }
+
+    /// Negative log-likelihood of log-probabilities `[n, classes]` (float, e.g. from
+    /// [`LazyTensor::log_softmax`]) against class indices `[n]` (`i32`/`i64`):
+    /// `-mean(self[i, target[i]])`, as a rank-0 tensor (PyTorch's `nll_loss` with mean
+    /// reduction). Indices out of `0..classes` are an execution error.
+    ///
+    /// ```
+    /// use lazyjit::LazyTensor;
+    /// let logp = LazyTensor::from_vec(vec![-0.1f32, -2.3, -1.2, -0.4], &[2, 2])?;
+    /// let y = LazyTensor::from_vec(vec![0i64, 1], &[2])?;
+    /// assert!((logp.nll_loss(&y)?.item::<f32>()? - 0.25).abs() < 1e-6);
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn nll_loss(&self, target_index: &LazyTensor) -> Result<LazyTensor> {
+        let loc = SourceLoc::caller();
+        require_float("nll_loss", self, loc)?;
+        let ok = self.rank() == 2
+            && target_index.rank() == 1
+            && target_index.shape()[0] == self.shape()[0]
+            && matches!(target_index.dtype(), DType::I32 | DType::I64);
+        if !ok {
+            return Err(Error::op(
+                "nll_loss",
+                format!(
+                    "expects log-probabilities [n, classes] and i32/i64 class indices [n], got {} and {}",
+                    self.ty(),
+                    target_index.ty()
+                ),
+                loc,
+            ));
+        }
         let idx = target_index.reshape(&[self.shape()[0], 1])?;
-        let picked = logp.gather(1, &idx)?;
+        let picked = self.gather(1, &idx)?;
         picked.mean_all()?.neg()
     }
 }

@@ -17,7 +17,7 @@
 //! | `index` | `gather`, `index_select`, `scatter_add` |
 //! | `random` | `random_uniform` (counter-based, in the graph) |
 //! | `linalg` | `matmul`, `linear` |
-//! | `composite` | `softmax`, `log_softmax`, `clamp`, `square`, `silu`, `gelu`, `leaky_relu`, `mse_loss`, `cross_entropy` |
+//! | `composite` | `softmax`, `log_softmax`, `clamp`, `square`, `silu`, `gelu`, `leaky_relu`, `mse_loss`, `nll_loss`, `cross_entropy` |
 //! | `overload` | `std::ops` operators (panicking) |
 //!
 //! [`LazyTensor`]: crate::LazyTensor

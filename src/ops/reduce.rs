@@ -204,7 +204,8 @@ impl LazyTensor {
             },
             &[self],
             None,
-        )?;
+        )?
+        .detach(); // the shift cancels: no gradient through the maximum
         let inf = self.constant_like("logsumexp", Scalar::Float(f64::INFINITY))?;
         let zero = self.constant_like("logsumexp", Scalar::Float(0.0))?;
         let is_inf = m.abs()?.eq(&inf)?;

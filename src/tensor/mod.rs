@@ -7,6 +7,8 @@
 //! returns device buffers, and `sync` writes them back into the tensors.
 
 mod create;
+mod grad_state;
+pub(crate) mod provenance;
 mod read;
 mod record;
 mod registry;
@@ -23,6 +25,7 @@ use crate::ir::{DataSource, Node};
 use lazyjit_lowering::{DType, Tensor, TensorType};
 use parking_lot::Mutex;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::Arc;
 
 /// A tensor whose value is computed lazily.
@@ -55,12 +58,14 @@ pub struct LazyTensor {
 /// - `node` is the tensor's value: pending IR, or a device-data leaf once computed. It is
 ///   the only field a sync writes (replacing pending IR by the computed data, see
 ///   `sync.rs`), and it is replaced whole.
-/// - Everything else is fixed when the tensor is created and no sync touches it: identity
-///   (`id`, `slot`), type (`ty`), and whatever else must outlive the IR. The provenance a
-///   backward pass needs (the op that made the tensor and the input tensors it saved) goes
-///   here, as its own field beside `node`, set by [`LazyTensor::apply`] in `record.rs`:
-///   once a sync has cut the IR, `node` no longer says how the value was made. (Set once at
-///   creation, such a field keeps the unwind-safety argument below true.)
+/// - Identity (`id`, `slot`), type (`ty`) and `provenance` are fixed when the tensor is
+///   created and no sync touches them. `provenance` is what a backward pass needs (the op
+///   that made the tensor and the input tensors it saved), set by [`LazyTensor::apply`] in
+///   `record.rs`: once a sync has cut the IR, `node` no longer says how the value was made.
+/// - Autograd's mutable state sits in its own cells: `requires_grad` (a leaf's flag),
+///   `grad` (the accumulated gradient of a leaf) and `version` (bumped when
+///   [`LazyTensor::assign`] gives the tensor a new value, so a backward pass can tell that
+///   a saved input changed).
 pub(crate) struct TensorInner {
     pub(crate) id: u64,
     /// Slot in the live-tensor registry.
@@ -69,9 +74,13 @@ pub(crate) struct TensorInner {
     /// A device-data leaf, an op node with pending IR, or (briefly, inside a sync) an op
     /// node whose data has just been computed.
     node: Mutex<Arc<Node>>,
+    pub(crate) provenance: Option<Arc<provenance::Provenance>>,
+    pub(crate) requires_grad: AtomicBool,
+    pub(crate) grad: Mutex<Option<LazyTensor>>,
+    pub(crate) version: AtomicU32,
 }
 
-// The node cell is only ever read (an Arc clone) or replaced whole under its lock, so a
+// Every cell is only ever read (a clone or a load) or replaced whole under its lock, so a
 // panic cannot leave a tensor half-updated: handles stay usable after `catch_unwind`, as
 // they were with std's (poisoning) mutex.
 impl std::panic::RefUnwindSafe for TensorInner {}
@@ -85,12 +94,23 @@ impl Drop for TensorInner {
 
 impl LazyTensor {
     pub(crate) fn from_node(node: Arc<Node>) -> LazyTensor {
+        LazyTensor::from_node_with(node, None)
+    }
+
+    pub(crate) fn from_node_with(
+        node: Arc<Node>,
+        provenance: Option<Arc<provenance::Provenance>>,
+    ) -> LazyTensor {
         let ty = node.ty.clone();
         let inner = registry::register_new(|id, slot| TensorInner {
             id,
             slot,
             ty,
             node: Mutex::new(node),
+            provenance,
+            requires_grad: AtomicBool::new(false),
+            grad: Mutex::new(None),
+            version: AtomicU32::new(0),
         });
         LazyTensor { inner }
     }
@@ -106,7 +126,7 @@ impl LazyTensor {
         self.inner.node.lock().clone()
     }
 
-    /// Replaces the tensor's value (only a sync does, with computed data).
+    /// Replaces the tensor's value: a sync, with computed data, or [`LazyTensor::assign`].
     fn set_node(&self, n: Arc<Node>) {
         *self.inner.node.lock() = n;
     }

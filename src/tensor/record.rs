@@ -1,8 +1,10 @@
 //! Recording an op: [`LazyTensor::apply`] checks the op's shape and dtype rules, then
 //! either records an IR node or, for an op the backend cannot compile, runs it eagerly
 //! (fallback); a recorded op that makes its pending graph too deep or too large syncs it
-//! (trim).
+//! (trim). Under gradient tracking it also gives the new tensor its provenance
+//! (`provenance.rs`).
 
+use super::provenance::{provenance_for, Provenance};
 use super::sync::sync_at;
 use super::LazyTensor;
 use crate::backend;
@@ -36,8 +38,9 @@ impl LazyTensor {
             .infer(&tys, &declared)
             .map_err(|m| Error::op(op.name(), strip_op_prefix(op.name(), &m), loc))?;
         let cfg = config::hot();
+        let provenance = provenance_for(&op, operands, ty.dtype.is_float());
         if falls_back(&op, cfg) {
-            return eager_fallback(op, operands, ty, loc);
+            return eager_fallback(op, operands, ty, loc, provenance);
         }
         let mut nodes = Operands::new();
         for t in operands {
@@ -45,7 +48,7 @@ impl LazyTensor {
         }
         let node = Arc::new(Node::new_op(op, nodes, ty, loc));
         let (depth, bound) = (node.depth, node.pending_bound.load(Ordering::Relaxed));
-        let t = LazyTensor::from_node(node);
+        let t = LazyTensor::from_node_with(node, provenance);
         check_trim(&t, depth, bound, cfg);
         Ok(t)
     }
@@ -107,6 +110,7 @@ fn eager_fallback(
     operands: &[&LazyTensor],
     ty: TensorType,
     loc: SourceLoc,
+    provenance: Option<Arc<Provenance>>,
 ) -> Result<LazyTensor> {
     let name = op.name();
     sync_at(operands, loc)?;
@@ -136,7 +140,8 @@ fn eager_fallback(
         .map_err(|e| Error::data(name, format!("eager fallback failed: {e}"), loc))?;
     metrics::inc(Counter::Fallback);
     metrics::inc_named(&format!("fallback::{name}"));
-    Ok(LazyTensor::from_data(data, DataSource::Tensor, loc))
+    let node = Node::new_data(Arc::new(data), DataSource::Tensor, loc);
+    Ok(LazyTensor::from_node_with(Arc::new(node), provenance))
 }
 
 #[cfg(test)]
