@@ -1,5 +1,8 @@
 //! Shared by the bench targets: deterministic input data.
 
+#[allow(dead_code)] // not every bench target uses the compute baseline
+pub mod fma;
+
 /// `n` deterministic values in [-2, 2) (a cheap LCG is enough for benchmarks; every bench
 /// uses the same sequence, so figures compare the same work).
 pub fn seq(n: usize, seed: u32) -> Vec<f32> {
