@@ -74,13 +74,16 @@ impl Mlp {
         [&self.w1, &self.b1, &self.w2, &self.b2]
     }
 
+    fn forward(&self) -> Result<LazyTensor> {
+        let h = self.x.linear(&self.w1, Some(&self.b1))?.relu()?;
+        h.linear(&self.w2, Some(&self.b2))
+    }
+
     /// The step as a user writes it: forward, `backward`, SGD by `assign`, `mark_step`.
     fn autograd_step(&self) -> Result<()> {
-        let h = self.x.linear(&self.w1, Some(&self.b1))?.relu()?;
-        let loss = h
-            .linear(&self.w2, Some(&self.b2))?
-            .log_softmax(1)?
-            .nll_loss(&self.y)?;
+        // Only the loss leaves the forward pass (as in a model's `forward`), so no
+        // activation is kept as an output of the step.
+        let loss = self.forward()?.log_softmax(1)?.nll_loss(&self.y)?;
         loss.backward()?;
         autograd::no_grad(|| -> Result<()> {
             for p in self.params() {

@@ -49,11 +49,7 @@ pub(crate) fn vjp(
             for (i, &p) in perm.iter().enumerate() {
                 inverse[p] = i;
             }
-            vec![Some(LazyTensor::apply(
-                Op::Permute { perm: inverse },
-                &[g],
-                None,
-            )?)]
+            vec![Some(permute_folded(g, &inverse)?)]
         }
         Op::Expand { .. } => vec![Some(unbroadcast(g, x.shape())?)],
         Op::Slice {
@@ -117,8 +113,20 @@ pub(crate) fn vjp(
         }
         Op::MatMul => {
             let (a, b) = (&inputs[0], &inputs[1]);
-            let da = g.matmul(&b.transpose(-1, -2)?)?;
-            let db = a.transpose(-1, -2)?.matmul(g)?;
+            // An operand that is a transposed view (a linear layer's `w.t()`) gets its
+            // gradient computed transposed, `(gᵀ a)ᵀ` instead of `aᵀ g`: the view's own
+            // rule transposes it back, the two transposes fold, and the weight update reads
+            // the product in its natural layout instead of strided.
+            let da = if is_transposed_view(a) {
+                transpose(&b.matmul(&transpose(g)?)?)?
+            } else {
+                g.matmul(&transpose(b)?)?
+            };
+            let db = if is_transposed_view(b) {
+                transpose(&transpose(g)?.matmul(a)?)?
+            } else {
+                transpose(a)?.matmul(g)?
+            };
             vec![
                 Some(unbroadcast(&da, a.shape())?),
                 Some(unbroadcast(&db, b.shape())?),
@@ -262,6 +270,54 @@ fn reduce(
     };
     let _ = keepdim; // `kept` already describes both forms
     Ok(Some(d))
+}
+
+/// Whether `t` was recorded (under gradient tracking) as a permute swapping its last two
+/// axes.
+fn is_transposed_view(t: &LazyTensor) -> bool {
+    let Some(p) = &t.inner.provenance else {
+        return false;
+    };
+    let Op::Permute { perm } = &p.op else {
+        return false;
+    };
+    let r = perm.len();
+    r >= 2
+        && perm[r - 2] == r - 1
+        && perm[r - 1] == r - 2
+        && perm[..r - 2].iter().enumerate().all(|(i, &a)| a == i)
+}
+
+/// `t` with its last two axes swapped.
+fn transpose(t: &LazyTensor) -> Result<LazyTensor> {
+    let r = t.rank();
+    let mut perm: Vec<usize> = (0..r).collect();
+    perm.swap(r - 2, r - 1);
+    permute_folded(t, &perm)
+}
+
+/// `permute(t, perm)`, folded into `t`'s own pending permute when it has one (gradients
+/// carry no provenance, so only the IR is involved): two transposes give back the
+/// original tensor instead of a view of a view.
+fn permute_folded(t: &LazyTensor, perm: &[usize]) -> Result<LazyTensor> {
+    let node = t.node();
+    if let (Some(Op::Permute { perm: inner }), None) = (node.op(), &t.inner.provenance) {
+        if !node.is_computed() {
+            let composed: Vec<usize> = perm.iter().map(|&i| inner[i]).collect();
+            let source = LazyTensor::from_node(node.operands()[0].clone());
+            if composed.iter().enumerate().all(|(i, &a)| a == i) {
+                return Ok(source);
+            }
+            return LazyTensor::apply(Op::Permute { perm: composed }, &[&source], None);
+        }
+    }
+    LazyTensor::apply(
+        Op::Permute {
+            perm: perm.to_vec(),
+        },
+        &[t],
+        None,
+    )
 }
 
 /// `shape` with the reduced `axes` kept as size 1.
