@@ -184,7 +184,7 @@ impl Gen {
         let mut left = numel;
         let mut out = Vec::new();
         while left > 1 && out.len() < 3 {
-            let divs: Vec<usize> = (2..=left).filter(|d| left % d == 0).collect();
+            let divs: Vec<usize> = (2..=left).filter(|d| left.is_multiple_of(*d)).collect();
             let d = self.rng.pick(&divs);
             out.push(d);
             left /= d;

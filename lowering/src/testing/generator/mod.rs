@@ -323,7 +323,7 @@ pub fn random_factorisation(n: usize, rng: &mut Rng) -> Vec<usize> {
     let mut m = n;
     let mut f = 2;
     while m > 1 {
-        while m % f == 0 {
+        while m.is_multiple_of(f) {
             let i = rng.below(rank);
             shape[i] *= f;
             m /= f;

@@ -115,7 +115,7 @@ impl Builder {
                 let d = DType::ALL[s.y as usize % DType::ALL.len()];
                 let value = match d {
                     DType::Bool => Scalar::Bool(s.z & 1 == 1),
-                    DType::F32 | DType::F64 if s.w % 3 == 0 => {
+                    DType::F32 | DType::F64 if s.w.is_multiple_of(3) => {
                         Scalar::Float(rng.pick(&[0.5, -0.0, 2.5, f64::NAN, f64::INFINITY, 1e-3]))
                     }
                     _ => Scalar::Int(s.z as i64 % 7 - 3),
