@@ -17,6 +17,7 @@
 //! | `index` | `gather`, `index_select`, `scatter_add` |
 //! | `random` | `random_uniform` (counter-based, in the graph) |
 //! | `linalg` | `matmul`, `linear` |
+//! | `conv` | `conv2d` (im2col through layout ops and one batched matmul), `max_pool2d`, `avg_pool2d` (NCHW) |
 //! | `composite` | `softmax`, `log_softmax`, `clamp`, `square`, `silu`, `gelu`, `leaky_relu`, `mse_loss`, `nll_loss`, `cross_entropy` |
 //! | `overload` | `std::ops` operators (panicking) |
 //!
@@ -24,6 +25,7 @@
 //! [`LazyTensor::cast`]: crate::LazyTensor::cast
 
 mod composite;
+mod conv;
 mod elementwise;
 mod index;
 mod linalg;

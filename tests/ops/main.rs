@@ -7,6 +7,7 @@ use ndarray::{ArrayD, Axis, Dimension, IxDyn};
 type R<T = LazyTensor> = lazyjit::Result<T>;
 
 mod composites;
+mod conv;
 mod layout;
 mod linalg;
 mod operators;
