@@ -85,6 +85,33 @@ pub enum Error {
     /// A dataset file is missing, unreadable, truncated or malformed.
     #[error("{path}: {message}")]
     Dataset { path: String, message: String },
+    /// Saving or loading module parameters (a safetensors file, `crate::nn::save` and
+    /// `crate::nn::load`) failed: what went wrong, and the parameter concerned when there
+    /// is one (named by its dotted path).
+    #[error("{path}: {message}")]
+    Checkpoint {
+        path: String,
+        kind: CheckpointErrorKind,
+        parameter: Option<String>,
+        message: String,
+    },
+}
+
+/// What went wrong in an [`Error::Checkpoint`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CheckpointErrorKind {
+    /// The file could not be read, written or renamed.
+    Io,
+    /// The file is not a valid safetensors file, or holds a dtype lazyjit has no type for.
+    Format,
+    /// The module has a parameter the file does not hold.
+    Missing,
+    /// The file holds a tensor the module has no parameter for.
+    Unexpected,
+    /// A tensor's dtype differs from its parameter's.
+    DType,
+    /// A tensor's shape differs from its parameter's.
+    Shape,
 }
 
 /// Result type of the lazy-tensor API.
@@ -98,7 +125,7 @@ impl Error {
             | Error::Compile { location, .. }
             | Error::Execute { location, .. }
             | Error::Data { location, .. } => Some(*location),
-            Error::Config(_) | Error::Dataset { .. } => None,
+            Error::Config(_) | Error::Dataset { .. } | Error::Checkpoint { .. } => None,
         }
     }
 

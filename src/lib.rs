@@ -17,7 +17,9 @@ pub mod error;
 pub mod executor;
 pub mod ir;
 pub mod metrics;
+pub mod nn;
 mod ops;
+pub mod optim;
 mod tensor;
 
 pub use config::{BackendKind, Config};
