@@ -83,7 +83,14 @@ impl Lazy {
 /// `rows = c*3*3` im2col of one `[c, h, w]` image for a 3x3 kernel, stride 1, no padding,
 /// channel-major rows (`c*9 + i*3 + j`, matching `weight.reshape([o, c*9])`); `f` is applied
 /// to each element read (bias + relu of the previous layer).
-fn im2col3(img: &[f32], c: usize, h: usize, w: usize, cols: &mut [f32], f: impl Fn(usize, f32) -> f32) {
+fn im2col3(
+    img: &[f32],
+    c: usize,
+    h: usize,
+    w: usize,
+    cols: &mut [f32],
+    f: impl Fn(usize, f32) -> f32,
+) {
     let (oh, ow) = (h - 2, w - 2);
     let l = oh * ow;
     for ch in 0..c {
@@ -152,7 +159,9 @@ fn baseline(net: &Net, s: &mut Scratch, out: &mut [f32]) {
         im2col3(img, 1, 28, 28, &mut s.cols1, |_, v| v);
         sgemm(32, 9, 676, &net.w1, &s.cols1, &mut s.y1);
         let b1 = &net.b1;
-        im2col3(&s.y1, 32, 26, 26, &mut s.cols2, |ch, v| (v + b1[ch]).max(0.0));
+        im2col3(&s.y1, 32, 26, 26, &mut s.cols2, |ch, v| {
+            (v + b1[ch]).max(0.0)
+        });
         sgemm(64, 288, 576, &net.w2, &s.cols2, &mut s.y2);
         let o = &mut out[n * 64 * 144..(n + 1) * 64 * 144];
         for ch in 0..64 {
@@ -160,7 +169,8 @@ fn baseline(net: &Net, s: &mut Scratch, out: &mut [f32]) {
             let plane = &s.y2[ch * 576..(ch + 1) * 576];
             for y in 0..12 {
                 for x in 0..12 {
-                    let at = |i: usize, j: usize| (plane[(2 * y + i) * 24 + 2 * x + j] + b).max(0.0);
+                    let at =
+                        |i: usize, j: usize| (plane[(2 * y + i) * 24 + 2 * x + j] + b).max(0.0);
                     o[ch * 144 + y * 12 + x] = at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1));
                 }
             }
@@ -189,7 +199,10 @@ fn conv_tutorial(c: &mut Criterion) {
         .fold(0.0f32, f32::max);
     assert!(worst < 1e-4, "lazyjit and baseline differ by {worst}");
     lz.forward().to_vec::<f32>().unwrap();
-    assert!(lazyjit::last_sync().unwrap().cache_hit, "steady state is a cache hit");
+    assert!(
+        lazyjit::last_sync().unwrap().cache_hit,
+        "steady state is a cache hit"
+    );
 
     let mut g = c.benchmark_group("conv_tutorial");
     g.sample_size(20);

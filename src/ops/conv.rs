@@ -35,9 +35,17 @@ use crate::tensor::LazyTensor;
 
 /// Output size of one spatial dim (PyTorch's formula, floor mode), or `None` when the
 /// dilated kernel does not fit in the padded input.
-fn out_dim(input: usize, pad: usize, kernel: usize, stride: usize, dilation: usize) -> Option<usize> {
+fn out_dim(
+    input: usize,
+    pad: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+) -> Option<usize> {
     let padded = input.checked_add(pad.checked_mul(2)?)?;
-    let span = dilation.checked_mul(kernel.checked_sub(1)?)?.checked_add(1)?;
+    let span = dilation
+        .checked_mul(kernel.checked_sub(1)?)?
+        .checked_add(1)?;
     let room = padded.checked_sub(span)?;
     Some(room / stride + 1)
 }
@@ -80,7 +88,12 @@ fn require_nchw(op: &'static str, t: &LazyTensor, loc: SourceLoc) -> Result<()> 
 /// The strided slice `x[:, :, h0 : h0 + sh*(oh-1)+1 : sh, w0 : ... : sw]` of an NCHW tensor:
 /// `[N, C, oh, ow]`.
 #[track_caller]
-fn window(x: &LazyTensor, at: [usize; 2], out: [usize; 2], stride: [usize; 2]) -> Result<LazyTensor> {
+fn window(
+    x: &LazyTensor,
+    at: [usize; 2],
+    out: [usize; 2],
+    stride: [usize; 2],
+) -> Result<LazyTensor> {
     let s = x.shape();
     let stop = |d: usize| at[d] + stride[d] * (out[d] - 1) + 1;
     x.slice(
