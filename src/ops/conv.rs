@@ -9,9 +9,9 @@
 //! 1. pad the input `[N, C, H, W]` (only if `padding` is non-zero);
 //! 2. take one strided slice `[N, C, OH, OW]` per kernel offset `(kh, kw)`: the input
 //!    elements that offset multiplies, for every output position;
-//! 3. concatenate the `KH*KW` slices along the channel axis into `[N, KH*KW*C, OH, OW]`
-//!    (offset-major: row `k*C + c` is channel `c` at offset `k`) and merge the spatial dims:
-//!    `cols = [N, KH*KW*C, OH*OW]`;
+//! 3. merge each slice's spatial dims (`[N, C, OH*OW]`) and concatenate the `KH*KW` of them
+//!    along the channel axis: `cols = [N, KH*KW*C, OH*OW]` (offset-major: row `k*C + c` is
+//!    channel `c` at offset `k`);
 //! 4. multiply `weight.permute([0, 2, 3, 1]).reshape([O, KH*KW*C])` (the weight in the same
 //!    offset-major order; a small copy) by `cols`, the weight broadcast over the batch:
 //!    `[N, O, OH*OW]`, which is already NCHW: a reshape gives `[N, O, OH, OW]`, then the
@@ -35,9 +35,17 @@ use crate::tensor::LazyTensor;
 
 /// Output size of one spatial dim (PyTorch's formula, floor mode), or `None` when the
 /// dilated kernel does not fit in the padded input.
-fn out_dim(input: usize, pad: usize, kernel: usize, stride: usize, dilation: usize) -> Option<usize> {
+fn out_dim(
+    input: usize,
+    pad: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+) -> Option<usize> {
     let padded = input.checked_add(pad.checked_mul(2)?)?;
-    let span = dilation.checked_mul(kernel.checked_sub(1)?)?.checked_add(1)?;
+    let span = dilation
+        .checked_mul(kernel.checked_sub(1)?)?
+        .checked_add(1)?;
     let room = padded.checked_sub(span)?;
     Some(room / stride + 1)
 }
@@ -80,7 +88,12 @@ fn require_nchw(op: &'static str, t: &LazyTensor, loc: SourceLoc) -> Result<()> 
 /// The strided slice `x[:, :, h0 : h0 + sh*(oh-1)+1 : sh, w0 : ... : sw]` of an NCHW tensor:
 /// `[N, C, oh, ow]`.
 #[track_caller]
-fn window(x: &LazyTensor, at: [usize; 2], out: [usize; 2], stride: [usize; 2]) -> Result<LazyTensor> {
+fn window(
+    x: &LazyTensor,
+    at: [usize; 2],
+    out: [usize; 2],
+    stride: [usize; 2],
+) -> Result<LazyTensor> {
     let s = x.shape();
     let stop = |d: usize| at[d] + stride[d] * (out[d] - 1) + 1;
     x.slice(
@@ -219,25 +232,26 @@ impl LazyTensor {
             )?
         };
         // 2.-3. One strided window per kernel offset, offset-major along the channel axis.
+        // Each window is reshaped to [N, C, OH*OW] before the concat, so that the concat
+        // is the root of the kernel that fills `cols` (the matmul reads its operand from a
+        // buffer): the code generator then cuts that kernel at the concat seams into one loop
+        // per window. Concatenating [N, C, OH, OW] windows and reshaping afterwards would
+        // make the reshape the root, and every element would evaluate all KH*KW windows and
+        // select one (the tutorial's forward took 179 ms instead of 80 ms: benches/conv.rs).
+        let ck = kh * kw * c;
         let mut wins = Vec::with_capacity(kh * kw);
         for i in 0..kh {
             for j in 0..kw {
-                wins.push(window(
-                    &xp,
-                    [i * dilation[0], j * dilation[1]],
-                    out,
-                    stride,
-                )?);
+                let win = window(&xp, [i * dilation[0], j * dilation[1]], out, stride)?;
+                wins.push(win.reshape(&[n, c, oh * ow])?);
             }
         }
-        let stacked = if wins.len() == 1 {
+        let cols = if wins.len() == 1 {
             wins.pop().expect("one window")
         } else {
             let refs: Vec<&LazyTensor> = wins.iter().collect();
             LazyTensor::concat(&refs, 1)?
         };
-        let ck = kh * kw * c;
-        let cols = stacked.reshape(&[n, ck, oh * ow])?;
         // 4. The weight in the same order, broadcast over the batch by matmul.
         let wm = weight.permute(&[0, 2, 3, 1])?.reshape(&[o, ck])?;
         let y = wm.matmul(&cols)?.reshape(&[n, o, oh, ow])?;
