@@ -300,7 +300,8 @@ fn activations() -> R {
     let _g = support::serial();
     let v = [-2.0f64, -0.5, 0.0, 0.7, 3.0];
     let x = LazyTensor::from_vec(v.to_vec(), &[5])?;
-    let cases: [(Box<dyn Module>, fn(f64) -> f64); 6] = [
+    type Case = (Box<dyn Module>, fn(f64) -> f64);
+    let cases: [Case; 6] = [
         (Box::new(ReLU::new()), |x| x.max(0.0)),
         (Box::new(Sigmoid::new()), |x| 1.0 / (1.0 + (-x).exp())),
         (Box::new(Tanh::new()), f64::tanh),
