@@ -77,6 +77,7 @@ fn train(
     let mut losses = Vec::new();
     let mut compiles = Vec::new();
     let mut sched = sched;
+    let mut live = Vec::new();
     for step in 0..steps {
         let before = Counters::now();
         opt.zero_grad();
@@ -92,12 +93,19 @@ fn train(
             );
         }
         losses.push(loss.item::<f32>()?); // computed by the step: no sync
+        drop(loss);
+        live.push(lazyjit::live_tensors());
         if let Some(s) = sched.as_deref_mut() {
             if step % 10 == 9 {
                 s.step(opt);
             }
         }
     }
+    // Nothing accumulates from step to step (gradients, state, saved activations).
+    assert!(
+        live.windows(2).skip(1).all(|w| w[0] == w[1]),
+        "live tensors per step: {live:?}"
+    );
     model.eval();
     let pred = autograd::no_grad(|| model.forward(&x)?.argmax(1, false))?.to_vec::<i64>()?;
     model.train(true);
@@ -174,5 +182,28 @@ fn runs_are_reproducible() -> R {
         a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
         b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
     );
+    Ok(())
+}
+
+/// The reference interpreter runs the same training steps to the same values (dropout
+/// masks included: Philox is computed identically by both backends).
+#[test]
+fn backends_agree_on_training_steps() -> R {
+    let _g = support::serial();
+    let run = |backend: lazyjit::BackendKind| -> R<Vec<f32>> {
+        lazyjit::config::with(
+            |c| c.backend = backend,
+            || {
+                let mut model = Mlp::new(41)?;
+                let mut opt = Adam::new(model.parameters(), AdamConfig::default())?;
+                Ok(train(&mut model, &mut opt, None, 6, 40)?.0)
+            },
+        )
+    };
+    let jit = run(lazyjit::BackendKind::Cranelift)?;
+    let reference = run(lazyjit::BackendKind::Reference)?;
+    for (a, b) in jit.iter().zip(&reference) {
+        assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{jit:?} vs {reference:?}");
+    }
     Ok(())
 }
