@@ -203,7 +203,45 @@ fn backends_agree_on_training_steps() -> R {
     let jit = run(lazyjit::BackendKind::Cranelift)?;
     let reference = run(lazyjit::BackendKind::Reference)?;
     for (a, b) in jit.iter().zip(&reference) {
-        assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{jit:?} vs {reference:?}");
+        assert!(
+            (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+            "{jit:?} vs {reference:?}"
+        );
     }
+    Ok(())
+}
+
+/// Reading the loss in the middle of a step (for logging, before backward) syncs the
+/// forward pass as a graph of its own: two graphs per step, both compiled once.
+#[test]
+fn logging_mid_step_compiles_two_graphs_once() -> R {
+    let _g = support::serial();
+    let mut model = Mlp::new(51)?;
+    let mut opt = Adam::new(
+        model.parameters(),
+        AdamConfig {
+            lr: 0.05,
+            ..Default::default()
+        },
+    )?;
+    let (xs, ys) = dataset(48, 6);
+    let x = LazyTensor::from_vec(xs, &[48, 2])?;
+    let y = LazyTensor::from_vec(ys, &[48])?;
+    let mut compiles = Vec::new();
+    let mut losses = Vec::new();
+    for _ in 0..6 {
+        let before = Counters::now();
+        opt.zero_grad();
+        let loss = model.forward(&x)?.nll_loss(&y)?;
+        losses.push(loss.item::<f32>()?);
+        loss.backward()?;
+        opt.step()?;
+        lazyjit::mark_step()?;
+        compiles.push(before.delta(Counter::Compile));
+    }
+    model.eval();
+    eprintln!("mid-step logging: compiles per step {compiles:?}, losses {losses:?}");
+    assert_eq!(compiles, [2, 0, 0, 0, 0, 0]);
+    assert!(losses[5] < 0.9 * losses[0], "{losses:?}");
     Ok(())
 }
