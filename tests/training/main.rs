@@ -6,6 +6,7 @@
 mod support;
 
 mod end_to_end;
+mod gradients;
 mod modules;
 mod optimizers;
 mod serialize;
