@@ -40,6 +40,8 @@ impl Sequential {
     }
 
     /// Appends `module`, named by its position.
+    // A builder method named as in tch and candle, not `std::ops::Add`.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, module: impl Module + 'static) -> Sequential {
         let name = self.children.len().to_string();
         self.add_named(&name, module)
