@@ -183,7 +183,8 @@ impl Compiled {
     /// such outputs come back as `None` (the value is in input `q`'s buffer), the others as
     /// new tensors. Inputs are checked first, as in [`Compiled::run`]; a runtime error is
     /// detected before any donated buffer is written, so on error the donated inputs still
-    /// hold their values. [`Compiled::run_donating`] is the safe form.
+    /// hold their values. A donated input whose buffer is also another input is not written
+    /// (its output comes back as a new tensor). [`Compiled::run_donating`] is the safe form.
     ///
     /// # Safety
     ///
@@ -205,10 +206,19 @@ impl Compiled {
             )));
         }
         let p = &self.program;
+        // A donated buffer that another input also names (the same tensor passed twice)
+        // would be read through that other slot after it is overwritten: not written then.
+        let alone = |q: usize| {
+            let ptr = inputs[q].buffer().as_ptr();
+            inputs
+                .iter()
+                .enumerate()
+                .all(|(j, t)| j == q || t.buffer().as_ptr() != ptr)
+        };
         let in_place: smallvec::SmallVec<[Option<usize>; 4]> = self
             .aliasable
             .iter()
-            .map(|a| a.filter(|&q| donated[q]))
+            .map(|a| a.filter(|&q| donated[q] && alone(q)))
             .collect();
         // The pointers of donated parameters are written through (by the kernel writing the
         // output that aliases them); the others never are (see `run_into`).
