@@ -99,7 +99,7 @@ fn each_bad_variable_is_reported_and_the_others_apply() {
         ("LAZYJIT_TRIM_GRAPH_NODES", &["100k", "-1"]),
         ("LAZYJIT_DEBUG", &["x", "3", "9", "-1", "256"]),
         ("LAZYJIT_OPT_LEVEL", &["3", "fast"]),
-        ("LAZYJIT_DONATE", &["yes", "2"]),
+        ("LAZYJIT_DONATE", &["maybe", "2"]),
     ];
     for (var, values) in bad_values {
         for &value in values {
