@@ -120,13 +120,14 @@ impl<'a> Graph<'a> {
             .collect()
     }
 
-    /// A parameter leaf whose buffer a running computation is writing into (a donated
-    /// buffer): this graph must wait for that computation, which computes the roots above it.
-    pub fn in_flight_param(&self) -> Option<&'a Arc<Node>> {
+    /// A parameter leaf whose buffer was donated to a computation (running, or finished
+    /// after this walk reached the leaf): this graph must wait for that computation, which
+    /// computes the roots above the leaf, and walk again.
+    pub fn donated_param(&self) -> Option<&'a Arc<Node>> {
         self.params
             .iter()
             .copied()
-            .find(|p| p.donation() == Donation::InFlight)
+            .find(|p| p.donation() != Donation::None)
     }
 
     /// Per parameter, whether its buffer may be donated to this computation: nothing

@@ -153,16 +153,30 @@ pub(crate) fn compute(roots: &[Arc<Node>], loc: SourceLoc) -> Result<Outputs> {
         let mut st = lock(&EXEC.state);
         let evicted = st.cache.set_capacity(cfg.cache_capacity);
         metrics::add(Counter::CacheEvict, evicted as u64);
+        // A donated leaf whose buffer was already written into when this walk began.
+        let mut done_before: Option<*const Node> = None;
         let g = loop {
             st.epoch += 1;
             let epoch = st.epoch;
             let g = graph::walk(roots, epoch);
-            // A leaf whose buffer another thread's computation is overwriting: that
-            // computation computes the roots above it, so wait for it and walk again.
-            match g.in_flight_param() {
-                Some(n) => st = wait_for_donation(st, n),
-                None => break g,
+            // A leaf whose buffer another thread's computation is overwriting (or has just
+            // overwritten: the state changes outside the sync lock, so a leaf seen in flight
+            // during the walk may be done by now). That computation computes the roots above
+            // the leaf, so wait for it and walk again: the roots are parameters then.
+            let Some(n) = g.donated_param() else { break g };
+            if done_before == Some(Arc::as_ptr(n)) {
+                // Unreachable by the donation rule (only this graph's roots lead to a donated
+                // leaf, and they are computed before it is marked done); never read it.
+                return Err(Error::data(
+                    "sync",
+                    "a pending graph reads a buffer donated to another computation (please report this)",
+                    loc,
+                ));
             }
+            if n.donation() == Donation::Done {
+                done_before = Some(Arc::as_ptr(n));
+            }
+            st = wait_for_donation(st, n);
         };
         metrics::record_value(Metric::GraphSize, g.insts.len() as f64);
         let hash = g.hash;

@@ -197,7 +197,7 @@ fn threads_syncing_the_same_update_read_the_right_values() -> Result<()> {
     let n = 4099;
     let g = LazyTensor::from_vec(ramp(n, -1.0, 0.01), &[n])?;
     let want = host_step(&ramp(n, 2.0, 0.5), &ramp(n, -1.0, 0.01));
-    for _ in 0..40 {
+    for _ in 0..100 {
         let p = LazyTensor::from_vec(ramp(n, 2.0, 0.5), &[n])?;
         let t = p.mul_scalar(0.5)?.add(&g)?;
         drop(p);
@@ -214,5 +214,50 @@ fn threads_syncing_the_same_update_read_the_right_values() -> Result<()> {
             }
         });
     }
+    Ok(())
+}
+
+#[test]
+fn a_donated_leaf_seen_through_a_kept_root_has_no_data() -> Result<()> {
+    let _serial = serial();
+    let n = 1087;
+    let g = LazyTensor::from_vec(ramp(n, -1.0, 0.01), &[n])?;
+    let mut p = LazyTensor::from_vec(ramp(n, 2.0, 0.5), &[n])?;
+    let old = addr(&p);
+    p = p.mul_scalar(0.5)?.add(&g)?;
+    // A root held by the user: roots may be referenced from outside (the sync computes
+    // them), so the old buffer is still donated; its leaf then reports no data.
+    let root = p.ir_node();
+    let before = Counters::now();
+    lazyjit::sync(&[&p])?;
+    assert_eq!(before.delta(Counter::Donated), 1);
+    assert_eq!(addr(&p), old);
+    let leaf = root.operands()[0].operands()[0].clone();
+    assert!(leaf.data().is_none(), "a donated leaf hides its buffer");
+    assert_eq!(
+        root.data().map(|d| d.buffer().as_ptr() as usize),
+        Some(old),
+        "the root's value is the donated buffer"
+    );
+    Ok(())
+}
+
+#[test]
+fn mark_step_donates_too() -> Result<()> {
+    let _serial = serial();
+    let n = 1091;
+    let g = LazyTensor::from_vec(ramp(n, -1.0, 0.01), &[n])?;
+    let mut p = LazyTensor::from_vec(ramp(n, 2.0, 0.5), &[n])?;
+    let mut want = ramp(n, 2.0, 0.5);
+    let gh = ramp(n, -1.0, 0.01);
+    let mut addrs = Vec::new();
+    for _ in 0..4 {
+        p = p.mul_scalar(0.5)?.add(&g)?;
+        lazyjit::mark_step()?;
+        addrs.push(addr(&p));
+        want = host_step(&want, &gh);
+    }
+    assert_close(&p.to_vec::<f32>()?, &want, 1e-6);
+    assert!(addrs.windows(2).all(|w| w[0] == w[1]), "{addrs:x?}");
     Ok(())
 }
