@@ -9,7 +9,7 @@ use crate::error::SourceLoc;
 use lazyjit_lowering::{Op, Tensor, TensorType};
 use smallvec::SmallVec;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// Operand list: inline for up to three operands (every op but concat), no allocation.
@@ -56,6 +56,23 @@ pub struct Node {
     /// the walk epoch that last visited the node, and the value index it got.
     pub(crate) visit_epoch: AtomicU64,
     pub(crate) visit_index: AtomicU64,
+    /// Buffer donation state of a device-data leaf ([`Donation`]): set by the executor
+    /// under its sync lock when a computation is about to write an output into this leaf's
+    /// buffer (`docs/executor.md`, "Buffer donation").
+    pub(crate) donation: AtomicU8,
+}
+
+/// The donation state of a device-data leaf (`Node::donation`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Donation {
+    /// The leaf holds its value.
+    None = 0,
+    /// A running computation is writing an output into the leaf's buffer: a walk that
+    /// meets the leaf waits until it is done (the roots above it are then computed).
+    InFlight = 1,
+    /// The buffer now holds the output of the computation it was donated to.
+    Done = 2,
 }
 
 pub(crate) fn fx_hash<T: Hash + ?Sized>(v: &T) -> u64 {
@@ -99,6 +116,7 @@ impl Node {
             materialized: OnceLock::new(),
             visit_epoch: AtomicU64::new(0),
             visit_index: AtomicU64::new(0),
+            donation: AtomicU8::new(Donation::None as u8),
         }
     }
 
@@ -117,6 +135,7 @@ impl Node {
             materialized: OnceLock::new(),
             visit_epoch: AtomicU64::new(0),
             visit_index: AtomicU64::new(0),
+            donation: AtomicU8::new(Donation::None as u8),
         }
     }
 
@@ -184,8 +203,11 @@ impl Node {
     }
 
     /// The data this node stands for when it is a leaf or has been computed by a sync.
+    /// `None` for a leaf whose buffer was donated to a computation (its value is gone; only
+    /// the computation's graph could reach it, see `docs/executor.md`).
     pub fn data(&self) -> Option<&Arc<Tensor>> {
         match &self.kind {
+            NodeKind::Data(_, _) if self.donation() != Donation::None => None,
             NodeKind::Data(t, _) => Some(t),
             NodeKind::Op(_) => self.materialized.get(),
         }
@@ -202,6 +224,18 @@ impl Node {
             NodeKind::Op(op) => op.name(),
             NodeKind::Data(..) => "device_data",
         }
+    }
+
+    pub(crate) fn donation(&self) -> Donation {
+        match self.donation.load(Ordering::Acquire) {
+            0 => Donation::None,
+            1 => Donation::InFlight,
+            _ => Donation::Done,
+        }
+    }
+
+    pub(crate) fn set_donation(&self, d: Donation) {
+        self.donation.store(d as u8, Ordering::Release);
     }
 
     pub(crate) fn visited_in(&self, epoch: u64) -> Option<u32> {

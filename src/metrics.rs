@@ -87,10 +87,13 @@ pub enum Counter {
     Fallback,
     /// `"error"`: errors reported by the executor.
     Error,
+    /// `"donated"`: parameter buffers donated to a computation, which wrote an output into
+    /// them in place (see `docs/executor.md`, "Buffer donation").
+    Donated,
 }
 
 /// Number of well-known counters.
-const NUM_COUNTERS: usize = 16;
+const NUM_COUNTERS: usize = 17;
 
 impl Counter {
     /// Every well-known counter, in declaration order (`ALL[c as usize] == c`).
@@ -111,6 +114,7 @@ impl Counter {
         Counter::Trim,
         Counter::Fallback,
         Counter::Error,
+        Counter::Donated,
     ];
 
     /// The counter's name in reports and for [`counter_value`], e.g. `"cache_hit"`.
@@ -133,6 +137,7 @@ impl Counter {
             Counter::Trim => "trim",
             Counter::Fallback => "fallback",
             Counter::Error => "error",
+            Counter::Donated => "donated",
         }
     }
 

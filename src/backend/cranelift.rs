@@ -19,6 +19,20 @@ impl Computation for Compiled {
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, Error> {
         Compiled::run(self, inputs)
     }
+
+    fn aliasable(&self) -> &[Option<usize>] {
+        Compiled::aliasable(self)
+    }
+
+    unsafe fn run_in_place(
+        &self,
+        inputs: &[&Tensor],
+        donated: &[bool],
+    ) -> Result<Vec<Option<Tensor>>, Error> {
+        // SAFETY: the caller's contract (`Computation::run_in_place`) is the lowering
+        // crate's (`Compiled::run_in_place`).
+        unsafe { Compiled::run_in_place(self, inputs, donated) }
+    }
 }
 
 impl Backend for CraneliftBackend {

@@ -41,6 +41,31 @@ pub trait Computation: Send + Sync {
     /// Runs on `inputs` (one per parameter, checked against the program) and returns the
     /// outputs in order.
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, Error>;
+
+    /// Per output, the parameter whose buffer the output may be written into when that
+    /// parameter is donated ([`Computation::run_in_place`]). The default: none.
+    fn aliasable(&self) -> &[Option<usize>] {
+        &[]
+    }
+
+    /// Runs like [`Computation::run`], writing output `i` into the buffer of input
+    /// `q = aliasable()[i]` when `donated[q]`; such outputs are returned as `None`. On error
+    /// no donated buffer has been written. The default ignores donation (a backend without
+    /// aliasing, such as the reference interpreter, returns every output as a new tensor).
+    ///
+    /// # Safety
+    ///
+    /// For every donated input, nothing else may read or write its buffer during the call,
+    /// and after a successful call the buffer holds the output's value (the caller treats
+    /// the tensor as that output from then on).
+    unsafe fn run_in_place(
+        &self,
+        inputs: &[&Tensor],
+        donated: &[bool],
+    ) -> Result<Vec<Option<Tensor>>, Error> {
+        let _ = donated;
+        Ok(self.run(inputs)?.into_iter().map(Some).collect())
+    }
 }
 
 static CRANELIFT: LazyLock<Arc<dyn Backend>> = LazyLock::new(|| Arc::new(CraneliftBackend));

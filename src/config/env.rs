@@ -109,6 +109,9 @@ impl Config {
         if let Some(v) = env.parse("LAZYJIT_SPECIAL_SCALARS", parse_bool) {
             c.special_scalars = v;
         }
+        if let Some(v) = env.parse("LAZYJIT_DONATE", parse_bool) {
+            c.donate = v;
+        }
         if let Some(v) = env.parse("LAZYJIT_TRIM_GRAPH_DEPTH", parse_num) {
             c.trim_graph_depth = v;
         }

@@ -12,6 +12,7 @@
 //! | `LAZYJIT_FORCE_FALLBACK` | [`Config::force_fallback`] | empty |
 //! | `LAZYJIT_DEBUG` | [`Config::debug`] | 0 |
 //! | `LAZYJIT_OPT_LEVEL` | [`Config::opt_level`] | `speed` |
+//! | `LAZYJIT_DONATE` | [`Config::donate`] | 1 |
 //!
 //! Each variable is parsed on its own. A variable with a value that cannot be used (not a
 //! number, out of range, not UTF-8, an unknown op name in `LAZYJIT_FORCE_FALLBACK`) is
@@ -108,6 +109,12 @@ pub struct Config {
     pub debug: u8,
     /// Cranelift optimisation level.
     pub opt_level: OptLevel,
+    /// Buffer donation: when nothing outside a computation can read a parameter's buffer
+    /// again (its tensor was replaced by the pending update), an output the compiled code
+    /// may write in place reuses that buffer (`docs/executor.md`, "Buffer donation"), so a
+    /// training step allocates no new parameter or optimizer-state memory. Off: every
+    /// output gets a new buffer.
+    pub donate: bool,
 }
 
 impl Default for Config {
@@ -122,6 +129,7 @@ impl Default for Config {
             force_fallback: BTreeSet::new(),
             debug: 0,
             opt_level: OptLevel::Speed,
+            donate: true,
         }
     }
 }

@@ -19,7 +19,7 @@ fn os_lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
 }
 
 /// Every variable set to a good value, different from the default.
-const GOOD: [(&str, &str); 9] = [
+const GOOD: [(&str, &str); 10] = [
     ("LAZYJIT_BACKEND", "reference"),
     ("LAZYJIT_CACHE_SIZE", "7"),
     ("LAZYJIT_DATA_CACHE_SIZE", "5"),
@@ -29,6 +29,7 @@ const GOOD: [(&str, &str); 9] = [
     ("LAZYJIT_FORCE_FALLBACK", "exp, matmul,"),
     ("LAZYJIT_DEBUG", "2"),
     ("LAZYJIT_OPT_LEVEL", "none"),
+    ("LAZYJIT_DONATE", "0"),
 ];
 
 fn good_config() -> Config {
@@ -42,6 +43,7 @@ fn good_config() -> Config {
         force_fallback: ["exp", "matmul"].map(String::from).into(),
         debug: 2,
         opt_level: OptLevel::None,
+        donate: false,
     }
 }
 
@@ -88,7 +90,7 @@ fn one_bad_variable_keeps_the_others() {
 
 #[test]
 fn each_bad_variable_is_reported_and_the_others_apply() {
-    let bad_values: [(&str, &[&str]); 8] = [
+    let bad_values: [(&str, &[&str]); 9] = [
         ("LAZYJIT_BACKEND", &["gpu", ""]),
         ("LAZYJIT_CACHE_SIZE", &["-1", "lots", "1e3", ""]),
         ("LAZYJIT_DATA_CACHE_SIZE", &["-1", "x"]),
@@ -97,6 +99,7 @@ fn each_bad_variable_is_reported_and_the_others_apply() {
         ("LAZYJIT_TRIM_GRAPH_NODES", &["100k", "-1"]),
         ("LAZYJIT_DEBUG", &["x", "3", "9", "-1", "256"]),
         ("LAZYJIT_OPT_LEVEL", &["3", "fast"]),
+        ("LAZYJIT_DONATE", &["maybe", "2"]),
     ];
     for (var, values) in bad_values {
         for &value in values {
@@ -126,6 +129,7 @@ fn each_bad_variable_is_reported_and_the_others_apply() {
                 "LAZYJIT_TRIM_GRAPH_NODES" => want.trim_graph_nodes = d.trim_graph_nodes,
                 "LAZYJIT_DEBUG" => want.debug = d.debug,
                 "LAZYJIT_OPT_LEVEL" => want.opt_level = d.opt_level,
+                "LAZYJIT_DONATE" => want.donate = d.donate,
                 _ => unreachable!(),
             }
             assert_eq!(c, want, "{var}={value:?}");

@@ -1,7 +1,7 @@
 //! The post-order walk: from root nodes to a canonical program, its parameters and hash.
 
 use crate::error::SourceLoc;
-use crate::ir::{fx_hash, mix, Node, NodeKind};
+use crate::ir::{fx_hash, mix, DataSource, Donation, Node, NodeKind};
 use lazyjit_lowering::{Inst, Op, Param, Program, Tensor, ValueId};
 use smallvec::SmallVec;
 use std::sync::Arc;
@@ -118,6 +118,83 @@ impl<'a> Graph<'a> {
                 NodeKind::Op(_) => &**p.materialized.get().expect("params are leaves"),
             })
             .collect()
+    }
+
+    /// A parameter leaf whose buffer was donated to a computation (running, or finished
+    /// after this walk reached the leaf): this graph must wait for that computation, which
+    /// computes the roots above the leaf, and walk again.
+    pub fn donated_param(&self) -> Option<&'a Arc<Node>> {
+        self.params
+            .iter()
+            .copied()
+            .find(|p| p.donation() != Donation::None)
+    }
+
+    /// Per parameter, whether its buffer may be donated to this computation: nothing
+    /// outside the graph can ever read it again. Call under the executor's sync lock (so no
+    /// other walk runs). A parameter qualifies when
+    ///
+    /// - it is a device-data leaf of a tensor (not a cached scalar, not a node computed by
+    ///   an earlier sync), not donated before, and not a root;
+    /// - its `Arc<Tensor>` is held by the leaf alone (no tensor, node or user shares the
+    ///   buffer), with no weak references;
+    /// - the leaf's own strong count is exactly the operand edges from this graph's
+    ///   instructions (no live tensor holds it as its value, no user holds its `Arc<Node>`,
+    ///   no pending node outside the graph uses it), with no weak references;
+    /// - every non-root instruction above it is likewise referenced only by operand edges
+    ///   of this graph's instructions. Roots may be held from outside: the sync computes
+    ///   them, so a later graph reads their value and never their operands.
+    pub fn donatable(&self) -> SmallVec<[bool; 8]> {
+        let np = self.params.len();
+        let n = np + self.insts.len();
+        let mut refs = vec![0usize; n];
+        for &a in &self.args {
+            refs[a as usize] += 1;
+        }
+        let mut root = vec![false; n];
+        for &o in &self.outputs {
+            root[o as usize] = true;
+        }
+        // An instruction is tainted when something outside the graph may reach it: held
+        // beyond the graph's edges (unless a root), or an operand of a tainted instruction.
+        // Post order puts users after operands, so one backward pass propagates it.
+        let mut tainted = vec![false; n];
+        for i in (0..self.insts.len()).rev() {
+            let v = np + i;
+            let node = self.insts[i];
+            if !root[v] && (Arc::strong_count(node) != refs[v] || Arc::weak_count(node) != 0) {
+                tainted[v] = true;
+            }
+            if tainted[v] {
+                for &a in self.args_of(i) {
+                    tainted[a as usize] = true;
+                }
+            }
+        }
+        self.params
+            .iter()
+            .enumerate()
+            .map(|(q, p)| {
+                let NodeKind::Data(t, DataSource::Tensor) = &p.kind else {
+                    return false;
+                };
+                !tainted[q]
+                    && !root[q]
+                    && p.donation() == Donation::None
+                    && Arc::strong_count(t) == 1
+                    && Arc::weak_count(t) == 0
+                    && Arc::strong_count(p) == refs[q]
+                    && Arc::weak_count(p) == 0
+            })
+            .collect()
+    }
+
+    /// The `Arc` of parameter `q`'s data (a device-data leaf's tensor).
+    pub fn param_arc(&self, q: usize) -> Option<&'a Arc<Tensor>> {
+        match &self.params[q].kind {
+            NodeKind::Data(t, _) => Some(t),
+            NodeKind::Op(_) => None,
+        }
     }
 
     /// Whether `program` is exactly this graph (the check on a cache hit, so a hash

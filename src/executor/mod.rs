@@ -16,6 +16,10 @@
 //!
 //! Computations on different threads may run at once; cache lookups and compiles are
 //! serialised.
+//!
+//! A parameter buffer nothing outside the computation can read again is **donated**: the
+//! computation writes an output into it in place (`donate`, `Graph::donatable`; see
+//! `docs/executor.md`, "Buffer donation").
 
 mod cache;
 mod data_cache;
@@ -27,7 +31,7 @@ pub use explain::{Difference, RecompileExplanation};
 use crate::backend;
 use crate::config::{self, BackendKind, Config};
 use crate::error::{Error, Result, SourceLoc};
-use crate::ir::Node;
+use crate::ir::{Donation, Node};
 use crate::metrics::{self, Counter, Metric};
 use cache::ComputationCache;
 use data_cache::DataCache;
@@ -145,13 +149,35 @@ pub(crate) fn compute(roots: &[Arc<Node>], loc: SourceLoc) -> Result<Outputs> {
     let cfg = config::get();
     let backend = backend::get_ref(cfg.backend);
 
-    let (computation, graph_hash, info_compile) = {
+    let (computation, graph_hash, info_compile, donated) = {
         let mut st = lock(&EXEC.state);
         let evicted = st.cache.set_capacity(cfg.cache_capacity);
         metrics::add(Counter::CacheEvict, evicted as u64);
-        st.epoch += 1;
-        let epoch = st.epoch;
-        let g = graph::walk(roots, epoch);
+        // A donated leaf whose buffer was already written into when this walk began.
+        let mut done_before: Option<*const Node> = None;
+        let g = loop {
+            st.epoch += 1;
+            let epoch = st.epoch;
+            let g = graph::walk(roots, epoch);
+            // A leaf whose buffer another thread's computation is overwriting (or has just
+            // overwritten: the state changes outside the sync lock, so a leaf seen in flight
+            // during the walk may be done by now). That computation computes the roots above
+            // the leaf, so wait for it and walk again: the roots are parameters then.
+            let Some(n) = g.donated_param() else { break g };
+            if done_before == Some(Arc::as_ptr(n)) {
+                // Unreachable by the donation rule (only this graph's roots lead to a donated
+                // leaf, and they are computed before it is marked done); never read it.
+                return Err(Error::data(
+                    "sync",
+                    "a pending graph reads a buffer donated to another computation (please report this)",
+                    loc,
+                ));
+            }
+            if n.donation() == Donation::Done {
+                done_before = Some(Arc::as_ptr(n));
+            }
+            st = wait_for_donation(st, n);
+        };
         metrics::record_value(Metric::GraphSize, g.insts.len() as f64);
         let hash = g.hash;
         let hit = match st.cache.get((hash, cfg.backend)) {
@@ -170,8 +196,9 @@ pub(crate) fn compute(roots: &[Arc<Node>], loc: SourceLoc) -> Result<Outputs> {
                 metrics::inc(Counter::CacheHit);
                 let t1 = Instant::now();
                 metrics::record(Metric::Trace, t1 - t0);
+                let donated = donate(&*c, &g, &cfg);
                 drop(st);
-                return run(c, &g, roots, hash, loc, None, t1, &cfg);
+                return run(c, &g, roots, hash, loc, None, t1, &cfg, donated);
             }
             None => {
                 let sites: Vec<SourceLoc> = roots.iter().map(|r| r.loc).collect();
@@ -231,8 +258,9 @@ pub(crate) fn compute(roots: &[Arc<Node>], loc: SourceLoc) -> Result<Outputs> {
                     st.cache
                         .insert((hash, cfg.backend), c.clone(), sites.clone(), compile_time);
                 metrics::add(Counter::CacheEvict, evicted as u64);
+                let donated = donate(&*c, &g, &cfg);
                 drop(st);
-                (c, (g, hash), (compile_time, compiled_at))
+                (c, (g, hash), (compile_time, compiled_at), donated)
             }
         }
     };
@@ -247,7 +275,78 @@ pub(crate) fn compute(roots: &[Arc<Node>], loc: SourceLoc) -> Result<Outputs> {
         Some(compile_time),
         compiled_at,
         &cfg,
+        donated,
     )
+}
+
+/// Wakes threads waiting for a donated buffer's computation to finish.
+static DONATION: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
+
+/// Releases the sync lock, waits until `n` is no longer being written by a computation,
+/// and takes the lock again.
+fn wait_for_donation<'s>(st: MutexGuard<'s, SyncState>, n: &Node) -> MutexGuard<'s, SyncState> {
+    // Taken before the sync lock is released: the finishing computation changes the state
+    // under this lock, so the wake-up cannot be missed.
+    let mut g = lock(&DONATION.0);
+    drop(st);
+    while n.donation() == Donation::InFlight {
+        g = DONATION.1.wait(g).unwrap_or_else(|e| e.into_inner());
+    }
+    drop(g);
+    lock(&EXEC.state)
+}
+
+/// The parameters donated to one run: marked in flight under the sync lock, marked done
+/// (or back to none if the run failed) when dropped, waking waiting walks.
+struct Donated<'a> {
+    /// One flag per parameter.
+    flags: SmallVec<[bool; 8]>,
+    nodes: SmallVec<[&'a Arc<Node>; 4]>,
+    done: bool,
+}
+
+impl Drop for Donated<'_> {
+    fn drop(&mut self) {
+        let state = if self.done {
+            Donation::Done
+        } else {
+            Donation::None
+        };
+        let _g = lock(&DONATION.0);
+        for n in &self.nodes {
+            n.set_donation(state);
+        }
+        DONATION.1.notify_all();
+    }
+}
+
+/// Which parameters to donate to `c`'s run of `g` (see `docs/executor.md`, "Buffer
+/// donation"): those the computation can write an output into (`aliasable`) whose buffer
+/// nothing outside the graph can read again (`Graph::donatable`). They are marked in flight
+/// here, under the sync lock, so a concurrent walk that meets one waits for this run.
+fn donate<'a>(
+    c: &dyn backend::Computation,
+    g: &graph::Graph<'a>,
+    cfg: &Config,
+) -> Option<Donated<'a>> {
+    if !cfg.donate || c.aliasable().iter().all(Option::is_none) {
+        return None;
+    }
+    let ok = g.donatable();
+    let mut flags: SmallVec<[bool; 8]> = SmallVec::from_elem(false, g.params.len());
+    let mut nodes = SmallVec::new();
+    for q in c.aliasable().iter().flatten() {
+        if ok[*q] && !flags[*q] {
+            flags[*q] = true;
+            g.params[*q].set_donation(Donation::InFlight);
+            nodes.push(g.params[*q]);
+        }
+    }
+    (!nodes.is_empty()).then_some(Donated {
+        flags,
+        nodes,
+        done: false,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -260,11 +359,22 @@ fn run(
     compile_time: Option<Duration>,
     te: Instant,
     cfg: &Config,
+    mut donated: Option<Donated<'_>>,
 ) -> Result<Outputs> {
     let inputs = g.param_data();
     let outs = {
         let _running = Running::start();
-        c.run(&inputs)
+        match &donated {
+            // SAFETY: each donated parameter's buffer belongs to a device-data leaf that
+            // alone holds its `Arc<Tensor>`, and the leaf is reachable only through this
+            // graph (`Graph::donatable`, checked under the sync lock): no tensor, user
+            // handle or other pending graph can read it. It was marked in flight under the
+            // same lock, so a concurrent walk reaching it (through a root of this sync) waits
+            // until the roots are computed, and `Node::data` hides it. After the run the
+            // buffer is handed out as the output (the same `Arc`) and the leaf is marked done.
+            Some(d) => unsafe { c.run_in_place(&inputs, &d.flags) },
+            None => c.run(&inputs).map(|v| v.into_iter().map(Some).collect()),
+        }
     }
     .map_err(|source| {
         metrics::inc(Counter::Error);
@@ -277,10 +387,31 @@ fn run(
     let execute_time = te.elapsed();
     metrics::inc(Counter::Execute);
     metrics::record(Metric::Execute, execute_time);
-    let outs: Outputs = outs.into_iter().map(Arc::new).collect();
+    let aliasable = c.aliasable();
+    let mut in_place = 0u64;
+    let outs: Outputs = outs
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| match o {
+            Some(t) => Arc::new(t),
+            None => {
+                in_place += 1;
+                let q = aliasable[i].expect("an in-place output aliases a parameter");
+                g.param_arc(q)
+                    .expect("donated parameters are data leaves")
+                    .clone()
+            }
+        })
+        .collect();
     for (root, out) in roots.iter().zip(&outs) {
         let _ = root.materialized.set(out.clone());
     }
+    // The roots are computed: walks waiting on the donated leaves may go on.
+    if let Some(d) = donated.as_mut() {
+        d.done = true;
+    }
+    drop(donated);
+    metrics::add(Counter::Donated, in_place);
     if cfg.debug >= 2 {
         eprintln!(
             "lazyjit: sync at {sync_loc}: graph {hash:016x}, {} nodes, {} inputs, {}, execute {:.3} ms",

@@ -12,6 +12,7 @@
 mod support;
 
 mod cache;
+mod donation;
 mod trimming;
 
 use lazyjit::lowering::Shape;

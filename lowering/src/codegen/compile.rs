@@ -4,6 +4,7 @@
 //! its kernels, lay out the buffer table, lower every kernel group to a Cranelift function
 //! (or a GEMM step), and finalize the JIT module into the steps a [`Compiled`] runs.
 
+use super::alias;
 use super::emit::KernelEmitter;
 use super::math::{register_symbols, MathEmitter};
 use super::matmul::MatMulStep;
@@ -72,8 +73,10 @@ fn compile_here(program: &Program, opts: &CompileOptions) -> Result<Compiled, Er
     let (module, steps) = timed(&mut stats.finalize, || {
         finalize(lowered.module, lowered.steps)
     })?;
+    let aliasable = alias::aliasable(program, &plan, &slots);
     Ok(Compiled {
         program: program.clone(),
+        aliasable,
         plan,
         steps,
         slots,

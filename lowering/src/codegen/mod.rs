@@ -19,12 +19,13 @@
 //! | module | what it is for | uses |
 //! |---|---|---|
 //! | `compile` | the passes above, the JIT module | everything below |
-//! | `run` | [`Compiled`]: run, run_into, runtime errors | `kernel`, `matmul`, `options`, `plan`, `slots` |
+//! | `run` | [`Compiled`]: run, run_into, run_donating, runtime errors | `kernel`, `matmul`, `options`, `plan`, `slots` |
 //! | `options` | [`CompileOptions`], [`CompileStats`], [`KernelText`] | — |
 //! | [`plan`] | fusion planning, row groups | `kernel`, `matmul`, `prune` |
 //! | `kernel` | [`Kernel`], [`KernelKind`], which ops get check kernels | — |
 //! | `prune` | dropping empty and dead kernels | `kernel` |
 //! | `slots` | the buffer table layout | `plan` |
+//! | `alias` | which parameter each output may be written into when donated | `plan`, `slots` |
 //! | `matmul` | matmul operand layout, the GEMM step and kernel (`matmul::gemm`, public as `crate::kernels::gemm`) | — |
 //! | `segments` | cutting a loop at concat seams | `plan` |
 //! | `bases` | buffer base pointers of one function | `plan` |
@@ -39,6 +40,7 @@
 //! `kernel.rs` (`checked_axis`), `matmul/mod.rs` (`view_strides`). [`math`] knows only its
 //! own [`math::MathFn`]s, not the ops.
 
+mod alias;
 mod bases;
 mod compile;
 mod emit;
@@ -56,4 +58,4 @@ mod slots;
 pub use compile::compile;
 pub use options::{CompileOptions, CompileStats, KernelText, OptLevel};
 pub use plan::{FusionPlan, Kernel, KernelKind, Storage};
-pub use run::Compiled;
+pub use run::{Compiled, Input};

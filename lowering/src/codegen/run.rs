@@ -16,6 +16,24 @@ use std::sync::Mutex;
 
 pub(super) type KernelFn = unsafe extern "C" fn(*const *mut u8, *mut i64);
 
+/// An input of [`Compiled::run_donating`]: borrowed, or donated (the run may write an output
+/// into its buffer and return it as that output).
+#[derive(Debug)]
+pub enum Input<'a> {
+    Borrowed(&'a Tensor),
+    Donated(Tensor),
+}
+
+impl Input<'_> {
+    /// The tensor, whichever way it is passed.
+    pub fn tensor(&self) -> &Tensor {
+        match self {
+            Input::Borrowed(t) => t,
+            Input::Donated(t) => t,
+        }
+    }
+}
+
 /// One call of a compiled program's run, in order.
 pub(super) enum Step {
     /// A Cranelift function: one kernel group, or one part of a cut group.
@@ -42,6 +60,8 @@ pub struct Compiled {
     pub(super) stats: CompileStats,
     /// Intermediate buffers kept between runs (taken by one run at a time).
     pub(super) temps: Mutex<Option<Vec<Buffer>>>,
+    /// Per output, the parameter it may be written into when donated (`alias.rs`).
+    pub(super) aliasable: Vec<Option<usize>>,
     pub(super) module: Mutex<Option<JITModule>>,
 }
 
@@ -76,6 +96,160 @@ impl Compiled {
     /// intermediate buffers are kept between runs.
     pub fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), Error> {
         check_inputs(&self.program, inputs)?;
+        self.check_outputs(outputs)?;
+        // Kernels never store to parameter slots here (nothing is aliased: only kernel roots
+        // are written, into output and temporary slots), so these const-to-mut casts are
+        // never written through.
+        let params: smallvec::SmallVec<[*mut u8; 16]> = inputs
+            .iter()
+            .map(|t| t.buffer().as_ptr() as *mut u8)
+            .collect();
+        let outs: smallvec::SmallVec<[*mut u8; 4]> = outputs
+            .iter_mut()
+            .map(|t| t.buffer_mut().as_mut_ptr())
+            .collect();
+        self.execute(&params, &outs)
+    }
+
+    /// Per program output, the parameter whose buffer the output may be written into when
+    /// that parameter is donated ([`Input::Donated`] in [`Compiled::run_donating`]), or
+    /// `None`. Decided at compile time from the fusion plan: the output is written directly by
+    /// a loop kernel that reads the parameter only at the element it writes, no kernel reads
+    /// the parameter afterwards, and it is not returned itself (the full rule is in
+    /// `docs/codegen.md`, "Input/output aliasing"). Each parameter appears at most once.
+    pub fn aliasable(&self) -> &[Option<usize>] {
+        &self.aliasable
+    }
+
+    /// Runs the program like [`Compiled::run`], taking ownership of the donated inputs: an
+    /// output that may alias a donated input ([`Compiled::aliasable`]) is written into that
+    /// input's buffer and returned as that same tensor (same buffer address); donated inputs
+    /// nothing aliases are dropped (large buffers go back to the recycling pool). Inputs are
+    /// checked before any generated code runs, and a runtime error (an out-of-range index)
+    /// is found before anything is written into a donated buffer.
+    ///
+    /// ```
+    /// use lazyjit_lowering::{codegen::{compile, CompileOptions, Input}, text, Tensor};
+    /// let src = "param %p: f32[4]\nparam %g: f32[4]\nparam %lr: f32[]\n\
+    ///            %3: f32[4] = mul %lr, %g\n%4: f32[4] = sub %p, %3\nreturn %4\n";
+    /// let c = compile(&text::parse(src).unwrap(), &CompileOptions::default()).unwrap();
+    /// assert_eq!(c.aliasable(), &[Some(0)]); // the update may overwrite p
+    /// let p = Tensor::from_vec(vec![4], vec![1.0f32, 2.0, 3.0, 4.0]).unwrap();
+    /// let g = Tensor::from_vec(vec![4], vec![1.0f32; 4]).unwrap();
+    /// let lr = Tensor::scalar(0.5f32);
+    /// let addr = p.buffer().as_ptr();
+    /// let out = c
+    ///     .run_donating(vec![Input::Donated(p), Input::Borrowed(&g), Input::Borrowed(&lr)])
+    ///     .unwrap();
+    /// assert_eq!(out[0].as_slice::<f32>().unwrap(), &[0.5, 1.5, 2.5, 3.5]);
+    /// assert_eq!(out[0].buffer().as_ptr(), addr); // written in place
+    /// ```
+    pub fn run_donating(&self, inputs: Vec<Input<'_>>) -> Result<Vec<Tensor>, Error> {
+        let refs: smallvec::SmallVec<[&Tensor; 16]> = inputs.iter().map(Input::tensor).collect();
+        check_inputs(&self.program, &refs)?;
+        let donated: smallvec::SmallVec<[bool; 16]> = inputs
+            .iter()
+            .map(|i| matches!(i, Input::Donated(_)))
+            .collect();
+        // SAFETY: every donated input is owned by `inputs` (moved in by the caller): nothing
+        // else can read or write its buffer during the call, and afterwards it is only
+        // reachable through the output it is returned as.
+        let outs = unsafe { self.run_in_place(&refs, &donated) }?;
+        drop(refs);
+        let mut owned: Vec<Option<Tensor>> = inputs
+            .into_iter()
+            .map(|i| match i {
+                Input::Donated(t) => Some(t),
+                Input::Borrowed(_) => None,
+            })
+            .collect();
+        Ok(outs
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| match o {
+                Some(t) => t,
+                None => {
+                    let q = self.aliasable[i].expect("in-place outputs are aliasable");
+                    owned[q]
+                        .take()
+                        .expect("in-place outputs alias a donated input")
+                }
+            })
+            .collect())
+    }
+
+    /// Runs the program, writing each output that may alias a donated input
+    /// (`donated[q]` for the parameter `q = self.aliasable()[i]`) into that input's buffer:
+    /// such outputs come back as `None` (the value is in input `q`'s buffer), the others as
+    /// new tensors. Inputs are checked first, as in [`Compiled::run`]; a runtime error is
+    /// detected before any donated buffer is written, so on error the donated inputs still
+    /// hold their values. A donated input whose buffer is also another input is not written
+    /// (its output comes back as a new tensor). [`Compiled::run_donating`] is the safe form.
+    ///
+    /// # Safety
+    ///
+    /// For every `q` with `donated[q]`, the buffer of `inputs[q]` must not be read or written
+    /// by anything else (another thread, a live slice of it) during the call, and after the
+    /// call it holds the output's value, no longer the input's: the caller must treat the
+    /// tensor as that output from then on. `donated` has one entry per input.
+    pub unsafe fn run_in_place(
+        &self,
+        inputs: &[&Tensor],
+        donated: &[bool],
+    ) -> Result<Vec<Option<Tensor>>, Error> {
+        check_inputs(&self.program, inputs)?;
+        if donated.len() != inputs.len() {
+            return Err(Error::Input(format!(
+                "{} donation flags for {} inputs",
+                donated.len(),
+                inputs.len()
+            )));
+        }
+        let p = &self.program;
+        // A donated buffer that another input also names (the same tensor passed twice)
+        // would be read through that other slot after it is overwritten: not written then.
+        let alone = |q: usize| {
+            let ptr = inputs[q].buffer().as_ptr();
+            inputs
+                .iter()
+                .enumerate()
+                .all(|(j, t)| j == q || t.buffer().as_ptr() != ptr)
+        };
+        let in_place: smallvec::SmallVec<[Option<usize>; 4]> = self
+            .aliasable
+            .iter()
+            .map(|a| a.filter(|&q| donated[q] && alone(q)))
+            .collect();
+        // The pointers of donated parameters are written through (by the kernel writing the
+        // output that aliases them); the others never are (see `run_into`).
+        let params: smallvec::SmallVec<[*mut u8; 16]> = inputs
+            .iter()
+            .map(|t| t.buffer().as_ptr() as *mut u8)
+            .collect();
+        // In-place outputs get no tensor: their buffer is the donated parameter's.
+        let mut outs = p
+            .outputs
+            .iter()
+            .zip(&in_place)
+            .map(|(o, a)| match a {
+                Some(_) => Ok(None),
+                None => Tensor::try_recycled(p.value_type(*o).clone()).map(Some),
+            })
+            .collect::<Result<Vec<Option<Tensor>>, Error>>()?;
+        let ptrs: smallvec::SmallVec<[*mut u8; 4]> = outs
+            .iter_mut()
+            .zip(&in_place)
+            .map(|(t, a)| match (t, a) {
+                (Some(t), _) => t.buffer_mut().as_mut_ptr(),
+                (None, Some(q)) => params[*q],
+                (None, None) => unreachable!("every output not in place has a tensor"),
+            })
+            .collect();
+        self.execute(&params, &ptrs)?;
+        Ok(outs)
+    }
+
+    fn check_outputs(&self, outputs: &[Tensor]) -> Result<(), Error> {
         let p = &self.program;
         if outputs.len() != p.outputs.len() {
             return Err(Error::Input(format!(
@@ -93,6 +267,16 @@ impl Compiled {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// Runs the steps with the buffers of the parameters (`params`, checked against the
+    /// program) and of the outputs (`outputs`, each of its output's byte size). An output
+    /// written in place into a donated parameter has that parameter's pointer (only pairs
+    /// from `self.aliasable`, with the buffer exclusively the caller's); every other output
+    /// pointer is a distinct buffer.
+    fn execute(&self, params: &[*mut u8], outputs: &[*mut u8]) -> Result<(), Error> {
+        let p = &self.program;
         let np = p.params.len();
         let direct = &self.slots.direct_output;
         let pooled = self.temps.lock().ok().and_then(|mut t| t.take());
@@ -113,11 +297,9 @@ impl Compiled {
             smallvec::SmallVec::with_capacity(self.slots.bytes.len());
         for i in 0..self.slots.bytes.len() {
             table.push(if i < np {
-                // Kernels never store to parameter slots (only kernel roots are written), so
-                // this const-to-mut cast is never written through.
-                inputs[i].buffer().as_ptr() as *mut u8
+                params[i]
             } else if let Some(o) = direct[i] {
-                outputs[o].buffer_mut().as_mut_ptr()
+                outputs[o]
             } else {
                 temps[i].as_mut_ptr()
             });
@@ -127,13 +309,18 @@ impl Compiled {
         for step in &self.steps {
             match step {
                 // SAFETY: every slot in `table` points to a live buffer of the slot's byte
-                // size (inputs and outputs checked above against the program's types, the rest
+                // size (inputs and outputs checked against the program's types, the rest
                 // allocated from slot_bytes), and the kernel only accesses elements inside those
                 // types — its index arithmetic derives from the same shapes, and
-                // data-dependent indices are bounds-checked in the generated code.
+                // data-dependent indices are bounds-checked in the generated code. A slot
+                // shared by a donated parameter and the output aliasing it is written only by
+                // the loop kernel computing that output, which reads each parameter element
+                // before storing the same element, after every other reader of the parameter
+                // ran (`alias.rs`); the caller guaranteed nothing else accesses that buffer.
                 Step::Jit(f) => unsafe { f(table.as_ptr(), status.as_mut_ptr()) },
                 // SAFETY: every slot holds a live buffer of its full size (as above), and a
-                // matmul's output is a buffer distinct from both operands.
+                // matmul's output is a buffer distinct from both operands (a matmul result is
+                // never aliased to a parameter).
                 Step::MatMul(m) => unsafe { m.run(&table) },
             }
             if status[0] != 0 {
@@ -148,20 +335,22 @@ impl Compiled {
         for (i, o) in p.outputs.iter().enumerate() {
             let slot = self.slots.of[o];
             let src: Option<*const u8> = if slot < np {
-                Some(inputs[slot].buffer().as_ptr())
+                Some(params[slot] as *const u8)
             } else {
                 match direct[slot] {
-                    Some(first) if first != i => Some(outputs[first].buffer().as_ptr()),
+                    Some(first) if first != i => Some(table[slot] as *const u8),
                     _ => None,
                 }
             };
             if let Some(src) = src {
-                let n = outputs[i].buffer().len();
+                let n = p.value_type(*o).size_bytes();
                 // SAFETY: src is a live buffer of the same type (n bytes) distinct from
-                // outputs[i] (a different output tensor or an input).
-                unsafe {
-                    std::ptr::copy_nonoverlapping(src, outputs[i].buffer_mut().as_mut_ptr(), n)
-                };
+                // outputs[i] (a different output's buffer, possibly a donated parameter
+                // holding that output, or an input that is not aliased: a parameter returned
+                // as an output is never aliasable); outputs[i] is not in place, since an
+                // in-place output is the first output naming its value and a value that is
+                // a parameter has no kernel.
+                unsafe { std::ptr::copy_nonoverlapping(src, outputs[i], n) };
             }
         }
         Ok(())
