@@ -11,6 +11,7 @@
 //! |---|---|
 //! | `module` | the [`Module`] trait, [`join`] for dotted names |
 //! | `linear` | [`Linear`] and PyTorch's default initialisation |
+//! | `conv` | [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`] |
 //! | `dropout` | [`Dropout`] (Philox masks drawn in the graph) |
 //! | `layers` | [`Flatten`], [`Embedding`], [`LayerNorm`] |
 //! | `activation` | [`ReLU`], [`GELU`], [`Sigmoid`], [`Tanh`], [`SiLU`], [`LeakyReLU`] |
@@ -35,6 +36,7 @@
 //! [`LazyTensor::backward`]: crate::LazyTensor::backward
 
 mod activation;
+mod conv;
 mod dropout;
 mod layers;
 mod linear;
@@ -43,6 +45,7 @@ mod sequential;
 mod serialize;
 
 pub use activation::{LeakyReLU, ReLU, SiLU, Sigmoid, Tanh, GELU};
+pub use conv::{AvgPool2d, Conv2d, MaxPool2d};
 pub use dropout::Dropout;
 pub use layers::{Embedding, Flatten, LayerNorm};
 pub use linear::Linear;

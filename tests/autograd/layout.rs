@@ -100,3 +100,42 @@ fn non_contiguous_views_feeding_other_ops() {
         );
     });
 }
+
+#[test]
+fn convolution_and_pooling() {
+    let _serial = crate::support::serial();
+    both(|| {
+        check(
+            "conv2d stride 1",
+            &[
+                uniform(&[2, 2, 5, 5], -1.0, 1.0, 120),
+                uniform(&[3, 2, 3, 3], -1.0, 1.0, 121),
+                uniform(&[3], -1.0, 1.0, 122),
+            ],
+            |t| t[0].conv2d(&t[1], Some(&t[2]), [1, 1], [0, 0], [1, 1]),
+        );
+        check(
+            "conv2d stride, padding, dilation",
+            &[
+                uniform(&[1, 2, 6, 5], -1.0, 1.0, 123),
+                uniform(&[2, 2, 2, 3], -1.0, 1.0, 124),
+            ],
+            |t| t[0].conv2d(&t[1], None, [2, 1], [1, 2], [2, 1]),
+        );
+        check(
+            "max_pool2d",
+            &[super::gradcheck::distinct(&[2, 2, 5, 4], 125)],
+            |t| t[0].max_pool2d([2, 2], [2, 2]),
+        );
+        check(
+            "max_pool2d overlapping",
+            &[super::gradcheck::distinct(&[1, 2, 5, 5], 126)],
+            |t| t[0].max_pool2d([3, 3], [2, 1]),
+        );
+        check(
+            "avg_pool2d",
+            &[uniform(&[2, 1, 4, 6], -1.0, 1.0, 127)],
+            |t| t[0].avg_pool2d([2, 3], [1, 2]),
+        );
+    });
+}
