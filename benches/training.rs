@@ -9,6 +9,11 @@
 //! - `lazyjit_autograd`: the step as a user writes it (`loss.backward()`, assign updates);
 //! - `reference_backend`: the autograd step on the reference interpreter.
 //!
+//! `cnn_step`: the LTC tutorial's network (`examples/train_mnist/model.rs`) on 28x28 inputs,
+//! batch 64, one full training step (forward, backward, Adadelta, `mark_step`), one
+//! thread: about 4.58 GFLOP (conv2's forward, weight and input gradients dominate).
+//! Same-run baselines: `fma_limit` for those FLOPs and the reference backend.
+//!
 //! Run: `cargo bench --bench training` (figures in BENCHMARKS.md).
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
@@ -18,6 +23,10 @@ use std::time::Duration;
 
 mod common;
 use common::fma::{fma_flops, fma_isa};
+
+#[path = "../examples/train_mnist/model.rs"]
+#[allow(dead_code)] // the bench uses the model and one step, not the loops
+mod model;
 use common::seq;
 
 const BATCH: usize = 64;
@@ -216,12 +225,53 @@ fn mlp_step(c: &mut Criterion) {
     g.finish();
 }
 
+/// FLOPs of one tutorial-network step on 28x28 inputs, batch 64: the GEMMs of the two
+/// convolutions (forward, weight gradient; input gradient for conv2 only) and two linear
+/// layers (forward, weight gradient, input gradient for fc2's input).
+fn cnn_flops() -> u64 {
+    let b = 64u64;
+    let conv1 = 2 * b * 26 * 26 * 32 * 9;
+    let conv2 = 2 * b * 24 * 24 * 64 * (32 * 9);
+    let fc1 = 2 * b * 9216 * 128;
+    let fc2 = 2 * b * 128 * 10;
+    conv1 * 2 + conv2 * 3 + fc1 * 2 + fc2 * 3
+}
+
+fn cnn_step(c: &mut Criterion) {
+    use model::{optimizer, train_step, ModelKind, Net};
+    let flops = cnn_flops();
+    eprintln!("cnn_step: {:.2} GFLOP per step", flops as f64 / 1e9);
+    let x = LazyTensor::from_vec(scaled(64 * 28 * 28, 7, 0.5), &[64, 1, 28, 28]).unwrap();
+    let y = LazyTensor::from_vec((0..64).map(|i| (i % 10) as i64).collect(), &[64]).unwrap();
+    let mut g = c.benchmark_group("cnn_step");
+    g.sample_size(10);
+    g.bench_function("fma_limit", |b| b.iter(|| black_box(fma_flops(flops))));
+    let net = Net::new(ModelKind::Cnn, 28, 28, 1).unwrap();
+    let (mut opt, _) = optimizer(&net, 1.0, 0.7).unwrap();
+    g.bench_function("lazyjit_autograd", |b| {
+        b.iter(|| train_step(&net, &mut opt, &x, &y).unwrap())
+    });
+    if std::env::var_os("TRAINING_BENCH_REFERENCE").is_some() {
+        config::with(
+            |c| c.backend = BackendKind::Reference,
+            || {
+                let net = Net::new(ModelKind::Cnn, 28, 28, 1).unwrap();
+                let (mut opt, _) = optimizer(&net, 1.0, 0.7).unwrap();
+                g.bench_function("reference_backend", |b| {
+                    b.iter(|| train_step(&net, &mut opt, &x, &y).unwrap())
+                });
+            },
+        );
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(30)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    targets = mlp_step
+    targets = mlp_step, cnn_step
 }
 criterion_main!(benches);
