@@ -72,8 +72,18 @@ pub(crate) fn vjp(
             vec![Some(slice(g, lo.clone(), stops, vec![1; lo.len()])?)]
         }
         Op::Gather { axis } => {
-            let index = &inputs[1];
-            let dx = zeros(x.ty())?.scatter_add(*axis as isize, index, g)?;
+            let (index, axis) = (&inputs[1], *axis);
+            let one_per_row = index.shape()[axis] == 1
+                && (0..x.rank()).all(|d| d == axis || index.shape()[d] == x.shape()[d]);
+            let dx = if one_per_row {
+                // One pick per row (nll_loss, cross_entropy): the gradient is `g` where the
+                // position along `axis` equals the index, an elementwise select that fuses
+                // into its consumers instead of a scatter with its own check kernel.
+                let positions = LazyTensor::iota(x.shape(), axis, index.dtype())?;
+                LazyTensor::where_(&positions.eq(index)?, g, &zeros(x.ty())?)?
+            } else {
+                zeros(x.ty())?.scatter_add(axis as isize, index, g)?
+            };
             vec![Some(dx), None]
         }
         Op::IndexSelect { axis } => {

@@ -192,6 +192,13 @@ fn gather_index_select_and_scatter_add() {
         check("gather", &[uniform(&[2, 4], -1.0, 1.0, 50)], |t| {
             t[0].gather(1, &gi)
         });
+        // One index per row along the axis: the select form of the gradient.
+        let per_column = LazyTensor::from_vec(vec![2i64, 0, 1, 2], &[1, 4]).unwrap();
+        check(
+            "gather one per row",
+            &[uniform(&[3, 4], -1.0, 1.0, 55)],
+            |t| t[0].gather(0, &per_column),
+        );
         check(
             "index_select axis 1, 2-d index",
             &[uniform(&[3, 4], -1.0, 1.0, 51)],
