@@ -107,3 +107,18 @@ fn a_steady_state_step_reuses_every_parameter_and_state_buffer() {
         "every parameter and state update is written in place"
     );
 }
+
+/// `--model mlp`: flatten, 64 → 128 → 10; two epochs take it far above chance.
+#[test]
+fn the_mlp_learns_the_digits() {
+    let _serial = support::serial();
+    let (train, test) = (digits(Split::Train), digits(Split::Test));
+    let mut net = Net::new(ModelKind::Mlp, train.rows(), train.cols(), 5).unwrap();
+    assert_eq!(net.num_parameters(), 64 * 128 + 128 + 128 * 10 + 10);
+    let (mut opt, _) = optimizer(&net, 1.0, 0.7).unwrap();
+    for epoch in 0..2 {
+        train_epoch(&mut net, &mut opt, &train, 64, epoch, |_, _, _| Ok(())).unwrap();
+    }
+    let (loss, acc) = evaluate(&mut net, &test, 1000).unwrap();
+    assert!(acc > 0.8 && loss < 1.0, "accuracy {acc}, loss {loss}");
+}

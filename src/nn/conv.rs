@@ -1,8 +1,8 @@
 //! [`Conv2d`], [`MaxPool2d`] and [`AvgPool2d`]: convolution and pooling layers over NCHW
 //! tensors (the ops are `LazyTensor::conv2d`, `max_pool2d`, `avg_pool2d`).
 
-use super::linear::uniform_parameter;
-use super::{join, mix_seed, Module};
+use super::linear::{uniform_parameter, visit_weight_bias, visit_weight_bias_mut};
+use super::{mix_seed, Module};
 use crate::error::{Error, Result, SourceLoc};
 use crate::tensor::LazyTensor;
 use lazyjit_lowering::DType;
@@ -128,17 +128,11 @@ impl Module for Conv2d {
     }
 
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &LazyTensor)) {
-        f(&join(prefix, "weight"), &self.weight);
-        if let Some(b) = &self.bias {
-            f(&join(prefix, "bias"), b);
-        }
+        visit_weight_bias(prefix, &self.weight, self.bias.as_ref(), f);
     }
 
     fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut LazyTensor)) {
-        f(&join(prefix, "weight"), &mut self.weight);
-        if let Some(b) = &mut self.bias {
-            f(&join(prefix, "bias"), b);
-        }
+        visit_weight_bias_mut(prefix, &mut self.weight, self.bias.as_mut(), f);
     }
 
     fn train(&mut self, on: bool) {

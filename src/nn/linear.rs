@@ -153,23 +153,43 @@ pub(crate) fn uniform_parameter(
     Ok(p)
 }
 
+/// Visits a layer's `weight` and optional `bias` under `prefix` (Linear, Conv2d).
+pub(crate) fn visit_weight_bias(
+    prefix: &str,
+    weight: &LazyTensor,
+    bias: Option<&LazyTensor>,
+    f: &mut dyn FnMut(&str, &LazyTensor),
+) {
+    f(&join(prefix, "weight"), weight);
+    if let Some(b) = bias {
+        f(&join(prefix, "bias"), b);
+    }
+}
+
+/// [`visit_weight_bias`] with mutable access.
+pub(crate) fn visit_weight_bias_mut(
+    prefix: &str,
+    weight: &mut LazyTensor,
+    bias: Option<&mut LazyTensor>,
+    f: &mut dyn FnMut(&str, &mut LazyTensor),
+) {
+    f(&join(prefix, "weight"), weight);
+    if let Some(b) = bias {
+        f(&join(prefix, "bias"), b);
+    }
+}
+
 impl Module for Linear {
     fn forward(&self, x: &LazyTensor) -> Result<LazyTensor> {
         x.linear(&self.weight, self.bias.as_ref())
     }
 
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &LazyTensor)) {
-        f(&join(prefix, "weight"), &self.weight);
-        if let Some(b) = &self.bias {
-            f(&join(prefix, "bias"), b);
-        }
+        visit_weight_bias(prefix, &self.weight, self.bias.as_ref(), f);
     }
 
     fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut LazyTensor)) {
-        f(&join(prefix, "weight"), &mut self.weight);
-        if let Some(b) = &mut self.bias {
-            f(&join(prefix, "bias"), b);
-        }
+        visit_weight_bias_mut(prefix, &mut self.weight, self.bias.as_mut(), f);
     }
 
     fn train(&mut self, on: bool) {

@@ -38,6 +38,34 @@ fn require_numeric(op: &'static str, t: &LazyTensor, loc: SourceLoc) -> Result<(
     }
 }
 
+/// The operands of a classification loss: float `scores` `[n, classes]` and `i32`/`i64`
+/// class indices `[n]`.
+fn check_class_targets(
+    op: &'static str,
+    what: &str,
+    scores: &LazyTensor,
+    targets: &LazyTensor,
+    loc: SourceLoc,
+) -> Result<()> {
+    require_float(op, scores, loc)?;
+    let ok = scores.rank() == 2
+        && targets.rank() == 1
+        && targets.shape()[0] == scores.shape()[0]
+        && matches!(targets.dtype(), DType::I32 | DType::I64);
+    if ok {
+        return Ok(());
+    }
+    Err(Error::op(
+        op,
+        format!(
+            "expects {what} [n, classes] and i32/i64 class indices [n], got {} and {}",
+            scores.ty(),
+            targets.ty()
+        ),
+        loc,
+    ))
+}
+
 impl LazyTensor {
     #[track_caller]
     fn reduce_keep(&self, op: ReduceOp, axis: usize) -> Result<LazyTensor> {
@@ -222,22 +250,7 @@ impl LazyTensor {
     #[track_caller]
     pub fn cross_entropy(&self, target_index: &LazyTensor) -> Result<LazyTensor> {
         let loc = SourceLoc::caller();
-        require_float("cross_entropy", self, loc)?;
-        let ok = self.rank() == 2
-            && target_index.rank() == 1
-            && target_index.shape()[0] == self.shape()[0]
-            && matches!(target_index.dtype(), DType::I32 | DType::I64);
-        if !ok {
-            return Err(Error::op(
-                "cross_entropy",
-                format!(
-                    "expects logits [n, classes] and i32/i64 class indices [n], got {} and {}",
-                    self.ty(),
-                    target_index.ty()
-                ),
-                loc,
-            ));
-        }
+        check_class_targets("cross_entropy", "logits", self, target_index, loc)?;
         self.log_softmax(1)?.nll_loss(target_index)
     }
 
@@ -256,22 +269,7 @@ impl LazyTensor {
     #[track_caller]
     pub fn nll_loss(&self, target_index: &LazyTensor) -> Result<LazyTensor> {
         let loc = SourceLoc::caller();
-        require_float("nll_loss", self, loc)?;
-        let ok = self.rank() == 2
-            && target_index.rank() == 1
-            && target_index.shape()[0] == self.shape()[0]
-            && matches!(target_index.dtype(), DType::I32 | DType::I64);
-        if !ok {
-            return Err(Error::op(
-                "nll_loss",
-                format!(
-                    "expects log-probabilities [n, classes] and i32/i64 class indices [n], got {} and {}",
-                    self.ty(),
-                    target_index.ty()
-                ),
-                loc,
-            ));
-        }
+        check_class_targets("nll_loss", "log-probabilities", self, target_index, loc)?;
         let idx = target_index.reshape(&[self.shape()[0], 1])?;
         let picked = self.gather(1, &idx)?;
         picked.mean_all()?.neg()
