@@ -32,6 +32,8 @@ mod random;
 mod reduce;
 mod scatter;
 
+pub(crate) use expr::inst_vectorizes;
+
 use super::bases::Bases;
 use super::index::{Idx, Var};
 use super::math::MathEmitter;
@@ -102,6 +104,9 @@ pub(crate) struct KernelEmitter<'a, 'f, 'm, M: Module> {
     /// The pieces of a cut loop this function runs (`segments::parts`), when the
     /// group's one kernel is split over several functions.
     part: Option<Part<'a>>,
+    /// Roots of a fused loop computed but not yet stored in the current element: loading one
+    /// would read a stale value (a reader must find it memoised), so it is an error.
+    pending: Vec<ValueId>,
 }
 
 impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
@@ -114,6 +119,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         slot_of: &'a HashMap<ValueId, usize>,
         kernels: &[&Kernel],
         outer: &[usize],
+        fused: bool,
         part: Option<Part<'a>>,
         concat_starts: &'a mut HashMap<ValueId, Vec<i64>>,
         mut b: FunctionBuilder<'f>,
@@ -141,7 +147,16 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             memo: HashMap::new(),
             concat_starts,
             part,
+            pending: Vec::new(),
         };
+        if fused {
+            let roots: Vec<ValueId> = kernels.iter().map(|k| k.root).collect();
+            e.fused_loop(&roots)?;
+            e.b.ins().return_(&[]);
+            e.b.seal_all_blocks();
+            e.b.finalize(tcfg);
+            return Ok(());
+        }
         let mut outer_idx = Vec::with_capacity(outer.len());
         let mut outer_vars = Vec::new();
         for &n in outer {
