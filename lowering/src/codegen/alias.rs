@@ -34,13 +34,11 @@
 //!    (rather than trading buffers with another state of the same shape). Eligible pairs
 //!    are taken greedily, preferring in turn: a parameter the output's own kernel reads
 //!    (at identity); one read by fewer kernels (a state is read by its own update, a
-//!    gradient or shared input by several); one read through fewer ops from the root
-//!    (`p - lr * d` reads `p` at depth 1, `d`'s inputs deeper); then output and parameter
-//!    order. The lowering crate does not know which tensor an output replaces, so this is a
-//!    structural rule: it is stable (the same program aliases the same way every step), and
-//!    right for SGD with momentum, Adam/AdamW and Adadelta steps whose gradients are
-//!    computed in the same program (`m' = b1 m + g` with `g` a parameter read only by `m'`
-//!    would tie `m` and `g` on kernels and prefer `g` by depth).
+//!    gradient or shared input by several); then output order and the lowest-numbered
+//!    parameter (a traced `x' = f(x, ..)` meets `x` first, so it has the lower number). The
+//!    lowering crate does not know which tensor an output replaces, so this is a structural
+//!    rule: stable (the same program aliases the same way every step), and right for SGD
+//!    with momentum, Adam/AdamW and Adadelta steps.
 //!
 //! When in doubt (an output computed by a dropped kernel, say) nothing is aliased.
 
@@ -82,8 +80,8 @@ pub(super) fn aliasable(p: &Program, plan: &FusionPlan, slots: &Slots) -> Vec<Op
     // Rule 6: the last check kernel.
     let last_check = kernels.iter().rposition(|k| k.kind == KernelKind::Check);
     // Eligible pairs by preference (rule 7): (not read by the output's kernel, kernels
-    // reading the parameter, depth of the read, output, parameter).
-    let mut pairs: Vec<(bool, usize, usize, usize, usize)> = Vec::new();
+    // reading the parameter, output, parameter).
+    let mut pairs: Vec<(bool, usize, usize, usize)> = Vec::new();
     for (i, &v) in p.outputs.iter().enumerate() {
         let Some(&slot) = slots.of.get(&v) else {
             continue;
@@ -101,7 +99,7 @@ pub(super) fn aliasable(p: &Program, plan: &FusionPlan, slots: &Slots) -> Vec<Op
             continue;
         }
         let ty = p.value_type(v);
-        let (off_identity, depth) = identity_reads(p, plan, v);
+        let (off_identity, read) = identity_reads(p, plan, v);
         let gk = group_of[k];
         for q in 0..np {
             let ok = !is_output[q]
@@ -111,14 +109,13 @@ pub(super) fn aliasable(p: &Program, plan: &FusionPlan, slots: &Slots) -> Vec<Op
                     .all(|&r| r == k || group_of[r] < gk || (group_of[r] == gk && fused(gk)))
                 && !off_identity[q];
             if ok {
-                let unread = depth[q] == usize::MAX;
-                pairs.push((unread, readers[q].len(), depth[q], i, q));
+                pairs.push((!read[q], readers[q].len(), i, q));
             }
         }
     }
     pairs.sort_unstable();
     let mut used = vec![false; np];
-    for (_, _, _, i, q) in pairs {
+    for (_, _, i, q) in pairs {
         if result[i].is_none() && !used[q] {
             used[q] = true;
             result[i] = Some(q);
@@ -129,9 +126,8 @@ pub(super) fn aliasable(p: &Program, plan: &FusionPlan, slots: &Slots) -> Vec<Op
 
 /// Per parameter, whether the loop kernel rooted at `root` reads it anywhere but at the
 /// element it writes (rule 5): through a non-elementwise op or an operand of another shape;
-/// and the fewest ops between the root and an identity read of it (`usize::MAX` if none,
-/// rule 7).
-fn identity_reads(p: &Program, plan: &FusionPlan, root: ValueId) -> (Vec<bool>, Vec<usize>) {
+/// and whether it reads it at all (rule 7).
+fn identity_reads(p: &Program, plan: &FusionPlan, root: ValueId) -> (Vec<bool>, Vec<bool>) {
     let np = p.params.len();
     let shape = &p.value_type(root).shape;
     let n = p.num_values();
@@ -163,43 +159,6 @@ fn identity_reads(p: &Program, plan: &FusionPlan, root: ValueId) -> (Vec<bool>, 
             stack.push((*a, elementwise && p.value_type(*a).shape == *shape));
         }
     }
-    (off, identity_depth(p, plan, root))
-}
-
-/// Per parameter, the fewest elementwise ops (operands of the root's shape) between `root` and
-/// a read of it, breadth first; `usize::MAX` when no such path exists.
-fn identity_depth(p: &Program, plan: &FusionPlan, root: ValueId) -> Vec<usize> {
-    let np = p.params.len();
-    let shape = &p.value_type(root).shape;
-    let mut depth = vec![usize::MAX; np];
-    let mut seen = vec![false; p.num_values()];
-    let mut level = vec![root];
-    seen[root.index()] = true;
-    let mut d = 0;
-    while !level.is_empty() {
-        let mut next = Vec::new();
-        for v in level {
-            if v.index() < np {
-                depth[v.index()] = depth[v.index()].min(d);
-                continue;
-            }
-            if v != root && plan.storage[v.index()] != Storage::Inline {
-                continue;
-            }
-            let Some(inst) = p.inst(v) else { continue };
-            if !inst.op.is_elementwise() {
-                continue;
-            }
-            for a in &inst.args {
-                if p.value_type(*a).shape == *shape
-                    && !std::mem::replace(&mut seen[a.index()], true)
-                {
-                    next.push(*a);
-                }
-            }
-        }
-        level = next;
-        d += 1;
-    }
-    depth
+    let read = (0..np).map(|q| identity[q] || other[q]).collect();
+    (off, read)
 }

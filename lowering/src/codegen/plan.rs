@@ -22,8 +22,7 @@
 //! (e.g. through a slice) or whose result is empty — and makes the reported index the first
 //! bad one of the first failing instruction, as in the reference interpreter.
 
-use super::emit::inst_vectorizes;
-use super::kernel::checked_axis;
+use super::kernel::{checked_axis, inst_vectorizes};
 pub use super::kernel::{Kernel, KernelKind};
 use super::matmul;
 use super::prune::prune;

@@ -2,49 +2,14 @@
 //! operands, memoised per loop body. [`KernelEmitter::compute_inst`] is the one match over
 //! [`Op`] that lowers each instruction; the per-op work is in the sibling modules.
 
-use super::arith::{binary_vectorizes, unary_vectorizes};
 use super::memory::{permute_idx, slice_idx};
-use super::{cg, vec_dtype, KernelEmitter, Mode, R};
+use super::{cg, KernelEmitter, Mode, R};
 use crate::codegen::index::Idx;
+use crate::codegen::kernel::inst_vectorizes;
 use crate::op::Op;
-use crate::program::{Program, ValueId};
+use crate::program::ValueId;
 use cranelift_codegen::ir::Value;
 use cranelift_module::Module;
-
-/// Whether instruction `v` has a four-lane lowering (otherwise vector mode computes it once
-/// per lane); parameters trivially do.
-pub(crate) fn inst_vectorizes(p: &Program, v: ValueId) -> bool {
-    let Some(inst) = p.inst(v) else {
-        return true;
-    };
-    let d = inst.ty.dtype;
-    // A concat's operands all have its dtype; checking one keeps a cut concat of many
-    // operands from costing all of them in every piece.
-    let args = if let Op::Concat { .. } = inst.op {
-        &inst.args[..1]
-    } else {
-        &inst.args[..]
-    };
-    if !vec_dtype(d) || !args.iter().all(|a| vec_dtype(p.value_type(*a).dtype)) {
-        return false;
-    }
-    match &inst.op {
-        Op::Unary(u) => unary_vectorizes(*u, d),
-        Op::Binary(bop) => binary_vectorizes(*bop, p.value_type(inst.args[0]).dtype),
-        Op::Where
-        | Op::Cast
-        | Op::Constant { .. }
-        | Op::Reshape { .. }
-        | Op::Permute { .. }
-        | Op::Expand { .. }
-        | Op::Slice { .. }
-        | Op::Concat { .. }
-        | Op::Pad { .. } => true,
-        Op::Iota { .. } | Op::Gather { .. } | Op::IndexSelect { .. } => false,
-        Op::RandomUniform => false,
-        Op::Reduce { .. } | Op::MatMul | Op::ScatterAdd { .. } => false,
-    }
-}
 
 impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     /// The value of `v` at `idx`: loaded if `v` has a buffer, computed otherwise.

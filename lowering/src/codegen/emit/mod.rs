@@ -32,10 +32,9 @@ mod random;
 mod reduce;
 mod scatter;
 
-pub(crate) use expr::inst_vectorizes;
-
 use super::bases::Bases;
 use super::index::{Idx, Var};
+use super::kernel::vec_dtype;
 use super::math::MathEmitter;
 use super::plan::{FusionPlan, Kernel, KernelKind, Storage};
 use super::segments::Part;
@@ -60,10 +59,6 @@ type R<T> = Result<T, Error>;
 
 fn cg(msg: impl Into<String>) -> Error {
     Error::Codegen(msg.into())
-}
-
-fn vec_dtype(d: DType) -> bool {
-    matches!(d, DType::F32 | DType::I32 | DType::Bool)
 }
 
 fn scalar_ty(d: DType) -> Type {
