@@ -329,6 +329,59 @@ param %lr: f32[]
 }
 
 #[test]
+fn sgd_momentum_and_adamw_steps_write_each_update_into_its_own_state() {
+    // The gradient is a row sum computed in the program; states are listed in an order other
+    // than the outputs. SGD with momentum: b' = mu b + g, p' = p - lr b'.
+    let c = compiled(
+        "param %b: f32[5, 12]\nparam %p: f32[5, 12]\nparam %x: f32[5, 12, 4]\n\
+         param %mu: f32[]\nparam %lr: f32[]\n\
+         %5: f32[5, 12] = reduce_sum %x, axes=[2], keepdim=false\n\
+         %6: f32[5, 12] = mul %mu, %b\n%7: f32[5, 12] = add %6, %5\n\
+         %8: f32[5, 12] = mul %lr, %7\n%9: f32[5, 12] = sub %p, %8\nreturn %9, %7\n",
+    );
+    assert_eq!(c.aliasable(), &[Some(1), Some(0)], "{}", c.plan());
+    let ins = vec![
+        f32s(&[5, 12], 1),
+        f32s(&[5, 12], 2),
+        f32s(&[5, 12, 4], 3),
+        Tensor::scalar(0.9f32),
+        Tensor::scalar(0.1f32),
+    ];
+    assert_eq!(check_donation(&c, &ins, "sgd momentum"), 2);
+    // AdamW: p1 = p - lr wd p; m' = b1 m + (1-b1) g; v' = b2 v + (1-b2) g²;
+    // p' = p1 - s m' / (sqrt(v') c + eps).
+    let c = compiled(
+        "param %v: f32[7, 9]\nparam %m: f32[7, 9]\nparam %p: f32[7, 9]\nparam %x: f32[7, 9, 3]\n\
+         param %k: f32[]\n\
+         %5: f32[7, 9] = reduce_sum %x, axes=[2], keepdim=false\n\
+         %6: f32[7, 9] = mul %p, %k\n%7: f32[7, 9] = sub %p, %6\n\
+         %8: f32[7, 9] = mul %m, %k\n%9: f32[7, 9] = mul %5, %k\n%10: f32[7, 9] = add %8, %9\n\
+         %11: f32[7, 9] = mul %v, %k\n%12: f32[7, 9] = mul %5, %5\n%13: f32[7, 9] = mul %12, %k\n\
+         %14: f32[7, 9] = add %11, %13\n%15: f32[7, 9] = sqrt %14\n%16: f32[7, 9] = mul %15, %k\n\
+         %17: f32[7, 9] = add %16, %k\n%18: f32[7, 9] = mul %10, %k\n%19: f32[7, 9] = div %18, %17\n\
+         %20: f32[7, 9] = sub %7, %19\nreturn %20, %10, %14\n",
+    );
+    assert_eq!(c.aliasable(), &[Some(2), Some(1), Some(0)], "{}", c.plan());
+    let ins = vec![
+        Tensor::from_vec(
+            vec![7, 9],
+            f32s(&[7, 9], 1)
+                .as_slice::<f32>()
+                .unwrap()
+                .iter()
+                .map(|x| x.abs())
+                .collect(),
+        )
+        .unwrap(),
+        f32s(&[7, 9], 2),
+        f32s(&[7, 9], 3),
+        f32s(&[7, 9, 3], 4),
+        Tensor::scalar(0.5f32),
+    ];
+    assert_eq!(check_donation(&c, &ins, "adamw"), 3);
+}
+
+#[test]
 fn a_transposed_read_is_not_aliased() {
     p_not_aliased(
         "param %p: f32[6, 6]\n%1: f32[6, 6] = permute %p, perm=[1, 0]\n\
