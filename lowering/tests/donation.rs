@@ -260,6 +260,128 @@ fn p_not_aliased(src: &str) {
 }
 
 #[test]
+fn an_adadelta_step_writes_every_update_into_its_own_buffer() {
+    // v' = r v + (1-r) g²; d = sqrt(u + e) / sqrt(v' + e) * g; u' = r u + (1-r) d²;
+    // p' = p - lr d, with g computed in the program (a row sum): v', d, u' and p' are one
+    // fused loop that reads v, u and p at the element before writing any of them, so each
+    // update takes its own state's buffer (outputs in a different order than parameters).
+    let c = compiled(
+        "param %p: f32[6, 10]
+param %u: f32[6, 10]
+param %v: f32[6, 10]
+         param %x: f32[6, 10, 3]
+param %lr: f32[]
+         %5: f32[6, 10] = reduce_sum %x, axes=[2], keepdim=false
+         %6: f32[] = constant 0.9
+%7: f32[] = constant 0.1
+%8: f32[] = constant 0.000001
+         %9: f32[6, 10] = mul %6, %v
+%10: f32[6, 10] = mul %5, %5
+         %11: f32[6, 10] = mul %7, %10
+%12: f32[6, 10] = add %9, %11
+         %13: f32[6, 10] = add %u, %8
+%14: f32[6, 10] = sqrt %13
+         %15: f32[6, 10] = add %12, %8
+%16: f32[6, 10] = sqrt %15
+         %17: f32[6, 10] = div %14, %16
+%18: f32[6, 10] = mul %17, %5
+         %19: f32[6, 10] = mul %6, %u
+%20: f32[6, 10] = mul %18, %18
+         %21: f32[6, 10] = mul %7, %20
+%22: f32[6, 10] = add %19, %21
+         %23: f32[6, 10] = mul %lr, %18
+%24: f32[6, 10] = sub %p, %23
+         return %24, %12, %22
+",
+    );
+    assert!(
+        c.plan().to_string().contains("fused kernels"),
+        "{}",
+        c.plan()
+    );
+    assert_eq!(c.aliasable(), &[Some(0), Some(2), Some(1)], "{}", c.plan());
+    let ins = vec![
+        f32s(&[6, 10], 1),
+        Tensor::from_vec(
+            vec![6, 10],
+            f32s(&[6, 10], 2)
+                .as_slice::<f32>()
+                .unwrap()
+                .iter()
+                .map(|x| x.abs())
+                .collect(),
+        )
+        .unwrap(),
+        Tensor::from_vec(
+            vec![6, 10],
+            f32s(&[6, 10], 3)
+                .as_slice::<f32>()
+                .unwrap()
+                .iter()
+                .map(|x| x.abs())
+                .collect(),
+        )
+        .unwrap(),
+        f32s(&[6, 10, 3], 4),
+        Tensor::scalar(0.5f32),
+    ];
+    assert_eq!(check_donation(&c, &ins, "adadelta"), 3);
+}
+
+#[test]
+fn sgd_momentum_and_adamw_steps_write_each_update_into_its_own_state() {
+    // The gradient is a row sum computed in the program; states are listed in an order other
+    // than the outputs. SGD with momentum: b' = mu b + g, p' = p - lr b'.
+    let c = compiled(
+        "param %b: f32[5, 12]\nparam %p: f32[5, 12]\nparam %x: f32[5, 12, 4]\n\
+         param %mu: f32[]\nparam %lr: f32[]\n\
+         %5: f32[5, 12] = reduce_sum %x, axes=[2], keepdim=false\n\
+         %6: f32[5, 12] = mul %mu, %b\n%7: f32[5, 12] = add %6, %5\n\
+         %8: f32[5, 12] = mul %lr, %7\n%9: f32[5, 12] = sub %p, %8\nreturn %9, %7\n",
+    );
+    assert_eq!(c.aliasable(), &[Some(1), Some(0)], "{}", c.plan());
+    let ins = vec![
+        f32s(&[5, 12], 1),
+        f32s(&[5, 12], 2),
+        f32s(&[5, 12, 4], 3),
+        Tensor::scalar(0.9f32),
+        Tensor::scalar(0.1f32),
+    ];
+    assert_eq!(check_donation(&c, &ins, "sgd momentum"), 2);
+    // AdamW: p1 = p - lr wd p; m' = b1 m + (1-b1) g; v' = b2 v + (1-b2) g²;
+    // p' = p1 - s m' / (sqrt(v') c + eps).
+    let c = compiled(
+        "param %v: f32[7, 9]\nparam %m: f32[7, 9]\nparam %p: f32[7, 9]\nparam %x: f32[7, 9, 3]\n\
+         param %k: f32[]\n\
+         %5: f32[7, 9] = reduce_sum %x, axes=[2], keepdim=false\n\
+         %6: f32[7, 9] = mul %p, %k\n%7: f32[7, 9] = sub %p, %6\n\
+         %8: f32[7, 9] = mul %m, %k\n%9: f32[7, 9] = mul %5, %k\n%10: f32[7, 9] = add %8, %9\n\
+         %11: f32[7, 9] = mul %v, %k\n%12: f32[7, 9] = mul %5, %5\n%13: f32[7, 9] = mul %12, %k\n\
+         %14: f32[7, 9] = add %11, %13\n%15: f32[7, 9] = sqrt %14\n%16: f32[7, 9] = mul %15, %k\n\
+         %17: f32[7, 9] = add %16, %k\n%18: f32[7, 9] = mul %10, %k\n%19: f32[7, 9] = div %18, %17\n\
+         %20: f32[7, 9] = sub %7, %19\nreturn %20, %10, %14\n",
+    );
+    assert_eq!(c.aliasable(), &[Some(2), Some(1), Some(0)], "{}", c.plan());
+    let ins = vec![
+        Tensor::from_vec(
+            vec![7, 9],
+            f32s(&[7, 9], 1)
+                .as_slice::<f32>()
+                .unwrap()
+                .iter()
+                .map(|x| x.abs())
+                .collect(),
+        )
+        .unwrap(),
+        f32s(&[7, 9], 2),
+        f32s(&[7, 9], 3),
+        f32s(&[7, 9, 3], 4),
+        Tensor::scalar(0.5f32),
+    ];
+    assert_eq!(check_donation(&c, &ins, "adamw"), 3);
+}
+
+#[test]
 fn a_transposed_read_is_not_aliased() {
     p_not_aliased(
         "param %p: f32[6, 6]\n%1: f32[6, 6] = permute %p, perm=[1, 0]\n\
@@ -297,13 +419,15 @@ fn a_broadcast_read_is_not_aliased() {
 
 #[test]
 fn a_read_in_a_later_kernel_is_not_aliased() {
-    // The reduction over p runs after the kernel writing %1.
+    // The reduction over p comes after the kernel writing %2 in the program; it is hoisted
+    // before it (`hoist_param_readers`), and %2 then prefers g, read by one kernel only.
     p_not_aliased(
         "param %p: f32[16]\nparam %g: f32[16]\n%2: f32[16] = sub %p, %g\n\
          %3: f32[] = reduce_sum %p, axes=[0], keepdim=false\nreturn %2, %3\n",
     );
-    // A later loop kernel reading p: %2 may not overwrite p, but %3 (the last reader, at
-    // the element it writes) may, and g goes to %2.
+    // A later loop kernel reading p at the element: both are fused into one loop, which
+    // loads p and g before storing either result, so both alias; g, read by fewer kernels,
+    // goes to %2, p to %3 (which reads it).
     let c = compiled(
         "param %p: f32[16]\nparam %g: f32[16]\n%2: f32[16] = sub %p, %g\n\
          %3: f32[16] = exp %p\nreturn %2, %3\n",
@@ -352,15 +476,21 @@ fn each_parameter_aliases_one_output_and_types_must_match() {
         "param %p: f32[8]\nparam %q: f32[8]\n%2: f32[8] = add %p, %q\n%3: f32[8] = mul %p, %q\n\
          %4: f64[8] = cast %p\nreturn %2, %3, %4\n",
     );
-    // %2 reads p, which the cast (a later kernel) reads again: not aliased; %3 takes q.
-    assert_eq!(c.aliasable(), &[None, Some(1), None], "{}", c.plan());
+    // %2 reads p, which the cast (a later kernel) reads again: not aliased; q, read by the
+    // fused loop of %2 and %3 only, goes to the first output reading it.
+    assert!(
+        c.plan().to_string().contains("fused kernels 0 1"),
+        "{}",
+        c.plan()
+    );
+    assert_eq!(c.aliasable(), &[Some(1), None, None], "{}", c.plan());
     check_donation(&c, &[f32s(&[8], 1), f32s(&[8], 2)], "two outputs");
     let c = compiled(
         "param %p: f32[8]\nparam %q: f32[8]\n%2: f32[8] = add %p, %q\n%3: f32[8] = mul %p, %q\n\
          return %2, %3\n",
     );
-    // p and q are both read by the kernel of %3, after %2's: only %3 may alias, once.
-    assert_eq!(c.aliasable(), &[None, Some(0)], "{}", c.plan());
+    // p and q are read by the fused loop of %2 and %3 at the element only: both alias.
+    assert_eq!(c.aliasable(), &[Some(0), Some(1)], "{}", c.plan());
     check_donation(
         &c,
         &[f32s(&[8], 1), f32s(&[8], 2)],
@@ -374,23 +504,38 @@ fn each_parameter_aliases_one_output_and_types_must_match() {
 
 #[test]
 fn a_gather_or_an_index_check_after_the_write_blocks_aliasing() {
-    // A check kernel for the gather runs after the update kernel: an out-of-range index
-    // would be reported after p was overwritten, so p is not aliased, and a failing run
-    // leaves every donated input as it was.
+    // The check kernel of a gather whose index is a parameter runs first (check kernels are
+    // hoisted), so the update may alias p, and a failing run fails before anything is
+    // written into a donated buffer.
     let c = compiled(
         "param %p: f32[4]\nparam %i: i32[3]\n%2: f32[4] = neg %p\n\
          %3: f32[3] = gather %2, %i, axis=0\nreturn %2, %3\n",
     );
-    assert_eq!(c.aliasable(), &[None, None]);
+    assert!(
+        c.plan().to_string().starts_with("kernel 0 (check)"),
+        "{}",
+        c.plan()
+    );
+    assert_eq!(c.aliasable(), &[Some(0), None]);
     let idx = Tensor::from_vec(vec![3], vec![0i32, 7, 1]).unwrap();
     let p = f32s(&[4], 9);
-    let err = c
-        .run_donating(vec![Input::Donated(p), Input::Borrowed(&idx)])
-        .unwrap_err();
+    // SAFETY: nothing else uses `p` or `idx` during the call.
+    let err = unsafe { c.run_in_place(&[&p, &idx], &[true, false]) }.unwrap_err();
     assert!(
         err.to_string().contains("out of range") || format!("{err:?}").contains("IndexOutOfRange"),
         "{err}"
     );
+    assert_eq!(p, f32s(&[4], 9), "p intact after the error");
+    // An index computed from the update itself is checked after the update's kernel: an
+    // out-of-range index would be reported after p was overwritten, so p is not aliased.
+    let c = compiled(
+        "param %p: f32[4]\n%1: f32[4] = neg %p\n\
+         %2: f32[3] = slice %1, starts=[0], stops=[3], steps=[1]\n%3: f32[] = constant 0.0\n\
+         %4: f32[3] = mul %2, %3\n%5: i32[3] = cast %4\n\
+         %6: f32[3] = gather %1, %5, axis=0\nreturn %1, %6\n",
+    );
+    assert_eq!(c.aliasable(), &[None, None], "{}", c.plan());
+    check_donation(&c, &[f32s(&[4], 9)], "index from the update");
 }
 
 #[test]

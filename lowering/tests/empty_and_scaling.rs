@@ -44,7 +44,10 @@ fn input(ty: &TensorType, seed: usize) -> Tensor {
         DType::F64 => Tensor::from_vec(shape, (0..n).map(f).collect()),
         DType::I32 => Tensor::from_vec(shape, (0..n).map(|i| (f(i) * 4.0) as i32).collect()),
         DType::I64 => Tensor::from_vec(shape, vec![0i64; n]),
-        DType::Bool => Tensor::from_vec(shape, (0..n).map(|i| (i + seed) % 3 == 0).collect()),
+        DType::Bool => Tensor::from_vec(
+            shape,
+            (0..n).map(|i| (i + seed).is_multiple_of(3)).collect(),
+        ),
     }
     .expect("input of the parameter's type")
 }

@@ -12,7 +12,11 @@
 //! 3. `q` is not itself a program output (it is copied out after the run, from its buffer);
 //! 4. every other kernel that reads `q` (check kernels and matmul steps included) runs in an
 //!    earlier group than `K`: a kernel after `K`, or sharing `K`'s row group (it runs again
-//!    for later rows after `K` has written earlier ones), would read overwritten elements;
+//!    for later rows after `K` has written earlier ones), would read overwritten elements.
+//!    The exception is a *fused* group (`plan::Group::fused`): its members are elementwise
+//!    loops over `v`'s shape, so each reads `q` (of that shape) only at the element being
+//!    computed, and the fused loop loads every input of an element before storing any
+//!    result: members of `K`'s fused group may read `q`;
 //! 5. inside `K`, `q` is read only at exactly the element being written: every path from
 //!    `K`'s root to `q` in the fused expression goes through elementwise ops (`unary`,
 //!    `binary`, `where`, `cast`) and operands of the root's shape (other operands of such an
@@ -25,8 +29,16 @@
 //! 6. no check kernel runs after `K`: a runtime error (an out-of-range index) is reported
 //!    before anything is written into a donated buffer, so a failed run leaves donated inputs
 //!    intact;
-//! 7. each parameter aliases at most one output (outputs take the lowest-numbered eligible
-//!    parameter, in output order).
+//! 7. each parameter aliases at most one output, chosen so that an update `x' = f(x, ..)` is
+//!    written into its own previous value `x` and a tensor keeps its buffer from step to step
+//!    (rather than trading buffers with another state of the same shape). Eligible pairs
+//!    are taken greedily, preferring in turn: a parameter the output's own kernel reads
+//!    (at identity); one read by fewer kernels (a state is read by its own update, a
+//!    gradient or shared input by several); then output order and the lowest-numbered
+//!    parameter (a traced `x' = f(x, ..)` meets `x` first, so it has the lower number). The
+//!    lowering crate does not know which tensor an output replaces, so this is a structural
+//!    rule: stable (the same program aliases the same way every step), and right for SGD
+//!    with momentum, Adam/AdamW and Adadelta steps.
 //!
 //! When in doubt (an output computed by a dropped kernel, say) nothing is aliased.
 
@@ -48,6 +60,7 @@ pub(super) fn aliasable(p: &Program, plan: &FusionPlan, slots: &Slots) -> Vec<Op
             group_of[k] = gi;
         }
     }
+    let fused = |gi: usize| plan.groups[gi].fused;
     // Rule 3: parameters returned as outputs.
     let mut is_output = vec![false; np];
     for o in &p.outputs {
@@ -66,7 +79,9 @@ pub(super) fn aliasable(p: &Program, plan: &FusionPlan, slots: &Slots) -> Vec<Op
     }
     // Rule 6: the last check kernel.
     let last_check = kernels.iter().rposition(|k| k.kind == KernelKind::Check);
-    let mut used = vec![false; np];
+    // Eligible pairs by preference (rule 7): (not read by the output's kernel, kernels
+    // reading the parameter, output, parameter).
+    let mut pairs: Vec<(bool, usize, usize, usize)> = Vec::new();
     for (i, &v) in p.outputs.iter().enumerate() {
         let Some(&slot) = slots.of.get(&v) else {
             continue;
@@ -84,17 +99,24 @@ pub(super) fn aliasable(p: &Program, plan: &FusionPlan, slots: &Slots) -> Vec<Op
             continue;
         }
         let ty = p.value_type(v);
-        let off_identity = reads_off_identity(p, plan, v);
-        let pick = (0..np).find(|&q| {
-            !used[q]
-                && !is_output[q]
+        let (off_identity, read) = identity_reads(p, plan, v);
+        let gk = group_of[k];
+        for q in 0..np {
+            let ok = !is_output[q]
                 && p.params[q].ty == *ty
                 && readers[q]
                     .iter()
-                    .all(|&r| r == k || group_of[r] < group_of[k])
-                && !off_identity[q]
-        });
-        if let Some(q) = pick {
+                    .all(|&r| r == k || group_of[r] < gk || (group_of[r] == gk && fused(gk)))
+                && !off_identity[q];
+            if ok {
+                pairs.push((!read[q], readers[q].len(), i, q));
+            }
+        }
+    }
+    pairs.sort_unstable();
+    let mut used = vec![false; np];
+    for (_, _, i, q) in pairs {
+        if result[i].is_none() && !used[q] {
             used[q] = true;
             result[i] = Some(q);
         }
@@ -103,8 +125,9 @@ pub(super) fn aliasable(p: &Program, plan: &FusionPlan, slots: &Slots) -> Vec<Op
 }
 
 /// Per parameter, whether the loop kernel rooted at `root` reads it anywhere but at the
-/// element it writes (rule 5): through a non-elementwise op or an operand of another shape.
-fn reads_off_identity(p: &Program, plan: &FusionPlan, root: ValueId) -> Vec<bool> {
+/// element it writes (rule 5): through a non-elementwise op or an operand of another shape;
+/// and whether it reads it at all (rule 7).
+fn identity_reads(p: &Program, plan: &FusionPlan, root: ValueId) -> (Vec<bool>, Vec<bool>) {
     let np = p.params.len();
     let shape = &p.value_type(root).shape;
     let n = p.num_values();
@@ -136,5 +159,6 @@ fn reads_off_identity(p: &Program, plan: &FusionPlan, root: ValueId) -> Vec<bool
             stack.push((*a, elementwise && p.value_type(*a).shape == *shape));
         }
     }
-    off
+    let read = (0..np).map(|q| identity[q] || other[q]).collect();
+    (off, read)
 }

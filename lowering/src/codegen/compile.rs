@@ -165,6 +165,7 @@ fn lower(
                         &slots.of,
                         &kerns,
                         &group.outer,
+                        group.fused,
                         pieces,
                         &mut concat_starts,
                         b,

@@ -2,8 +2,9 @@
 //! planning passes (`plan`, `prune`), the lowering (`bases`, `segments`, `emit`) and the
 //! runner (`run`, which reports a check kernel's error).
 
-use crate::op::Op;
-use crate::program::ValueId;
+use crate::op::{BinaryOp, Op, UnaryOp};
+use crate::program::{Program, ValueId};
+use crate::types::DType;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KernelKind {
@@ -55,5 +56,69 @@ pub(crate) fn checked_axis(op: &Op) -> Option<usize> {
         | Op::Pad { .. }
         | Op::RandomUniform
         | Op::MatMul => None,
+    }
+}
+
+/// Whether values of dtype `d` are computed four lanes at a time in vector mode.
+pub(crate) fn vec_dtype(d: DType) -> bool {
+    matches!(d, DType::F32 | DType::I32 | DType::Bool)
+}
+
+/// Whether instruction `v` has a four-lane lowering (otherwise vector mode computes it once
+/// per lane); parameters trivially do.
+pub(crate) fn inst_vectorizes(p: &Program, v: ValueId) -> bool {
+    let Some(inst) = p.inst(v) else {
+        return true;
+    };
+    let d = inst.ty.dtype;
+    // A concat's operands all have its dtype; checking one keeps a cut concat of many
+    // operands from costing all of them in every piece.
+    let args = if let Op::Concat { .. } = inst.op {
+        &inst.args[..1]
+    } else {
+        &inst.args[..]
+    };
+    if !vec_dtype(d) || !args.iter().all(|a| vec_dtype(p.value_type(*a).dtype)) {
+        return false;
+    }
+    match &inst.op {
+        Op::Unary(u) => unary_vectorizes(*u, d),
+        Op::Binary(bop) => binary_vectorizes(*bop, p.value_type(inst.args[0]).dtype),
+        Op::Where
+        | Op::Cast
+        | Op::Constant { .. }
+        | Op::Reshape { .. }
+        | Op::Permute { .. }
+        | Op::Expand { .. }
+        | Op::Slice { .. }
+        | Op::Concat { .. }
+        | Op::Pad { .. } => true,
+        Op::Iota { .. } | Op::Gather { .. } | Op::IndexSelect { .. } => false,
+        Op::RandomUniform => false,
+        Op::Reduce { .. } | Op::MatMul | Op::ScatterAdd { .. } => false,
+    }
+}
+
+/// Whether `u` on operands of dtype `d` (one of the vector dtypes) has a four-lane lowering.
+pub(crate) fn unary_vectorizes(u: UnaryOp, d: DType) -> bool {
+    use UnaryOp as U;
+    match u {
+        U::Not => d == DType::Bool,
+        U::Neg | U::Abs | U::Relu | U::Sign | U::Floor | U::Ceil | U::Round => {
+            matches!(d, DType::F32 | DType::I32)
+        }
+        U::Exp | U::Log | U::Sqrt | U::Rsqrt | U::Reciprocal => d == DType::F32,
+        U::Tanh | U::Sigmoid | U::Erf | U::Sin | U::Cos | U::Softplus => d == DType::F32,
+    }
+}
+
+/// Whether `op` on operands of dtype `d` (one of the vector dtypes) has a four-lane lowering.
+pub(crate) fn binary_vectorizes(op: BinaryOp, d: DType) -> bool {
+    use BinaryOp as B;
+    match op {
+        // x86 has no vector integer division.
+        B::Div => d != DType::I32,
+        B::Add | B::Sub | B::Mul | B::Pow | B::Max | B::Min => true,
+        B::Eq | B::Ne | B::Lt | B::Le | B::Gt | B::Ge | B::And | B::Or => true,
     }
 }

@@ -21,8 +21,8 @@
 //! | `compile` | the passes above, the JIT module | everything below |
 //! | `run` | [`Compiled`]: run, run_into, run_donating, runtime errors | `kernel`, `matmul`, `options`, `plan`, `slots` |
 //! | `options` | [`CompileOptions`], [`CompileStats`], [`KernelText`] | — |
-//! | [`plan`] | fusion planning, row groups | `kernel`, `matmul`, `prune` |
-//! | `kernel` | [`Kernel`], [`KernelKind`], which ops get check kernels | — |
+//! | [`plan`] | fusion planning, row groups, fused loops, kernel order | `kernel`, `matmul`, `prune` |
+//! | `kernel` | [`Kernel`], [`KernelKind`], which ops get check kernels, which have a four-lane form | — |
 //! | `prune` | dropping empty and dead kernels | `kernel` |
 //! | `slots` | the buffer table layout | `plan` |
 //! | `alias` | which parameter each output may be written into when donated | `plan`, `slots` |
@@ -34,8 +34,8 @@
 //! | [`math`] | transcendental functions (inline polynomials, shims) | — |
 //!
 //! Where codegen matches on the op enums (adding an op variant makes the compiler point at
-//! each): `emit/expr.rs` (`compute_inst`, `vec_ok`), `emit/arith.rs` (`unary`, `binary`,
-//! `unary_vectorizes`, `binary_vectorizes`), `emit/reduce.rs` (`identity`, `combine`,
+//! each): `emit/expr.rs` (`compute_inst`), `emit/arith.rs` (`unary`, `binary`),
+//! `kernel.rs` (`inst_vectorizes`, `unary_vectorizes`, `binary_vectorizes`), `emit/reduce.rs` (`identity`, `combine`,
 //! `reduce_kernel`), `emit/loops.rs` (`flattenable`), `plan.rs` (`op_cost`, `own_kernel`),
 //! `kernel.rs` (`checked_axis`), `matmul/mod.rs` (`view_strides`). [`math`] knows only its
 //! own [`math::MathFn`]s, not the ops.

@@ -15,14 +15,14 @@
 //! Kernels with nothing to write, and kernels whose results only such kernels read, are then
 //! dropped (`prune.rs`), before kernels are grouped into row loops.
 //!
-//! Every `gather` / `index_select` also gets a *check* kernel, placed before any kernel that
-//! reads through it, that validates all its index values in row-major order. The gather
+//! Every `gather` / `index_select` also gets a *check* kernel, placed as early as its index
+//! allows (`hoist_checks`; so before any kernel that reads through it), that validates all its index values in row-major order. The gather
 //! itself stays fused (it only clamps indices for memory safety); checking separately is what
 //! makes every out-of-range index an error — also in a gather that is dead, only partly read
 //! (e.g. through a slice) or whose result is empty — and makes the reported index the first
 //! bad one of the first failing instruction, as in the reference interpreter.
 
-use super::kernel::checked_axis;
+use super::kernel::{checked_axis, inst_vectorizes};
 pub use super::kernel::{Kernel, KernelKind};
 use super::matmul;
 use super::prune::prune;
@@ -51,17 +51,24 @@ pub enum Storage {
     /// A buffer produced by a kernel.
     Buffer,
     /// A buffer produced and consumed only inside one row group: it holds a single row
-    /// (the dims after the group's `outer` leading dims) and is reused for every row.
+    /// (the dims after the group's `outer` leading dims) and is reused for every row. In a
+    /// fused group `outer` is the rank: the value stays in a register and is never stored.
     Scratch { outer: usize },
 }
 
 /// Kernels that share an outer loop nest over `outer` leading dims: for every outer index,
 /// each kernel runs its inner loops in turn, so intermediate rows stay in L1 between them
 /// (softmax becomes one pass over memory). A group of one kernel has `outer` empty.
+///
+/// A *fused* group (`fused`, `outer` empty) is a run of elementwise loop kernels of one type
+/// emitted as a single loop that, per element, computes every kernel's root and only then
+/// stores them all (see [`fused_runs`]): an optimizer step's `m'`, `v'` and `p'` read `m`,
+/// `v`, `p` and the gradient once, and each parameter is read only at the element written.
 #[derive(Clone, Debug)]
 pub struct Group {
     pub kernels: Vec<usize>,
     pub outer: Vec<usize>,
+    pub fused: bool,
 }
 
 /// The fusion plan of a program.
@@ -131,7 +138,7 @@ impl FusionPlan {
     /// group kernels into row loops (which turns some buffers into row scratch).
     pub fn new(p: &Program) -> FusionPlan {
         let mut storage = choose_storage(p);
-        let kernels = prune(p, form_kernels(p, &storage));
+        let kernels = hoist_param_readers(p, hoist_checks(prune(p, form_kernels(p, &storage))));
         let groups = form_groups(p, &kernels, &mut storage);
         FusionPlan {
             kernels,
@@ -291,6 +298,97 @@ fn form_kernels(p: &Program, storage: &[Storage]) -> Vec<Kernel> {
     kernels
 }
 
+/// Moves every check kernel as early as it can go: right after the kernels producing the
+/// buffers it reads, and after the previous check kernel. Checks keep their program order, so
+/// the first failing one is still the first failing instruction's; they still precede every
+/// reader of their gather (they only move earlier). Checking up front means an
+/// out-of-range index fails the run before any kernel writes into a donated buffer, so the
+/// updates after a training step's loss (whose cross-entropy gathers the labels) may alias
+/// their parameters (`alias.rs`, rule 6).
+fn hoist_checks(kernels: Vec<Kernel>) -> Vec<Kernel> {
+    let mut out: Vec<Kernel> = Vec::with_capacity(kernels.len());
+    let mut after_check = 0;
+    for k in kernels {
+        if k.kind != KernelKind::Check {
+            out.push(k);
+            continue;
+        }
+        let after_inputs = out
+            .iter()
+            .rposition(|o| o.kind != KernelKind::Check && k.inputs.contains(&o.root))
+            .map_or(0, |j| j + 1);
+        let at = after_inputs.max(after_check);
+        out.insert(at, k);
+        after_check = at + 1;
+    }
+    out
+}
+
+/// Moves a kernel reading a parameter (other than a loop writing an output) before the first earlier loop kernel that writes a
+/// program output of that parameter's type (which could otherwise not be written into the
+/// parameter's donated buffer, `alias.rs` rule 4), together with the kernels after that point
+/// it depends on. A training step's loss, computed after the updates but reading a parameter
+/// (the last layer's bias, fused into the loss reduction), then runs before them. Skipped
+/// when a check kernel lies in the way (checks keep their place before their readers) or the
+/// kernel depends on the writer itself.
+fn hoist_param_readers(p: &Program, kernels: Vec<Kernel>) -> Vec<Kernel> {
+    let np = p.params.len();
+    let mut is_output = vec![false; p.num_values()];
+    for o in &p.outputs {
+        is_output[o.index()] = true;
+    }
+    let mut out: Vec<Kernel> = Vec::with_capacity(kernels.len());
+    for k in kernels {
+        // Updates (loops writing an output) stay in place: they are what may alias.
+        let update = k.kind == KernelKind::Loop && is_output[k.root.index()];
+        let target = (k.kind != KernelKind::Check && !update)
+            .then(|| {
+                out.iter().position(|o| {
+                    o.kind == KernelKind::Loop
+                        && is_output[o.root.index()]
+                        && k.inputs
+                            .iter()
+                            .any(|q| q.index() < np && p.value_type(*q) == p.value_type(o.root))
+                })
+            })
+            .flatten();
+        let Some(t) = target else {
+            out.push(k);
+            continue;
+        };
+        if out[t..].iter().any(|o| o.kind == KernelKind::Check) {
+            out.push(k);
+            continue;
+        }
+        // The kernels from `t` on that `k` depends on, transitively.
+        let mut need: Vec<ValueId> = k.inputs.clone();
+        let mut moved = vec![false; out.len()];
+        for j in (t..out.len()).rev() {
+            if need.contains(&out[j].root) {
+                moved[j] = true;
+                need.extend(out[j].inputs.iter().copied());
+            }
+        }
+        if moved[t] {
+            out.push(k);
+            continue;
+        }
+        let tail: Vec<Kernel> = out.drain(t..).collect();
+        let (mut stay, mut go) = (Vec::new(), Vec::new());
+        for (j, kern) in tail.into_iter().enumerate() {
+            if moved[t + j] {
+                go.push(kern);
+            } else {
+                stay.push(kern);
+            }
+        }
+        out.extend(go);
+        out.push(k);
+        out.extend(stay);
+    }
+    out
+}
+
 /// The leading dims a kernel could share with a group, given the group's outer rank `k`:
 /// `Some(dims[..k])` if the kernel can iterate its first `k` dims outermost.
 fn outer_of(p: &Program, kern: &Kernel, k: usize) -> Option<Vec<usize>> {
@@ -357,7 +455,22 @@ fn form_groups(p: &Program, kernels: &[Kernel], storage: &mut [Storage]) -> Vec<
     let mut cur: Option<Group> = None;
     // Roots of the current group's kernels.
     let mut internal = Visited::new(p.num_values());
+    let run_end = fused_runs(p, kernels);
+    let mut skip_to = 0;
     for (i, kern) in kernels.iter().enumerate() {
+        if i < skip_to {
+            continue;
+        }
+        if run_end[i] > i + 1 {
+            groups.extend(cur.take());
+            groups.push(Group {
+                kernels: (i..run_end[i]).collect(),
+                outer: Vec::new(),
+                fused: true,
+            });
+            skip_to = run_end[i];
+            continue;
+        }
         if let Some(g) = cur.as_mut().filter(|g| !g.outer.is_empty()) {
             let fits = outer_of(p, kern, g.outer.len()).as_deref() == Some(&g.outer[..])
                 && aligned_reads(p, storage, kern.root, &g.outer, true, &internal, true);
@@ -375,6 +488,7 @@ fn form_groups(p: &Program, kernels: &[Kernel], storage: &mut [Storage]) -> Vec<
         cur = Some(Group {
             kernels: vec![i],
             outer: outer.unwrap_or_default(),
+            fused: false,
         });
         internal.next();
         internal.insert(kern.root);
@@ -385,7 +499,7 @@ fn form_groups(p: &Program, kernels: &[Kernel], storage: &mut [Storage]) -> Vec<
     let groups: Vec<Group> = groups
         .into_iter()
         .flat_map(|g| {
-            if g.kernels.len() >= 2 && g.outer.iter().product::<usize>() > 1 {
+            if g.fused || (g.kernels.len() >= 2 && g.outer.iter().product::<usize>() > 1) {
                 vec![g]
             } else {
                 g.kernels
@@ -393,6 +507,7 @@ fn form_groups(p: &Program, kernels: &[Kernel], storage: &mut [Storage]) -> Vec<
                     .map(|k| Group {
                         kernels: vec![k],
                         outer: Vec::new(),
+                        fused: false,
                     })
                     .collect()
             }
@@ -424,19 +539,102 @@ fn form_groups(p: &Program, kernels: &[Kernel], storage: &mut [Storage]) -> Vec<
         }
     }
     for g in &groups {
-        if g.outer.is_empty() {
+        if g.outer.is_empty() && !g.fused {
             continue;
         }
         for &j in &g.kernels {
             let r = kernels[j].root;
             if !escapes[r.index()] {
-                storage[r.index()] = Storage::Scratch {
-                    outer: g.outer.len(),
+                // A fused loop keeps such a root in a register (it is read only at the
+                // element computed): row scratch over every dim, one element, never stored.
+                let outer = if g.fused {
+                    p.value_type(r).shape.rank()
+                } else {
+                    g.outer.len()
                 };
+                storage[r.index()] = Storage::Scratch { outer };
             }
         }
     }
     groups
+}
+
+/// Whether a kernel is a loop computing an elementwise expression of its root's shape: every
+/// inlined instruction is `unary`, `binary`, `where`, `cast` of that shape (or a constant),
+/// and every buffer it reads has that shape or one element. Each buffer of the root's shape is
+/// then read exactly at the element being written.
+fn elementwise_loop(p: &Program, kern: &Kernel) -> bool {
+    if kern.kind != KernelKind::Loop {
+        return false;
+    }
+    let shape = &p.value_type(kern.root).shape;
+    let nodes_ok = kern.fused.iter().all(|&v| match p.inst(v) {
+        Some(inst) => match inst.op {
+            Op::Constant { .. } => true,
+            Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast => inst.ty.shape == *shape,
+            _ => false,
+        },
+        None => false,
+    });
+    nodes_ok
+        && kern.inputs.iter().all(|&b| {
+            let s = &p.value_type(b).shape;
+            s == shape || s.numel() == 1
+        })
+}
+
+/// Per kernel, the end of the fused run it starts (`i + 1` when it starts none): maximal runs
+/// of consecutive elementwise loop kernels (`elementwise_loop`) whose roots have one type,
+/// each joining kernel reading a buffer of the root's shape that the run already reads or
+/// writes (so unrelated kernels stay apart), the run reading at most `MAX_LEAVES` buffers.
+/// A kernel reading an earlier member's root reads it at the element being computed, where the
+/// fused loop has the value in a register (it is stored only after every root is computed).
+fn fused_runs(p: &Program, kernels: &[Kernel]) -> Vec<usize> {
+    let n = kernels.len();
+    let mut end: Vec<usize> = (1..=n).collect();
+    let mut i = 0;
+    while i < n {
+        if !elementwise_loop(p, &kernels[i]) {
+            i += 1;
+            continue;
+        }
+        let ty = p.value_type(kernels[i].root);
+        let mut touched: Vec<ValueId> = kernels[i].inputs.clone();
+        touched.push(kernels[i].root);
+        let mut j = i + 1;
+        while j < n {
+            let k = &kernels[j];
+            if !elementwise_loop(p, k) || p.value_type(k.root) != ty {
+                break;
+            }
+            let shares = k
+                .inputs
+                .iter()
+                .any(|b| p.value_type(*b).shape == ty.shape && touched.contains(b));
+            // A member root read in vector mode by an op computed per lane would be read at
+            // other indices than the memoised one: keep such kernels apart.
+            let reads_member = k
+                .inputs
+                .iter()
+                .any(|b| kernels[i..j].iter().any(|m| m.root == *b));
+            if reads_member && !k.fused.iter().all(|&v| inst_vectorizes(p, v)) {
+                break;
+            }
+            let mut t = touched.clone();
+            t.extend(k.inputs.iter().copied());
+            t.push(k.root);
+            t.sort_unstable();
+            t.dedup();
+            if !shares || t.len() > MAX_LEAVES {
+                break;
+            }
+            touched = t;
+            j += 1;
+        }
+        end[i] = j;
+        i = j;
+    }
+    end
 }
 
 /// A set of values cleared in O(1), so that visiting one kernel's expression costs its own
@@ -500,6 +698,24 @@ impl fmt::Display for FusionPlan {
     /// a `group` line before kernels that share an outer loop nest.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for g in &self.groups {
+            if g.fused {
+                write!(f, "fused kernels")?;
+                for k in &g.kernels {
+                    write!(f, " {k}")?;
+                }
+                write!(f, " in one loop")?;
+                let kept: Vec<String> = g
+                    .kernels
+                    .iter()
+                    .map(|&k| self.kernels[k].root)
+                    .filter(|r| matches!(self.storage[r.index()], Storage::Scratch { .. }))
+                    .map(|r| r.to_string())
+                    .collect();
+                if !kept.is_empty() {
+                    write!(f, "; in registers {}", kept.join(" "))?;
+                }
+                writeln!(f)?;
+            }
             if g.kernels.len() > 1 && !g.outer.is_empty() {
                 let rows: Vec<String> = g.outer.iter().map(|d| d.to_string()).collect();
                 let scratch: Vec<String> = g

@@ -340,27 +340,3 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         }
     }
 }
-
-/// Whether `u` on operands of dtype `d` (one of the vector dtypes) has a four-lane lowering.
-pub(super) fn unary_vectorizes(u: UnaryOp, d: DType) -> bool {
-    use UnaryOp as U;
-    match u {
-        U::Not => d == DType::Bool,
-        U::Neg | U::Abs | U::Relu | U::Sign | U::Floor | U::Ceil | U::Round => {
-            matches!(d, DType::F32 | DType::I32)
-        }
-        U::Exp | U::Log | U::Sqrt | U::Rsqrt | U::Reciprocal => d == DType::F32,
-        U::Tanh | U::Sigmoid | U::Erf | U::Sin | U::Cos | U::Softplus => d == DType::F32,
-    }
-}
-
-/// Whether `op` on operands of dtype `d` (one of the vector dtypes) has a four-lane lowering.
-pub(super) fn binary_vectorizes(op: BinaryOp, d: DType) -> bool {
-    use BinaryOp as B;
-    match op {
-        // x86 has no vector integer division.
-        B::Div => d != DType::I32,
-        B::Add | B::Sub | B::Mul | B::Pow | B::Max | B::Min => true,
-        B::Eq | B::Ne | B::Lt | B::Le | B::Gt | B::Ge | B::And | B::Or => true,
-    }
-}

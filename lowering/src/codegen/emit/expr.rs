@@ -2,10 +2,10 @@
 //! operands, memoised per loop body. [`KernelEmitter::compute_inst`] is the one match over
 //! [`Op`] that lowers each instruction; the per-op work is in the sibling modules.
 
-use super::arith::{binary_vectorizes, unary_vectorizes};
 use super::memory::{permute_idx, slice_idx};
-use super::{cg, vec_dtype, KernelEmitter, Mode, R};
+use super::{cg, KernelEmitter, Mode, R};
 use crate::codegen::index::Idx;
+use crate::codegen::kernel::inst_vectorizes;
 use crate::op::Op;
 use crate::program::ValueId;
 use cranelift_codegen::ir::Value;
@@ -29,36 +29,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     /// Whether instruction `v` has a four-lane lowering (otherwise vector mode computes it
     /// once per lane).
     pub(super) fn vec_ok(&self, v: ValueId) -> bool {
-        let Some(inst) = self.p.inst(v) else {
-            return true;
-        };
-        let d = inst.ty.dtype;
-        // A concat's operands all have its dtype; checking one keeps a cut concat of many
-        // operands from costing all of them in every piece.
-        let args = if let Op::Concat { .. } = inst.op {
-            &inst.args[..1]
-        } else {
-            &inst.args[..]
-        };
-        if !vec_dtype(d) || !args.iter().all(|a| vec_dtype(self.p.value_type(*a).dtype)) {
-            return false;
-        }
-        match &inst.op {
-            Op::Unary(u) => unary_vectorizes(*u, d),
-            Op::Binary(bop) => binary_vectorizes(*bop, self.p.value_type(inst.args[0]).dtype),
-            Op::Where
-            | Op::Cast
-            | Op::Constant { .. }
-            | Op::Reshape { .. }
-            | Op::Permute { .. }
-            | Op::Expand { .. }
-            | Op::Slice { .. }
-            | Op::Concat { .. }
-            | Op::Pad { .. } => true,
-            Op::Iota { .. } | Op::Gather { .. } | Op::IndexSelect { .. } => false,
-            Op::RandomUniform => false,
-            Op::Reduce { .. } | Op::MatMul | Op::ScatterAdd { .. } => false,
-        }
+        inst_vectorizes(self.p, v)
     }
 
     /// Computes instruction `v` at `idx` from its operands.

@@ -4,6 +4,7 @@
 use super::{cg, row_strides, vec_dtype, KernelEmitter, Mode, LANES, R};
 use crate::codegen::index::{Idx, Var};
 use crate::codegen::kernel::checked_axis;
+use crate::codegen::plan::Storage;
 use crate::codegen::segments::{concat_cuts, Cuts};
 use crate::op::Op;
 use crate::program::ValueId;
@@ -75,6 +76,67 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             }
         }
         self.loop_nest(root, &idx, &looped)
+    }
+
+    /// A fused group (`plan::Group::fused`): elementwise loop kernels whose `roots` share one
+    /// type, as one loop (flat when every root allows it, vectorised as a loop kernel) whose
+    /// body computes every root at the element, then stores them all. A root read by a later
+    /// one is found memoised at the same index (the plan allows only such reads), and every
+    /// buffer the group reads is loaded before any store of the element, so an output may be
+    /// written into the buffer of a parameter any member reads at that element.
+    pub(super) fn fused_loop(&mut self, roots: &[ValueId]) -> R<()> {
+        let Some(&first) = roots.first() else {
+            return Ok(());
+        };
+        let ty = self.p.value_type(first).clone();
+        if ty.shape.numel() == 0 {
+            return Ok(());
+        }
+        let dims = ty.shape.dims().to_vec();
+        let flat = flat_dims(&dims, 0) && roots.iter().all(|&r| self.flattenable(r, 0));
+        let (idx, looped) = self.loop_index(&dims, &[], flat);
+        let out_off = idx
+            .iter()
+            .zip(&row_strides(&ty.shape))
+            .fold(Idx::konst(0), |acc, (i, s)| acc.add(&i.scale(*s)));
+        let vectorize = vec_dtype(ty.dtype)
+            && looped
+                .last()
+                .is_some_and(|&v| self.ext[v as usize] >= LANES as usize);
+        let body = |e: &mut Self, mode: Mode| -> R<()> {
+            e.clear_memo();
+            e.pending = roots.to_vec();
+            let mut vals = Vec::with_capacity(roots.len());
+            for &r in roots {
+                vals.push(e.compute(r, &idx, mode)?);
+            }
+            e.pending.clear();
+            for (&r, v) in roots.iter().zip(vals) {
+                // A root read only inside the loop lives in a register (`Storage::Scratch`).
+                if !matches!(e.plan.storage[r.index()], Storage::Scratch { .. }) {
+                    e.store(r, &out_off, v, mode)?;
+                }
+            }
+            Ok(())
+        };
+        let Some((&inner, outer)) = looped.split_last() else {
+            return body(self, Mode::Scalar);
+        };
+        let n = self.ext[inner as usize] as i64;
+        self.nest(outer, &mut |e| {
+            let nv = if vectorize { n - n % LANES } else { 0 };
+            e.counted_loop(0, nv, LANES, &mut |e, i| {
+                e.bind(inner, i);
+                e.lane = Some(inner);
+                body(e, Mode::Vector)?;
+                e.lane = None;
+                Ok(())
+            })?;
+            e.counted_loop(nv, n, 1, &mut |e, i| {
+                e.bind(inner, i);
+                body(e, Mode::Scalar)
+            })
+        })
     }
 
     /// The index and loop variables of a loop nest over `dims` whose leading dims are

@@ -66,6 +66,11 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     }
 
     pub(super) fn load(&mut self, v: ValueId, idx: &[Idx], mode: Mode) -> R<Value> {
+        if self.pending.contains(&v) {
+            return Err(cg(format!(
+                "fused loop reads {v} before storing it (not at the element computed)"
+            )));
+        }
         let ty = self.p.value_type(v).clone();
         let base = self.bases.get(&mut self.b, v)?;
         let st = row_strides(&ty.shape);

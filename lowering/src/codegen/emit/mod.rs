@@ -34,6 +34,7 @@ mod scatter;
 
 use super::bases::Bases;
 use super::index::{Idx, Var};
+use super::kernel::vec_dtype;
 use super::math::MathEmitter;
 use super::plan::{FusionPlan, Kernel, KernelKind, Storage};
 use super::segments::Part;
@@ -58,10 +59,6 @@ type R<T> = Result<T, Error>;
 
 fn cg(msg: impl Into<String>) -> Error {
     Error::Codegen(msg.into())
-}
-
-fn vec_dtype(d: DType) -> bool {
-    matches!(d, DType::F32 | DType::I32 | DType::Bool)
 }
 
 fn scalar_ty(d: DType) -> Type {
@@ -102,6 +99,9 @@ pub(crate) struct KernelEmitter<'a, 'f, 'm, M: Module> {
     /// The pieces of a cut loop this function runs (`segments::parts`), when the
     /// group's one kernel is split over several functions.
     part: Option<Part<'a>>,
+    /// Roots of a fused loop computed but not yet stored in the current element: loading one
+    /// would read a stale value (a reader must find it memoised), so it is an error.
+    pending: Vec<ValueId>,
 }
 
 impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
@@ -114,6 +114,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         slot_of: &'a HashMap<ValueId, usize>,
         kernels: &[&Kernel],
         outer: &[usize],
+        fused: bool,
         part: Option<Part<'a>>,
         concat_starts: &'a mut HashMap<ValueId, Vec<i64>>,
         mut b: FunctionBuilder<'f>,
@@ -141,7 +142,16 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             memo: HashMap::new(),
             concat_starts,
             part,
+            pending: Vec::new(),
         };
+        if fused {
+            let roots: Vec<ValueId> = kernels.iter().map(|k| k.root).collect();
+            e.fused_loop(&roots)?;
+            e.b.ins().return_(&[]);
+            e.b.seal_all_blocks();
+            e.b.finalize(tcfg);
+            return Ok(());
+        }
         let mut outer_idx = Vec::with_capacity(outer.len());
         let mut outer_vars = Vec::new();
         for &n in outer {
