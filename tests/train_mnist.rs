@@ -5,8 +5,6 @@
 #[path = "support/mod.rs"]
 mod support;
 
-// The example also builds an MLP, which these tests do not use.
-#[allow(dead_code)]
 #[path = "../examples/train_mnist/model.rs"]
 mod model;
 
