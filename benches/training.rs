@@ -12,7 +12,10 @@
 //! `cnn_step`: the LTC tutorial's network (`examples/train_mnist/model.rs`) on 28x28 inputs,
 //! batch 64, one full training step (forward, backward, Adadelta, `mark_step`), one
 //! thread: about 4.58 GFLOP (conv2's forward, weight and input gradients dominate).
-//! Same-run baselines: `fma_limit` for those FLOPs and the reference backend.
+//! Same-run baselines: `fma_limit` for those FLOPs, `ndarray_im2col_hand` (the step written by
+//! hand with ndarray: im2col + `dot`, col2im, argmax pooling, Adadelta;
+//! `benches/common/cnn_ndarray.rs`), and the reference backend (with
+//! `TRAINING_BENCH_REFERENCE=1`; opt-in because an interpreted step is slow).
 //!
 //! Run: `cargo bench --bench training` (figures in BENCHMARKS.md).
 
@@ -21,7 +24,10 @@ use lazyjit::{autograd, config, BackendKind, LazyTensor, Result};
 use ndarray::{Array1, Array2, Axis};
 use std::time::Duration;
 
+#[path = "common/cnn_ndarray.rs"]
+mod cnn_ndarray;
 mod common;
+use cnn_ndarray::NdCnn;
 use common::fma::{fma_flops, fma_isa};
 
 #[path = "../examples/train_mnist/model.rs"]
@@ -246,6 +252,12 @@ fn cnn_step(c: &mut Criterion) {
     let mut g = c.benchmark_group("cnn_step");
     g.sample_size(10);
     g.bench_function("fma_limit", |b| b.iter(|| black_box(fma_flops(flops))));
+    let mut nd = NdCnn::new(
+        scaled(64 * 28 * 28, 7, 0.5),
+        (0..64).map(|i| i % 10).collect(),
+        |n, k| scaled(n, n as u32, k / 2.0),
+    );
+    g.bench_function("ndarray_im2col_hand", |b| b.iter(|| black_box(nd.step())));
     let net = Net::new(ModelKind::Cnn, 28, 28, 1).unwrap();
     let (mut opt, _) = optimizer(&net, 1.0, 0.7).unwrap();
     g.bench_function("lazyjit_autograd", |b| {
