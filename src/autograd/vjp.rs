@@ -27,7 +27,8 @@ pub(crate) fn vjp(
     Ok(match op {
         Op::Unary(u) => vec![unary(*u, x, out, g)?],
         Op::Binary(b) => binary(*b, x, &inputs[1], out, g)?,
-        Op::Reduce { op, axes, keepdim } => vec![reduce(*op, axes, *keepdim, x, out, g)?],
+        // `keepdim` needs no case: the gradient is reshaped to the kept form either way.
+        Op::Reduce { op, axes, .. } => vec![reduce(*op, axes, x, out, g)?],
         Op::Where => {
             let (c, a, b) = (&inputs[0], &inputs[1], &inputs[2]);
             let zero = zeros(g.ty())?;
@@ -52,11 +53,8 @@ pub(crate) fn vjp(
             vec![Some(permute_folded(g, &inverse)?)]
         }
         Op::Expand { .. } => vec![Some(unbroadcast(g, x.shape())?)],
-        Op::Slice {
-            starts,
-            stops,
-            steps,
-        } => vec![Some(unslice(g, x.shape(), starts, stops, steps)?)],
+        // The gradient's own extent along each axis says where the slice ended.
+        Op::Slice { starts, steps, .. } => vec![Some(unslice(g, x.shape(), starts, steps)?)],
         Op::Concat { axis } => {
             let mut start = 0;
             let mut grads = Vec::with_capacity(inputs.len());
@@ -236,7 +234,6 @@ fn binary(
 fn reduce(
     op: ReduceOp,
     axes: &[usize],
-    keepdim: bool,
     x: &LazyTensor,
     y: &LazyTensor,
     g: &LazyTensor,
@@ -278,7 +275,6 @@ fn reduce(
         }
         ReduceOp::ArgMax | ReduceOp::ArgMin => return Ok(None),
     };
-    let _ = keepdim; // `kept` already describes both forms
     Ok(Some(d))
 }
 
@@ -384,10 +380,8 @@ fn unslice(
     g: &LazyTensor,
     shape: &[usize],
     starts: &[usize],
-    stops: &[usize],
     steps: &[usize],
 ) -> Result<LazyTensor> {
-    let _ = stops; // the gradient's own length along each axis says where the slice ended
     let mut t = g.clone();
     for (axis, (&start, &step)) in starts.iter().zip(steps).enumerate() {
         if step > 1 {
