@@ -1,6 +1,6 @@
 //! [`Adadelta`].
 
-use super::{check_params, check_range, zeros_like_data, Optimizer, StepValue};
+use super::{check_non_negative, check_params, check_range, zeros_like_data, Optimizer, StepValue};
 use crate::autograd::NoGradGuard;
 use crate::error::{Result, SourceLoc};
 use crate::tensor::LazyTensor;
@@ -68,18 +68,16 @@ impl Adadelta {
     pub fn new(params: Vec<LazyTensor>, config: AdadeltaConfig) -> Result<Adadelta> {
         let loc = SourceLoc::caller();
         let op = "Adadelta::new";
-        check_range(op, "lr", config.lr, 0.0, f64::INFINITY, true, loc)?;
-        check_range(op, "rho", config.rho, 0.0, 1.0, false, loc)?;
-        check_range(op, "eps", config.eps, 0.0, f64::INFINITY, true, loc)?;
-        check_range(
+        check_non_negative(
             op,
-            "weight_decay",
-            config.weight_decay,
-            0.0,
-            f64::INFINITY,
-            true,
+            &[
+                ("lr", config.lr),
+                ("eps", config.eps),
+                ("weight_decay", config.weight_decay),
+            ],
             loc,
         )?;
+        check_range(op, "rho", config.rho, 0.0, 1.0, false, loc)?;
         let params = check_params(op, params, loc)?;
         let state = vec![None; params.len()];
         Ok(Adadelta {

@@ -1,6 +1,6 @@
 //! [`Adam`] and [`AdamW`].
 
-use super::{check_params, check_range, zeros_like_data, Optimizer, StepValue};
+use super::{check_non_negative, check_params, check_range, zeros_like_data, Optimizer, StepValue};
 use crate::autograd::NoGradGuard;
 use crate::error::{Result, SourceLoc};
 use crate::tensor::LazyTensor;
@@ -59,19 +59,17 @@ impl AdamImpl {
         decoupled: bool,
         loc: SourceLoc,
     ) -> Result<AdamImpl> {
-        check_range(op, "lr", config.lr, 0.0, f64::INFINITY, true, loc)?;
-        check_range(op, "beta1", config.betas.0, 0.0, 1.0, true, loc)?;
-        check_range(op, "beta2", config.betas.1, 0.0, 1.0, true, loc)?;
-        check_range(op, "eps", config.eps, 0.0, f64::INFINITY, true, loc)?;
-        check_range(
+        check_non_negative(
             op,
-            "weight_decay",
-            config.weight_decay,
-            0.0,
-            f64::INFINITY,
-            true,
+            &[
+                ("lr", config.lr),
+                ("eps", config.eps),
+                ("weight_decay", config.weight_decay),
+            ],
             loc,
         )?;
+        check_range(op, "beta1", config.betas.0, 0.0, 1.0, true, loc)?;
+        check_range(op, "beta2", config.betas.1, 0.0, 1.0, true, loc)?;
         let params = check_params(op, params, loc)?;
         let n = params.len();
         Ok(AdamImpl {

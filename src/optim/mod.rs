@@ -113,6 +113,14 @@ fn check_range(
     }
 }
 
+/// Checks hyperparameters that must be finite and non-negative (`[0, ∞)`).
+fn check_non_negative(op: &'static str, values: &[(&str, f64)], loc: SourceLoc) -> Result<()> {
+    for &(name, v) in values {
+        check_range(op, name, v, 0.0, f64::INFINITY, true, loc)?;
+    }
+    Ok(())
+}
+
 /// A zero-filled data tensor of `p`'s type: the initial optimizer state. Data rather than a
 /// constant, so the first step records the same graph as the later ones.
 fn zeros_like_data(p: &LazyTensor) -> Result<LazyTensor> {

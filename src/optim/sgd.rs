@@ -1,6 +1,6 @@
 //! [`Sgd`]: stochastic gradient descent with momentum, Nesterov momentum and weight decay.
 
-use super::{check_params, check_range, zeros_like_data, Optimizer, StepValue};
+use super::{check_non_negative, check_params, zeros_like_data, Optimizer, StepValue};
 use crate::autograd::NoGradGuard;
 use crate::error::{Error, Result, SourceLoc};
 use crate::tensor::LazyTensor;
@@ -69,23 +69,13 @@ impl Sgd {
     pub fn new(params: Vec<LazyTensor>, config: SgdConfig) -> Result<Sgd> {
         let loc = SourceLoc::caller();
         let op = "Sgd::new";
-        check_range(op, "lr", config.lr, 0.0, f64::INFINITY, true, loc)?;
-        check_range(
+        check_non_negative(
             op,
-            "momentum",
-            config.momentum,
-            0.0,
-            f64::INFINITY,
-            true,
-            loc,
-        )?;
-        check_range(
-            op,
-            "weight_decay",
-            config.weight_decay,
-            0.0,
-            f64::INFINITY,
-            true,
+            &[
+                ("lr", config.lr),
+                ("momentum", config.momentum),
+                ("weight_decay", config.weight_decay),
+            ],
             loc,
         )?;
         if config.nesterov && config.momentum == 0.0 {
