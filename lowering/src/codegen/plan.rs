@@ -693,6 +693,18 @@ fn collect(
     fused.push(v);
 }
 
+impl FusionPlan {
+    /// The roots of `g`'s kernels that live in row scratch or registers, as text.
+    fn scratch_roots(&self, g: &Group) -> Vec<String> {
+        g.kernels
+            .iter()
+            .map(|&k| self.kernels[k].root)
+            .filter(|r| matches!(self.storage[r.index()], Storage::Scratch { .. }))
+            .map(|r| r.to_string())
+            .collect()
+    }
+}
+
 impl fmt::Display for FusionPlan {
     /// One line per kernel: `kernel k (loop) -> %root: fuses %a %b ...; reads %x %y`, with
     /// a `group` line before kernels that share an outer loop nest.
@@ -704,13 +716,7 @@ impl fmt::Display for FusionPlan {
                     write!(f, " {k}")?;
                 }
                 write!(f, " in one loop")?;
-                let kept: Vec<String> = g
-                    .kernels
-                    .iter()
-                    .map(|&k| self.kernels[k].root)
-                    .filter(|r| matches!(self.storage[r.index()], Storage::Scratch { .. }))
-                    .map(|r| r.to_string())
-                    .collect();
+                let kept = self.scratch_roots(g);
                 if !kept.is_empty() {
                     write!(f, "; in registers {}", kept.join(" "))?;
                 }
@@ -718,13 +724,7 @@ impl fmt::Display for FusionPlan {
             }
             if g.kernels.len() > 1 && !g.outer.is_empty() {
                 let rows: Vec<String> = g.outer.iter().map(|d| d.to_string()).collect();
-                let scratch: Vec<String> = g
-                    .kernels
-                    .iter()
-                    .map(|&k| self.kernels[k].root)
-                    .filter(|r| matches!(self.storage[r.index()], Storage::Scratch { .. }))
-                    .map(|r| r.to_string())
-                    .collect();
+                let scratch = self.scratch_roots(g);
                 write!(f, "group of kernels")?;
                 for k in &g.kernels {
                     write!(f, " {k}")?;

@@ -1,14 +1,14 @@
 //! Loop nests: counted loops, loop kernels (flat, cut at concat seams, vectorised over the
 //! innermost dim) and check kernels.
 
-use super::{cg, row_strides, vec_dtype, KernelEmitter, Mode, LANES, R};
+use super::{cg, row_major_offset, vec_dtype, KernelEmitter, Mode, LANES, R};
 use crate::codegen::index::{Idx, Var};
 use crate::codegen::kernel::checked_axis;
 use crate::codegen::plan::Storage;
 use crate::codegen::segments::{concat_cuts, Cuts};
 use crate::op::Op;
 use crate::program::ValueId;
-use crate::types::Shape;
+use crate::types::{DType, Shape};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 use cranelift_module::Module;
@@ -95,14 +95,8 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let dims = ty.shape.dims().to_vec();
         let flat = flat_dims(&dims, 0) && roots.iter().all(|&r| self.flattenable(r, 0));
         let (idx, looped) = self.loop_index(&dims, &[], flat);
-        let out_off = idx
-            .iter()
-            .zip(&row_strides(&ty.shape))
-            .fold(Idx::konst(0), |acc, (i, s)| acc.add(&i.scale(*s)));
-        let vectorize = vec_dtype(ty.dtype)
-            && looped
-                .last()
-                .is_some_and(|&v| self.ext[v as usize] >= LANES as usize);
+        let out_off = row_major_offset(&idx, &ty.shape);
+        let vectorize = self.vectorizes(ty.dtype, &looped);
         let body = |e: &mut Self, mode: Mode| -> R<()> {
             e.clear_memo();
             e.pending = roots.to_vec();
@@ -176,6 +170,15 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
 
     /// Loops over `looped` (outermost first; the innermost vectorised when long enough),
     /// computing and storing `root` at `idx`.
+    /// Whether a loop nest over `looped` storing `dtype` runs its innermost loop in vectors:
+    /// a vector dtype and an innermost extent of at least one vector.
+    fn vectorizes(&self, dtype: DType, looped: &[Var]) -> bool {
+        vec_dtype(dtype)
+            && looped
+                .last()
+                .is_some_and(|&v| self.ext[v as usize] >= LANES as usize)
+    }
+
     pub(super) fn loop_nest(&mut self, root: ValueId, idx: &[Idx], looped: &[Var]) -> R<()> {
         self.loop_nest_of(root, root, idx, looped)
     }
@@ -191,15 +194,8 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         looped: &[Var],
     ) -> R<()> {
         let ty = self.p.value_type(root);
-        let out_off = self
-            .strip(root, idx)
-            .iter()
-            .zip(&row_strides(&ty.shape))
-            .fold(Idx::konst(0), |acc, (i, s)| acc.add(&i.scale(*s)));
-        let vectorize = vec_dtype(ty.dtype)
-            && looped
-                .last()
-                .is_some_and(|&v| self.ext[v as usize] >= LANES as usize);
+        let out_off = row_major_offset(&self.strip(root, idx), &ty.shape);
+        let vectorize = self.vectorizes(ty.dtype, looped);
         let Some((&inner, outer)) = looped.split_last() else {
             self.clear_memo();
             let val = self.value_at(root, src, idx, Mode::Scalar)?;

@@ -82,6 +82,13 @@ fn row_strides(s: &Shape) -> Vec<i64> {
     s.strides().into_iter().map(|x| x as i64).collect()
 }
 
+/// The row-major element offset of multi-index `idx` in `shape`.
+fn row_major_offset(idx: &[Idx], shape: &Shape) -> Idx {
+    idx.iter()
+        .zip(&row_strides(shape))
+        .fold(Idx::konst(0), |acc, (i, s)| acc.add(&i.scale(*s)))
+}
+
 pub(crate) struct KernelEmitter<'a, 'f, 'm, M: Module> {
     p: &'a Program,
     plan: &'a FusionPlan,

@@ -3,7 +3,7 @@
 //! reference interpreter (`reference/random.rs`), so results agree bit for bit. Scalar only:
 //! vector mode computes it once per lane.
 
-use super::{cg, row_strides, KernelEmitter, Mode, R};
+use super::{cg, row_major_offset, KernelEmitter, Mode, R};
 use crate::codegen::index::Idx;
 use crate::program::ValueId;
 use crate::reference::random::{M0, M1, W0, W1};
@@ -21,10 +21,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         idx: &[Idx],
     ) -> R<Value> {
         let ty = self.p.value_type(v).clone();
-        let flat = idx
-            .iter()
-            .zip(&row_strides(&ty.shape))
-            .fold(Idx::konst(0), |acc, (i, s)| acc.add(&i.scale(*s)));
+        let flat = row_major_offset(idx, &ty.shape);
         let i = self.idx_value(&flat);
         let s = self.compute_or_load(seed, &[], Mode::Scalar)?;
         let o = self.compute_or_load(offset, &[], Mode::Scalar)?;
