@@ -82,6 +82,15 @@ pub enum Error {
     /// A configuration value is invalid (an unknown backend name, an unparsable number).
     #[error("configuration: {0}")]
     Config(String),
+    /// A compiled function ([`crate::CompiledFn`]) was called with inputs (or output
+    /// tensors) that do not fit its signature: the message names what it takes and what
+    /// it got.
+    #[error("compiled function {function}: {message} (called at {location})")]
+    Function {
+        function: String,
+        message: String,
+        location: SourceLoc,
+    },
     /// A dataset file is missing, unreadable, truncated or malformed.
     #[error("{path}: {message}")]
     Dataset { path: String, message: String },
@@ -124,7 +133,8 @@ impl Error {
             Error::Op { location, .. }
             | Error::Compile { location, .. }
             | Error::Execute { location, .. }
-            | Error::Data { location, .. } => Some(*location),
+            | Error::Data { location, .. }
+            | Error::Function { location, .. } => Some(*location),
             Error::Config(_) | Error::Dataset { .. } | Error::Checkpoint { .. } => None,
         }
     }

@@ -15,6 +15,7 @@ pub mod data;
 pub mod dump;
 pub mod error;
 pub mod executor;
+mod function;
 pub mod ir;
 pub mod metrics;
 pub mod nn;
@@ -29,6 +30,7 @@ pub use executor::{
     last_sync, recompile_explanations, wait_device_ops, CachedComputation, Difference,
     RecompileExplanation, SyncInfo,
 };
+pub use function::{compile, ArgValue, CompiledFn, CompiledFnStats, FnArg, InputType, VersionInfo};
 pub use lazyjit_lowering as lowering;
 pub use lazyjit_lowering::{DType, Scalar};
 pub use ops::ScalarArg;

@@ -90,10 +90,16 @@ pub enum Counter {
     /// `"donated"`: parameter buffers donated to a computation, which wrote an output into
     /// them in place (see `docs/executor.md`, "Buffer donation").
     Donated,
+    /// `"fn_trace"`: traces of a compiled function's closure ([`crate::CompiledFn`]), one
+    /// per new input signature.
+    FnTrace,
+    /// `"fn_evict"`: traced versions of compiled functions evicted (beyond
+    /// [`crate::CompiledFn::max_versions`]).
+    FnEvict,
 }
 
 /// Number of well-known counters.
-const NUM_COUNTERS: usize = 17;
+const NUM_COUNTERS: usize = 19;
 
 impl Counter {
     /// Every well-known counter, in declaration order (`ALL[c as usize] == c`).
@@ -115,6 +121,8 @@ impl Counter {
         Counter::Fallback,
         Counter::Error,
         Counter::Donated,
+        Counter::FnTrace,
+        Counter::FnEvict,
     ];
 
     /// The counter's name in reports and for [`counter_value`], e.g. `"cache_hit"`.
@@ -138,6 +146,8 @@ impl Counter {
             Counter::Fallback => "fallback",
             Counter::Error => "error",
             Counter::Donated => "donated",
+            Counter::FnTrace => "fn_trace",
+            Counter::FnEvict => "fn_evict",
         }
     }
 

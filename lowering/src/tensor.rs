@@ -546,6 +546,27 @@ impl Tensor {
         &mut self.buf
     }
 
+    /// Overwrites the elements with `src`'s, which must be of the same type (no allocation).
+    ///
+    /// ```
+    /// use lazyjit_lowering::Tensor;
+    /// let mut a = Tensor::from_vec(vec![2], vec![1i64, 2]).unwrap();
+    /// a.copy_from(&Tensor::from_vec(vec![2], vec![7i64, 8]).unwrap()).unwrap();
+    /// assert_eq!(a.as_slice::<i64>().unwrap(), &[7, 8]);
+    /// assert!(a.copy_from(&Tensor::scalar(1i64)).is_err());
+    /// ```
+    pub fn copy_from(&mut self, src: &Tensor) -> Result<(), Error> {
+        if self.ty != src.ty {
+            return Err(Error::Input(format!(
+                "copy of a {} tensor into a {} tensor",
+                src.ty, self.ty
+            )));
+        }
+        // Same type, so the same byte length, and the bytes are valid elements of it.
+        self.buf.as_bytes_mut().copy_from_slice(src.buf.as_bytes());
+        Ok(())
+    }
+
     fn check_dtype<T: Element>(&self) -> Result<(), Error> {
         if T::DTYPE == self.ty.dtype {
             Ok(())

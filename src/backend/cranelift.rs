@@ -20,6 +20,10 @@ impl Computation for Compiled {
         Compiled::run(self, inputs)
     }
 
+    fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), Error> {
+        Compiled::run_into(self, inputs, outputs)
+    }
+
     fn aliasable(&self) -> &[Option<usize>] {
         Compiled::aliasable(self)
     }

@@ -42,6 +42,33 @@ pub trait Computation: Send + Sync {
     /// outputs in order.
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, Error>;
 
+    /// Runs like [`Computation::run`], writing into caller-owned `outputs` (one per program
+    /// output, of its exact type). The default runs and moves the results in; the Cranelift
+    /// backend writes into the given buffers directly, allocating nothing.
+    fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), Error> {
+        let p = self.program();
+        if outputs.len() != p.outputs.len() {
+            return Err(Error::Input(format!(
+                "the program has {} outputs, got {} output tensors",
+                p.outputs.len(),
+                outputs.len()
+            )));
+        }
+        for (i, (o, t)) in p.outputs.iter().zip(outputs.iter()).enumerate() {
+            if t.ty() != p.value_type(*o) {
+                return Err(Error::Input(format!(
+                    "output {i} ({o}) is {} but the output tensor is {}",
+                    p.value_type(*o),
+                    t.ty()
+                )));
+            }
+        }
+        for (slot, t) in outputs.iter_mut().zip(self.run(inputs)?) {
+            *slot = t;
+        }
+        Ok(())
+    }
+
     /// Per output, the parameter whose buffer the output may be written into when that
     /// parameter is donated ([`Computation::run_in_place`]). The default: none.
     fn aliasable(&self) -> &[Option<usize>] {

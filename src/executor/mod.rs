@@ -147,136 +147,161 @@ pub(crate) fn compute(roots: &[Arc<Node>], loc: SourceLoc) -> Result<Outputs> {
     let t0 = Instant::now();
     metrics::inc(Counter::Sync);
     let cfg = config::get();
-    let backend = backend::get_ref(cfg.backend);
+    let st = lock(&EXEC.state);
+    let (mut st, g) = settled_walk(st, roots, &cfg, loc)?;
+    let (c, compile_time, te) = lookup_or_compile(&mut st, &g, roots, &cfg, t0)?;
+    let donated = donate(&*c, &g, &cfg);
+    drop(st);
+    let hash = g.hash;
+    run(c, &g, roots, hash, loc, compile_time, te, &cfg, donated)
+}
 
-    let (computation, graph_hash, info_compile, donated) = {
-        let mut st = lock(&EXEC.state);
-        let evicted = st.cache.set_capacity(cfg.cache_capacity);
-        metrics::add(Counter::CacheEvict, evicted as u64);
-        // A donated leaf whose buffer was already written into when this walk began.
-        let mut done_before: Option<*const Node> = None;
-        let g = loop {
-            st.epoch += 1;
-            let epoch = st.epoch;
-            let g = graph::walk(roots, epoch);
-            // A leaf whose buffer another thread's computation is overwriting (or has just
-            // overwritten: the state changes outside the sync lock, so a leaf seen in flight
-            // during the walk may be done by now). That computation computes the roots above
-            // the leaf, so wait for it and walk again: the roots are parameters then.
-            let Some(n) = g.donated_param() else { break g };
-            if done_before == Some(Arc::as_ptr(n)) {
-                // Unreachable by the donation rule (only this graph's roots lead to a donated
-                // leaf, and they are computed before it is marked done); never read it.
-                return Err(Error::data(
-                    "sync",
-                    "a pending graph reads a buffer donated to another computation (please report this)",
-                    loc,
-                ));
-            }
-            if n.donation() == Donation::Done {
-                done_before = Some(Arc::as_ptr(n));
-            }
-            st = wait_for_donation(st, n);
-        };
-        metrics::record_value(Metric::GraphSize, g.insts.len() as f64);
-        let hash = g.hash;
-        let hit = match st.cache.get((hash, cfg.backend)) {
-            Some(e) if g.matches(e.computation.program()) => {
-                e.hits += 1;
-                Some(e.computation.clone())
-            }
-            Some(_) => {
-                metrics::inc_named("cache_collision");
-                None
-            }
-            None => None,
-        };
-        match hit {
-            Some(c) => {
-                metrics::inc(Counter::CacheHit);
-                let t1 = Instant::now();
-                metrics::record(Metric::Trace, t1 - t0);
-                let donated = donate(&*c, &g, &cfg);
-                drop(st);
-                return run(c, &g, roots, hash, loc, None, t1, &cfg, donated);
-            }
-            None => {
-                let sites: Vec<SourceLoc> = roots.iter().map(|r| r.loc).collect();
-                metrics::inc(Counter::CacheMiss);
-                let tc = Instant::now();
-                metrics::record(Metric::Trace, tc - t0);
-                let program = g.to_program();
-                let value_locs = g.value_locs();
-                let tc = Instant::now();
-                let c =
-                    backend
-                        .compile(&program, cfg.opt_level)
-                        .map_err(|source| Error::Compile {
-                            graph_hash: hash,
-                            location: sites[0],
-                            source,
-                        })?;
-                let compiled_at = Instant::now();
-                let compile_time = compiled_at - tc;
-                metrics::inc(Counter::Compile);
-                metrics::record(Metric::Compile, compile_time);
-                let explanation = st
-                    .cache
-                    .same_sites(&sites, (hash, cfg.backend), |k| k.1 == cfg.backend)
-                    .map(|((prev, _), e)| {
-                        let (differences, more) =
-                            explain::diff(e.computation.program(), &program, &value_locs);
-                        RecompileExplanation {
-                            graph_hash: hash,
-                            previous_hash: prev,
-                            roots: sites.clone(),
-                            differences,
-                            more,
-                            compile_time,
-                        }
-                    });
-                if cfg.debug >= 1 {
-                    eprintln!(
-                        "lazyjit: compiled graph {hash:016x}: {} nodes, {} inputs, {} outputs, {:.3} ms ({} backend)",
-                        program.insts.len(),
-                        program.params.len(),
-                        program.outputs.len(),
-                        compile_time.as_secs_f64() * 1e3,
-                        cfg.backend.name()
-                    );
-                    if let Some(x) = &explanation {
-                        eprintln!("lazyjit: {x}");
-                    }
-                }
-                if let Some(x) = explanation {
-                    if st.explanations.len() == EXPLANATIONS_KEPT {
-                        st.explanations.pop_front();
-                    }
-                    st.explanations.push_back(x);
-                }
-                let evicted =
-                    st.cache
-                        .insert((hash, cfg.backend), c.clone(), sites.clone(), compile_time);
-                metrics::add(Counter::CacheEvict, evicted as u64);
-                let donated = donate(&*c, &g, &cfg);
-                drop(st);
-                (c, (g, hash), (compile_time, compiled_at), donated)
-            }
-        }
-    };
-    let (g, hash) = graph_hash;
-    let (compile_time, compiled_at) = info_compile;
-    run(
+/// A computation ready to run, for a caller that binds its parameters itself
+/// ([`crate::CompiledFn`]).
+pub(crate) struct Prepared {
+    pub computation: Arc<dyn backend::Computation>,
+    /// The node of each parameter, in order.
+    pub params: Vec<Arc<Node>>,
+    pub hash: u64,
+}
+
+/// The computation for `roots` (distinct pending nodes) from the cache, or compiled and
+/// cached (with its recompile explanation), without running it.
+pub(crate) fn prepare(roots: &[Arc<Node>], loc: SourceLoc) -> Result<Prepared> {
+    let t0 = Instant::now();
+    let cfg = config::get();
+    let st = lock(&EXEC.state);
+    let (mut st, g) = settled_walk(st, roots, &cfg, loc)?;
+    let (computation, _, _) = lookup_or_compile(&mut st, &g, roots, &cfg, t0)?;
+    Ok(Prepared {
         computation,
-        &g,
-        roots,
-        hash,
-        loc,
-        Some(compile_time),
-        compiled_at,
-        &cfg,
-        donated,
-    )
+        params: g.params.iter().map(|p| (*p).clone()).collect(),
+        hash: g.hash,
+    })
+}
+
+/// Walks the graph of `roots` under the sync lock, first waiting for any computation that
+/// is writing into one of its leaves (a donated buffer).
+fn settled_walk<'a, 's>(
+    mut st: MutexGuard<'s, SyncState>,
+    roots: &'a [Arc<Node>],
+    cfg: &Config,
+    loc: SourceLoc,
+) -> Result<(MutexGuard<'s, SyncState>, graph::Graph<'a>)> {
+    let evicted = st.cache.set_capacity(cfg.cache_capacity);
+    metrics::add(Counter::CacheEvict, evicted as u64);
+    // A donated leaf whose buffer was already written into when this walk began.
+    let mut done_before: Option<*const Node> = None;
+    loop {
+        st.epoch += 1;
+        let epoch = st.epoch;
+        let g = graph::walk(roots, epoch);
+        // A leaf whose buffer another thread's computation is overwriting (or has just
+        // overwritten: the state changes outside the sync lock, so a leaf seen in flight
+        // during the walk may be done by now). That computation computes the roots above
+        // the leaf, so wait for it and walk again: the roots are parameters then.
+        let Some(n) = g.donated_param() else {
+            return Ok((st, g));
+        };
+        if done_before == Some(Arc::as_ptr(n)) {
+            // Unreachable by the donation rule (only this graph's roots lead to a donated
+            // leaf, and they are computed before it is marked done); never read it.
+            return Err(Error::data(
+                "sync",
+                "a pending graph reads a buffer donated to another computation (please report this)",
+                loc,
+            ));
+        }
+        if n.donation() == Donation::Done {
+            done_before = Some(Arc::as_ptr(n));
+        }
+        st = wait_for_donation(st, n);
+    }
+}
+
+/// The cached computation for `g`, or a new one, compiled, explained and cached. Returns it
+/// with the compile time (`None` for a cache hit) and the instant execution may start.
+fn lookup_or_compile(
+    st: &mut SyncState,
+    g: &graph::Graph<'_>,
+    roots: &[Arc<Node>],
+    cfg: &Config,
+    t0: Instant,
+) -> Result<(Arc<dyn backend::Computation>, Option<Duration>, Instant)> {
+    metrics::record_value(Metric::GraphSize, g.insts.len() as f64);
+    let hash = g.hash;
+    let hit = match st.cache.get((hash, cfg.backend)) {
+        Some(e) if g.matches(e.computation.program()) => {
+            e.hits += 1;
+            Some(e.computation.clone())
+        }
+        Some(_) => {
+            metrics::inc_named("cache_collision");
+            None
+        }
+        None => None,
+    };
+    if let Some(c) = hit {
+        metrics::inc(Counter::CacheHit);
+        let t1 = Instant::now();
+        metrics::record(Metric::Trace, t1 - t0);
+        return Ok((c, None, t1));
+    }
+    let sites: Vec<SourceLoc> = roots.iter().map(|r| r.loc).collect();
+    metrics::inc(Counter::CacheMiss);
+    metrics::record(Metric::Trace, t0.elapsed());
+    let program = g.to_program();
+    let value_locs = g.value_locs();
+    let tc = Instant::now();
+    let c = backend::get_ref(cfg.backend)
+        .compile(&program, cfg.opt_level)
+        .map_err(|source| Error::Compile {
+            graph_hash: hash,
+            location: sites[0],
+            source,
+        })?;
+    let compiled_at = Instant::now();
+    let compile_time = compiled_at - tc;
+    metrics::inc(Counter::Compile);
+    metrics::record(Metric::Compile, compile_time);
+    let explanation = st
+        .cache
+        .same_sites(&sites, (hash, cfg.backend), |k| k.1 == cfg.backend)
+        .map(|((prev, _), e)| {
+            let (differences, more) = explain::diff(e.computation.program(), &program, &value_locs);
+            RecompileExplanation {
+                graph_hash: hash,
+                previous_hash: prev,
+                roots: sites.clone(),
+                differences,
+                more,
+                compile_time,
+            }
+        });
+    if cfg.debug >= 1 {
+        eprintln!(
+            "lazyjit: compiled graph {hash:016x}: {} nodes, {} inputs, {} outputs, {:.3} ms ({} backend)",
+            program.insts.len(),
+            program.params.len(),
+            program.outputs.len(),
+            compile_time.as_secs_f64() * 1e3,
+            cfg.backend.name()
+        );
+        if let Some(x) = &explanation {
+            eprintln!("lazyjit: {x}");
+        }
+    }
+    if let Some(x) = explanation {
+        if st.explanations.len() == EXPLANATIONS_KEPT {
+            st.explanations.pop_front();
+        }
+        st.explanations.push_back(x);
+    }
+    let evicted = st
+        .cache
+        .insert((hash, cfg.backend), c.clone(), sites, compile_time);
+    metrics::add(Counter::CacheEvict, evicted as u64);
+    Ok((c, Some(compile_time), compiled_at))
 }
 
 /// Wakes threads waiting for a donated buffer's computation to finish.

@@ -13,12 +13,14 @@ mod read;
 mod record;
 mod registry;
 mod sync;
+pub(crate) mod tracing;
 
 pub(crate) use create::canonical_scalar;
 pub use create::NativeType;
 pub use registry::live_tensors;
-pub(crate) use sync::pending_roots;
+pub(crate) use registry::{live_handles, next_id};
 pub use sync::{graph_hash, mark_step, sync};
+pub(crate) use sync::{pending_roots, sync_at};
 
 use crate::error::SourceLoc;
 use crate::ir::{DataSource, Node};
@@ -117,6 +119,16 @@ impl LazyTensor {
 
     pub(crate) fn from_data(t: Tensor, source: DataSource, loc: SourceLoc) -> LazyTensor {
         LazyTensor::from_node(Arc::new(Node::new_data(Arc::new(t), source, loc)))
+    }
+
+    /// A tensor holding `data` (shared, not copied), created at the caller's location.
+    #[track_caller]
+    pub(crate) fn from_shared(data: Arc<Tensor>) -> LazyTensor {
+        LazyTensor::from_node(Arc::new(Node::new_data(
+            data,
+            DataSource::Tensor,
+            SourceLoc::caller(),
+        )))
     }
 
     /// The current node: a data leaf or pending IR.

@@ -13,6 +13,7 @@ impl LazyTensor {
     #[track_caller]
     pub fn data(&self) -> Result<Arc<Tensor>> {
         let loc = SourceLoc::caller();
+        super::tracing::forbid_read("data", loc)?;
         sync_at(&[self], loc)?;
         let node = self.node();
         node.data().cloned().ok_or_else(|| {
@@ -91,6 +92,7 @@ impl LazyTensor {
     }
 
     fn check_read<T: NativeType>(&self, op: &'static str, loc: SourceLoc) -> Result<()> {
+        super::tracing::forbid_read(op, loc)?;
         if T::DTYPE != self.dtype() {
             return Err(Error::data(
                 op,

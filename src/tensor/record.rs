@@ -40,6 +40,14 @@ impl LazyTensor {
         let cfg = config::hot();
         let provenance = provenance_for(&op, operands, ty.dtype.is_float());
         if falls_back(&op, cfg) {
+            if super::tracing::active() {
+                return Err(Error::op(
+                    op.name(),
+                    "runs eagerly (it falls back to the reference interpreter on this \
+                     backend), so it cannot be compiled into a function",
+                    loc,
+                ));
+            }
             return eager_fallback(op, operands, ty, loc, provenance);
         }
         let mut nodes = Operands::new();
@@ -71,6 +79,10 @@ fn strip_op_prefix(name: &str, m: &str) -> String {
 /// [`Config::trim_graph_depth`]: crate::Config::trim_graph_depth
 /// [`Config::trim_graph_nodes`]: crate::Config::trim_graph_nodes
 fn check_trim(t: &LazyTensor, depth: u32, bound: u32, cfg: config::Hot) {
+    if super::tracing::active() {
+        // A trim would sync in the middle of a compiled function's trace.
+        return;
+    }
     let too_many =
         bound as usize > cfg.trim_graph_nodes && too_many_pending(&t.node(), cfg.trim_graph_nodes);
     if depth as usize > cfg.trim_graph_depth || too_many {

@@ -54,6 +54,12 @@ pub(super) fn unregister(slot: u32) {
     }
 }
 
+/// The id the next tensor created will get (ids grow: a tensor with a smaller id existed, or
+/// was being created, before this call).
+pub(crate) fn next_id() -> u64 {
+    NEXT_ID.load(Ordering::Relaxed)
+}
+
 /// Number of live tensors (handles not yet dropped).
 pub fn live_tensors() -> usize {
     REGISTRY.lock().live
@@ -61,7 +67,7 @@ pub fn live_tensors() -> usize {
 
 /// Handles to every live tensor, in creation order (a stable root order gives a stable
 /// graph hash).
-pub(super) fn live_handles() -> Vec<LazyTensor> {
+pub(crate) fn live_handles() -> Vec<LazyTensor> {
     let reg = REGISTRY.lock();
     let mut v: Vec<(u64, Arc<TensorInner>)> = reg
         .slots

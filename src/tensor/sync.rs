@@ -62,6 +62,7 @@ pub(crate) fn pending_roots(tensors: &[&LazyTensor]) -> Option<Vec<Arc<Node>>> {
 
 /// Computes the pending tensors among `tensors`; `loc` is where the sync was asked for.
 pub(crate) fn sync_at(tensors: &[&LazyTensor], loc: SourceLoc) -> Result<()> {
+    super::tracing::forbid_read("sync", loc)?;
     let mut roots: SmallVec<[Arc<Node>; 4]> = SmallVec::new();
     // Each pending tensor and the index of its root (tensors may share a node).
     let mut owners: SmallVec<[(&LazyTensor, usize); 4]> = SmallVec::new();
