@@ -4,11 +4,15 @@
 //! - `tiny_dispatch`: `y = a + b` on 16 f32 elements, the full round trip (trace, hash,
 //!   cache hit, run, read back) and its pieces, against `Compiled::run` of the same program
 //!   called directly and a plain Rust loop.
+//!   The same `a + b` as a compiled function (`lazyjit::compile`, issue 10): `compiled_fn_*`
+//!   against `lowering_direct_run_into` (preallocated output) and `lowering_direct_run` (fresh
+//!   output).
 //! - `trace_1000`: recording a 1,000-op elementwise chain (no sync), per op.
 //! - `ew_fused_lazy`, `softmax_lazy`: the workloads of `benches/lowering.rs` driven through
 //!   `LazyTensor` in steady state (graph built every iteration, synced — a cache hit — and
-//!   dropped), against `Compiled::run` of the same program (`lowering_direct`), which is built
-//!   from the lazy graph itself so both run identical code.
+//!   dropped), and through a `CompiledFn` of the same closure (`compiled_fn_call_into`),
+//!   against `Compiled::run` of the same program (`lowering_direct`), which is built from the
+//!   lazy graph itself so all run identical code.
 //!
 //! Automatic graph trimming is disabled (`trim_graph_depth = usize::MAX`) so that no
 //! measurement can include a trim sync. The 1,000-op chains stay far below the default depth
@@ -200,6 +204,23 @@ fn tiny_dispatch(c: &mut Criterion) {
     g.bench_function("lowering_direct_run_into", |bch| {
         bch.iter(|| k.run_into(&inputs, &mut outs).unwrap())
     });
+    // The same `a + b` as a compiled function, on the same buffers.
+    let f = lazyjit::compile(|x: &[LazyTensor]| Ok(vec![x[0].add(&x[1])?]));
+    let mut fouts = f.call_tensors(&inputs).unwrap();
+    assert_eq!(
+        f.versions()[0].graph_hash,
+        Some(lazyjit::graph_hash(&[&(&a + &b)]).unwrap())
+    );
+    g.bench_function("compiled_fn_call_into", |bch| {
+        bch.iter(|| f.call_into(&inputs, &mut fouts).unwrap())
+    });
+    g.bench_function("compiled_fn_call_tensors", |bch| {
+        bch.iter(|| black_box(f.call_tensors(&inputs).unwrap()))
+    });
+    g.bench_function("compiled_fn_call_lazy", |bch| {
+        bch.iter(|| black_box(f.call(&[&a, &b]).unwrap()))
+    });
+    assert_eq!(f.stats().traces, 1);
     let (va, vb) = (seq(16, 1), seq(16, 2));
     let mut vy = [0.0f32; 16];
     g.bench_function("rust_loop", |bch| {
@@ -265,7 +286,17 @@ fn trace_1000(c: &mut Criterion) {
 /// against `lowering_direct` (`Compiled::run` of the same program on the same device data,
 /// allocating its output like a sync does) and `lowering_direct_run_into` (preallocated
 /// output, as in benches/lowering.rs).
-fn lazy_vs_direct(c: &mut Criterion, group: &str, bytes: usize, build: &dyn Fn() -> LazyTensor) {
+/// A closure over lazy tensors, as a compiled function takes it.
+type Kernel = fn(&[LazyTensor]) -> lazyjit::Result<Vec<LazyTensor>>;
+
+fn lazy_vs_direct(
+    c: &mut Criterion,
+    group: &str,
+    bytes: usize,
+    inputs: &[LazyTensor],
+    kernel: Kernel,
+) {
+    let build = || kernel(inputs).unwrap().remove(0);
     let y = build();
     let (prog, data) = program_of(&[&y]);
     lazyjit::sync(&[&y]).unwrap();
@@ -299,28 +330,38 @@ fn lazy_vs_direct(c: &mut Criterion, group: &str, bytes: usize, build: &dyn Fn()
     g.bench_function("lowering_direct_run_into", |bch| {
         bch.iter(|| k.run_into(&inputs, &mut outs).unwrap())
     });
+    let f = lazyjit::compile(kernel);
+    let mut fouts = f.call_tensors(&inputs).unwrap();
+    assert_eq!(
+        f.versions()[0].graph_hash,
+        Some(info.graph_hash),
+        "{group}: the same program"
+    );
+    g.bench_function("compiled_fn_call_into", |bch| {
+        bch.iter(|| f.call_into(&inputs, &mut fouts).unwrap())
+    });
     g.finish();
 }
 
 fn ew_fused_lazy(c: &mut Criterion) {
     let n = 1usize << 22;
-    let (a, b, cc) = (lazy(&[n], 1), lazy(&[n], 2), lazy(&[n], 3));
+    let inputs = [lazy(&[n], 1), lazy(&[n], 2), lazy(&[n], 3)];
     // relu(a*b + c) * 0.5 - a. The 0.5 is a Rust scalar, hence a scalar parameter of the
     // graph (benches/lowering.rs inlines it as a constant).
-    let build = || {
-        let t = &a * &b + &cc;
-        t.relu().unwrap() * 0.5f32 - &a
+    let kernel: Kernel = |x| {
+        let t = &x[0] * &x[1] + &x[2];
+        Ok(vec![t.relu()? * 0.5f32 - &x[0]])
     };
-    lazy_vs_direct(c, "ew_fused_lazy", 16 * n, &build);
+    lazy_vs_direct(c, "ew_fused_lazy", 16 * n, &inputs, kernel);
 }
 
 fn softmax_lazy(c: &mut Criterion) {
     let (r, n) = (4096usize, 1024usize);
-    let x = lazy(&[r, n], 1);
     // LazyTensor::softmax records the program of benches/lowering.rs: reduce_max, sub, exp,
     // reduce_sum, div.
-    let build = || x.softmax(-1).unwrap();
-    lazy_vs_direct(c, "softmax_lazy", 8 * r * n, &build);
+    lazy_vs_direct(c, "softmax_lazy", 8 * r * n, &[lazy(&[r, n], 1)], |x| {
+        Ok(vec![x[0].softmax(-1)?])
+    });
 }
 
 fn setup() {

@@ -79,8 +79,20 @@ pub const MAX_ELEMENTS: usize = 1 << 56;
 pub type Dims = smallvec::SmallVec<[usize; 4]>;
 
 /// Dimensions of a tensor, outermost first (row-major). Rank 0 is a scalar.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+// Hash is derived from the same dimensions the manual `eq` compares, so they agree.
+#[allow(clippy::derived_hash_with_manual_eq)]
+#[derive(Clone, Debug, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct Shape(pub Dims);
+
+impl PartialEq for Shape {
+    /// Element by element: shapes are short, and a derived (slice) comparison calls
+    /// `memcmp`, which costs more than the loop on the per-call paths that compare the
+    /// types of a call's inputs.
+    #[inline]
+    fn eq(&self, other: &Shape) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().zip(other.0.iter()).all(|(a, b)| a == b)
+    }
+}
 
 impl Shape {
     pub fn new(dims: impl Into<Shape>) -> Shape {

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result, SourceLoc};
 use crate::tensor::{LazyTensor, NativeType};
-use lazyjit_lowering::{Tensor, TensorType};
+use lazyjit_lowering::Tensor;
 use ndarray::{ArrayBase, Data, Dimension};
 use std::sync::Arc;
 
@@ -27,6 +27,20 @@ pub trait FnArg: sealed::Sealed {
     /// The input as device data (internal: the type is opaque).
     #[doc(hidden)]
     fn resolve(&self, loc: SourceLoc) -> Result<ArgValue<'_>>;
+
+    /// The input as a lazy tensor (itself, pending or not, when it is one), for a call
+    /// traced through.
+    #[doc(hidden)]
+    fn to_lazy(&self, loc: SourceLoc) -> Result<LazyTensor> {
+        Ok(self.resolve(loc)?.to_lazy())
+    }
+
+    /// The input itself when it is a lent [`Tensor`] (the fast path of a call).
+    #[doc(hidden)]
+    #[inline]
+    fn borrowed(&self) -> Option<&Tensor> {
+        None
+    }
 }
 
 /// An input resolved to device data (opaque; see [`FnArg`]).
@@ -37,10 +51,11 @@ pub struct ArgValue<'a> {
     pub(crate) lazy: Option<&'a LazyTensor>,
 }
 
+// Small (two words), so resolving the inputs of a call moves little: boxed when owned.
 pub(crate) enum ArgData<'a> {
     Borrowed(&'a Tensor),
     Shared(Arc<Tensor>),
-    Owned(Tensor),
+    Owned(Box<Tensor>),
 }
 
 impl ArgValue<'_> {
@@ -52,16 +67,12 @@ impl ArgValue<'_> {
         }
     }
 
-    pub(crate) fn ty(&self) -> &TensorType {
-        self.tensor().ty()
-    }
-
     /// The value as a shared buffer (a copy unless it already is one).
     pub(crate) fn shared(&self) -> Arc<Tensor> {
         match &self.data {
             ArgData::Shared(t) => t.clone(),
             ArgData::Borrowed(t) => Arc::new((*t).clone()),
-            ArgData::Owned(t) => Arc::new(t.clone()),
+            ArgData::Owned(t) => Arc::new((**t).clone()),
         }
     }
 
@@ -83,6 +94,10 @@ mod sealed {
 }
 
 impl FnArg for LazyTensor {
+    fn to_lazy(&self, _loc: SourceLoc) -> Result<LazyTensor> {
+        Ok(self.clone())
+    }
+
     fn resolve(&self, loc: SourceLoc) -> Result<ArgValue<'_>> {
         let node = self.ir_node();
         let data = match node.data() {
@@ -106,6 +121,11 @@ impl FnArg for LazyTensor {
 }
 
 impl FnArg for Tensor {
+    #[inline]
+    fn borrowed(&self) -> Option<&Tensor> {
+        Some(self)
+    }
+
     fn resolve(&self, _loc: SourceLoc) -> Result<ArgValue<'_>> {
         Ok(ArgValue {
             data: ArgData::Borrowed(self),
@@ -128,7 +148,7 @@ where
         }
         .map_err(|e| Error::data("call", e.to_string(), loc))?;
         Ok(ArgValue {
-            data: ArgData::Owned(t),
+            data: ArgData::Owned(Box::new(t)),
             lazy: None,
         })
     }
@@ -137,5 +157,14 @@ where
 impl<T: FnArg + ?Sized> FnArg for &T {
     fn resolve(&self, loc: SourceLoc) -> Result<ArgValue<'_>> {
         (**self).resolve(loc)
+    }
+
+    #[inline]
+    fn borrowed(&self) -> Option<&Tensor> {
+        (**self).borrowed()
+    }
+
+    fn to_lazy(&self, loc: SourceLoc) -> Result<LazyTensor> {
+        (**self).to_lazy(loc)
     }
 }

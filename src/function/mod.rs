@@ -26,6 +26,7 @@
 //!   them inside the closure with [`crate::autograd::grad`] and return them).
 
 mod arg;
+mod recent;
 mod trace;
 mod version;
 
@@ -33,7 +34,7 @@ pub use arg::{ArgValue, FnArg};
 
 use crate::error::{Error, Result, SourceLoc};
 use crate::metrics::{self, Counter};
-use crate::tensor::{LazyTensor, NativeType};
+use crate::tensor::{tracing, LazyTensor, NativeType};
 use lazyjit_lowering::{Tensor, TensorType};
 use ndarray::ArrayD;
 use parking_lot::{Mutex, RwLock};
@@ -72,6 +73,8 @@ where
 {
     let loc = SourceLoc::caller();
     CompiledFn {
+        id: recent::new_id(),
+        generation: AtomicU64::new(0),
         f: Box::new(f),
         name: format!("closure at {loc}"),
         expected: None,
@@ -89,6 +92,10 @@ where
 /// module documentation). `Send + Sync`: one `CompiledFn` may be called from many threads
 /// at once.
 pub struct CompiledFn {
+    /// Unique among functions (keys this thread's recent versions, `recent.rs`).
+    id: u64,
+    /// Bumped whenever the versions change: invalidates threads' recent versions.
+    generation: AtomicU64,
     f: Box<Closure>,
     name: String,
     /// Input types declared with [`CompiledFn::with_input_types`] (`None`: any).
@@ -213,8 +220,16 @@ impl CompiledFn {
     #[track_caller]
     pub fn call<A: FnArg>(&self, inputs: &[A]) -> Result<Vec<LazyTensor>> {
         let loc = SourceLoc::caller();
-        let args = resolve(inputs, loc)?;
-        self.with_version(&args, loc, |v, params| {
+        if tracing::active() {
+            // Called while another compiled function is traced: trace through this one
+            // (its inputs may be that trace's placeholders, whose values mean nothing).
+            let lazy = inputs
+                .iter()
+                .map(|a| a.to_lazy(loc))
+                .collect::<Result<Vec<_>>>()?;
+            return (self.f)(&lazy);
+        }
+        self.with_inputs(inputs, loc, |ins, args, v, params| {
             let computed = match &v.computation {
                 Some(c) => c.run(params).map_err(|e| self.execute_error(v, e, loc))?,
                 None => Vec::new(),
@@ -231,7 +246,10 @@ impl CompiledFn {
                         }
                         lazy.clone().expect("made when first returned")
                     }
-                    Output::Input(i) => args[*i].to_lazy(),
+                    Output::Input(i) => match args {
+                        Some(a) => a[*i].to_lazy(),
+                        None => LazyTensor::from_shared(Arc::new(ins[*i].clone())),
+                    },
                     Output::Captured(t) => t.clone(),
                     Output::Const(d) => LazyTensor::from_shared(d.clone()),
                 })
@@ -243,8 +261,8 @@ impl CompiledFn {
     #[track_caller]
     pub fn call_tensors<A: FnArg>(&self, inputs: &[A]) -> Result<Vec<Tensor>> {
         let loc = SourceLoc::caller();
-        let args = resolve(inputs, loc)?;
-        self.with_version(&args, loc, |v, params| {
+        tracing::forbid_read("call_tensors", loc)?;
+        self.with_inputs(inputs, loc, |ins, _, v, params| {
             let mut computed = match &v.computation {
                 Some(c) => c.run(params).map_err(|e| self.execute_error(v, e, loc))?,
                 None => Vec::new(),
@@ -256,7 +274,7 @@ impl CompiledFn {
             for o in &v.outputs {
                 outs.push(match o {
                     Output::Computed(k) => computed[*k].clone(),
-                    Output::Input(i) => args[*i].tensor().clone(),
+                    Output::Input(i) => ins[*i].clone(),
                     Output::Captured(t) => (*t.data()?).clone(),
                     Output::Const(d) => (**d).clone(),
                 });
@@ -281,8 +299,8 @@ impl CompiledFn {
     #[track_caller]
     pub fn call_into<A: FnArg>(&self, inputs: &[A], outputs: &mut [Tensor]) -> Result<()> {
         let loc = SourceLoc::caller();
-        let args = resolve(inputs, loc)?;
-        self.with_version(&args, loc, |v, params| {
+        tracing::forbid_read("call_into", loc)?;
+        self.with_inputs(inputs, loc, |ins, _, v, params| {
             if outputs.len() != v.outputs.len()
                 || outputs
                     .iter()
@@ -312,7 +330,7 @@ impl CompiledFn {
                 let held;
                 let src: &Tensor = match o {
                     Output::Computed(k) => &computed[*k],
-                    Output::Input(i) => args[*i].tensor(),
+                    Output::Input(i) => ins[*i],
                     Output::Captured(t) => {
                         held = t.data()?;
                         &held
@@ -365,6 +383,7 @@ impl CompiledFn {
             .sum();
         self.evicted_calls.fetch_add(calls, Ordering::Relaxed);
         versions.list.clear();
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The traced versions, most recently traced last.
@@ -398,31 +417,77 @@ impl CompiledFn {
         }
     }
 
-    /// Finds (or traces) the version for `args` and runs `body` with it and the buffers of
-    /// its parameters.
+    /// Resolves `inputs` to device data and runs `body` with them (and the resolved
+    /// values, unless every input was a borrowed [`Tensor`]), the version for their types
+    /// (traced first if there is none) and the buffers of its parameters.
+    #[inline]
+    fn with_inputs<A: FnArg, R>(
+        &self,
+        inputs: &[A],
+        loc: SourceLoc,
+        body: impl FnOnce(&[&Tensor], Option<&[ArgValue<'_>]>, &Version, &[&Tensor]) -> Result<R>,
+    ) -> Result<R> {
+        // Fast path: tensors lent by the caller need no resolving.
+        let mut ins: SmallVec<[&Tensor; 8]> = SmallVec::new();
+        for a in inputs {
+            match a.borrowed() {
+                Some(t) => ins.push(t),
+                None => break,
+            }
+        }
+        if ins.len() == inputs.len() {
+            return self.with_version(&ins, loc, |v, params| body(&ins, None, v, params));
+        }
+        let mut args: SmallVec<[ArgValue<'_>; 4]> = SmallVec::with_capacity(inputs.len());
+        for a in inputs {
+            args.push(a.resolve(loc)?);
+        }
+        let ins: SmallVec<[&Tensor; 8]> = args.iter().map(ArgValue::tensor).collect();
+        self.with_version(&ins, loc, |v, params| body(&ins, Some(&args), v, params))
+    }
+
+    /// Finds (or traces) the version for inputs `ins` and runs `body` with it and the
+    /// buffers of its parameters.
+    #[inline]
     fn with_version<R>(
         &self,
-        args: &[arg::ArgValue<'_>],
+        ins: &[&Tensor],
         loc: SourceLoc,
         body: impl FnOnce(&Version, &[&Tensor]) -> Result<R>,
     ) -> Result<R> {
-        let types = args.iter().map(arg::ArgValue::ty);
+        let types = ins.iter().map(|t| t.ty());
+        let generation = self.generation.load(Ordering::Acquire);
+        let body = match recent::with(self.id, generation, types.clone(), body, |v, body| {
+            run_version(v, ins, body)
+        }) {
+            Ok(r) => return r,
+            Err(body) => body,
+        };
         {
             let versions = self.versions.read();
             if let Some(v) = versions.find(types.clone()) {
-                return run_version(v, args, body);
+                recent::remember(self.id, generation, v);
+                return run_version(v, ins, body);
             }
         }
-        self.check_signature(args, loc)?;
+        self.check_signature(ins, loc)?;
         let _t = self.tracing.lock();
         // Another thread may have traced these types while this one waited.
-        if let Some(v) = self.versions.read().find(types).cloned() {
-            return run_version(&v, args, body);
+        if let Some(v) = self.versions.read().find(types.clone()).cloned() {
+            recent::remember(self.id, self.generation.load(Ordering::Acquire), &v);
+            return run_version(&v, ins, body);
         }
         self.traces.fetch_add(1, Ordering::Relaxed);
         metrics::inc(Counter::FnTrace);
-        let v = Arc::new(trace::trace(&*self.f, args, loc)?);
-        let evicted = self.versions.write().insert(v.clone(), self.max_versions);
+        let v = Arc::new(trace::trace(&*self.f, types, loc)?);
+        let evicted = {
+            let mut versions = self.versions.write();
+            let evicted = versions.insert(v.clone(), self.max_versions);
+            // Threads' recent versions of this function are stale now.
+            let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+            recent::remember(self.id, generation, &v);
+            evicted
+        };
         let (n, calls) = (
             evicted.len() as u64,
             evicted
@@ -433,13 +498,13 @@ impl CompiledFn {
         self.evictions.fetch_add(n, Ordering::Relaxed);
         self.evicted_calls.fetch_add(calls, Ordering::Relaxed);
         metrics::add(Counter::FnEvict, n);
-        run_version(&v, args, body)
+        run_version(&v, ins, body)
     }
 
     /// Errors unless `args` fit the declared input types, or the number of inputs of the
     /// first call.
-    fn check_signature(&self, args: &[arg::ArgValue<'_>], loc: SourceLoc) -> Result<()> {
-        let got = || list(args.iter().map(arg::ArgValue::ty));
+    fn check_signature(&self, args: &[&Tensor], loc: SourceLoc) -> Result<()> {
+        let got = || list(args.iter().map(|t| t.ty()));
         if let Some(expected) = &self.expected {
             if args.len() != expected.len()
                 || args.iter().zip(expected).any(|(a, e)| !e.accepts(a.ty()))
@@ -506,36 +571,35 @@ impl fmt::Debug for CompiledFn {
     }
 }
 
-/// Resolves every input to device data (computing pending lazy tensors).
-fn resolve<A: FnArg>(inputs: &[A], loc: SourceLoc) -> Result<SmallVec<[arg::ArgValue<'_>; 4]>> {
-    inputs.iter().map(|a| a.resolve(loc)).collect()
-}
-
 /// Binds the version's parameters to buffers and runs `body`.
 #[inline]
 fn run_version<R>(
     v: &Version,
-    args: &[arg::ArgValue<'_>],
+    ins: &[&Tensor],
     body: impl FnOnce(&Version, &[&Tensor]) -> Result<R>,
 ) -> Result<R> {
     v.calls.fetch_add(1, Ordering::Relaxed);
+    if v.params_are_inputs {
+        return body(v, ins);
+    }
     // Captured tensors first: their buffers must outlive the borrowed list.
     let mut held: SmallVec<[Arc<Tensor>; 2]> = SmallVec::new();
-    for b in &v.params {
-        if let Binding::Captured(t) = b {
-            held.push(t.data()?);
+    if v.captures {
+        for b in &v.params {
+            if let Binding::Captured(t) = b {
+                held.push(t.data()?);
+            }
         }
     }
     let mut next_held = held.iter();
-    let params: SmallVec<[&Tensor; 8]> = v
-        .params
-        .iter()
-        .map(|b| match b {
-            Binding::Input(i) => args[*i].tensor(),
+    let mut params: SmallVec<[&Tensor; 8]> = SmallVec::with_capacity(v.params.len());
+    for b in &v.params {
+        params.push(match b {
+            Binding::Input(i) => ins[*i],
             Binding::Captured(_) => next_held.next().expect("one buffer per captured tensor"),
-            Binding::Const(d) => &**d,
-        })
-        .collect();
+            Binding::Const(d) => d,
+        });
+    }
     body(v, &params)
 }
 

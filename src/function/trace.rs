@@ -8,26 +8,30 @@
 //! or a constant (a scalar literal, or a tensor made inside the closure: fixed at trace
 //! time).
 
-use super::arg::ArgValue;
 use super::version::{Binding, Output, Version};
 use crate::error::{Error, Result, SourceLoc};
 use crate::executor;
 use crate::ir::{DataSource, Node, NodeKind};
 use crate::tensor::{self, tracing::Tracing, LazyTensor};
-use lazyjit_lowering::Tensor;
+use lazyjit_lowering::{Tensor, TensorType};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// The closure of a compiled function.
 pub(crate) type Closure = dyn Fn(&[LazyTensor]) -> Result<Vec<LazyTensor>> + Send + Sync;
 
-/// Traces `f` on inputs of the types of `args` and prepares (compiles, or finds in the
-/// executor's cache) the computation of its outputs.
-pub(crate) fn trace(f: &Closure, args: &[ArgValue<'_>], loc: SourceLoc) -> Result<Version> {
+/// Traces `f` on inputs of these types and prepares (compiles, or finds in the executor's
+/// cache) the computation of its outputs.
+pub(crate) fn trace<'t>(
+    f: &Closure,
+    types: impl Iterator<Item = &'t TensorType>,
+    loc: SourceLoc,
+) -> Result<Version> {
+    let types: Vec<TensorType> = types.cloned().collect();
     let first_new_id = tensor::next_id();
-    let placeholders: Vec<LazyTensor> = args
+    let placeholders: Vec<LazyTensor> = types
         .iter()
-        .map(|a| placeholder(a, loc))
+        .map(|ty| placeholder(ty, loc))
         .collect::<Result<_>>()?;
     let nodes: Vec<Arc<Node>> = placeholders.iter().map(|p| p.ir_node()).collect();
     let outputs = {
@@ -69,7 +73,7 @@ pub(crate) fn trace(f: &Closure, args: &[ArgValue<'_>], loc: SourceLoc) -> Resul
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Version::new(
-        args.iter().map(|a| a.ty().clone()).collect(),
+        types,
         params,
         outs,
         outputs.iter().map(|o| o.ty().clone()).collect(),
@@ -78,22 +82,13 @@ pub(crate) fn trace(f: &Closure, args: &[ArgValue<'_>], loc: SourceLoc) -> Resul
     ))
 }
 
-/// A fresh leaf of the input's type. It shares the input's buffer when the input already
-/// is shared device data (nothing reads it during the trace); otherwise it holds zeros
-/// (no copy of a borrowed input is kept past the trace).
-fn placeholder(a: &ArgValue<'_>, loc: SourceLoc) -> Result<LazyTensor> {
-    let data = match &a.data {
-        super::arg::ArgData::Shared(t) => t.clone(),
-        _ => Arc::new(Tensor::zeros(a.ty().clone()).map_err(|e| {
-            Error::data(
-                "call",
-                format!("a placeholder of type {}: {e}", a.ty()),
-                loc,
-            )
-        })?),
-    };
+/// A fresh leaf of this type holding zeros (nothing reads it: a trace reads no value; a
+/// large buffer is mapped lazily, so this costs no memory traffic).
+fn placeholder(ty: &TensorType, loc: SourceLoc) -> Result<LazyTensor> {
+    let data = Tensor::zeros(ty.clone())
+        .map_err(|e| Error::data("call", format!("a placeholder of type {ty}: {e}"), loc))?;
     Ok(LazyTensor::from_node(Arc::new(Node::new_data(
-        data,
+        Arc::new(data),
         DataSource::Tensor,
         loc,
     ))))

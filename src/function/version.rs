@@ -41,6 +41,10 @@ pub(crate) struct Version {
     pub computation: Option<Arc<dyn Computation>>,
     /// The outputs are exactly the computation's, in order (outputs can be written in place).
     pub direct: bool,
+    /// The parameters are exactly the inputs, in order (the inputs are the parameter list).
+    pub params_are_inputs: bool,
+    /// Some parameter is a captured tensor.
+    pub captures: bool,
     pub graph_hash: Option<u64>,
     pub calls: AtomicU64,
     last_use: AtomicU64,
@@ -64,7 +68,15 @@ impl Version {
                 .iter()
                 .enumerate()
                 .all(|(i, o)| matches!(o, Output::Computed(k) if *k == i));
+        let params_are_inputs = params.len() == inputs.len()
+            && params
+                .iter()
+                .enumerate()
+                .all(|(i, b)| matches!(b, Binding::Input(k) if *k == i));
+        let captures = params.iter().any(|b| matches!(b, Binding::Captured(_)));
         Version {
+            params_are_inputs,
+            captures,
             inputs,
             params,
             outputs,

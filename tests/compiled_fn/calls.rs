@@ -209,3 +209,20 @@ fn the_reference_backend_runs_compiled_functions_too() -> Result<()> {
     assert!(close(&values(&y[0]), &expected(&a, &a)?));
     Ok(())
 }
+
+#[test]
+fn many_functions_alternating_on_one_thread_stay_correct() -> Result<()> {
+    // More functions than a thread remembers recent versions of, called in turn.
+    let fs: Vec<_> = (0..7)
+        .map(|k| compile(move |x: &[LazyTensor]| Ok(vec![x[0].mul_scalar(k as f32)?])))
+        .collect();
+    let a = ramp(4, 1.0, 0.0);
+    for round in 0..3 {
+        for (k, g) in fs.iter().enumerate() {
+            let want: Vec<f32> = (0..4).map(|i| (i * k) as f32).collect();
+            assert_eq!(values(&g.call(&[&a])?[0]), want, "round {round} fn {k}");
+        }
+    }
+    assert!(fs.iter().all(|g| g.stats().traces == 1));
+    Ok(())
+}

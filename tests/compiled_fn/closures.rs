@@ -219,3 +219,49 @@ fn compiled_functions_are_send_and_sync() {
     });
     assert_eq!(h.join().unwrap().unwrap().len(), 2);
 }
+
+#[test]
+fn a_compiled_function_called_inside_another_is_traced_through() -> Result<()> {
+    let inner = Arc::new(compile(|x: &[LazyTensor]| Ok(vec![x[0].exp()?])));
+    let outer = compile({
+        let inner = inner.clone();
+        move |x: &[LazyTensor]| {
+            let y = inner.call(&[&x[0]])?.remove(0);
+            Ok(vec![y.add(&x[0])?])
+        }
+    });
+    for shift in [0.0, 1.0, -2.0] {
+        let a = ramp(3, 0.5, shift);
+        let want: Vec<f32> = values(&a).iter().map(|v| v.exp() + v).collect();
+        assert!(
+            close(&values(&outer.call(&[&a])?[0]), &want),
+            "shift {shift}"
+        );
+    }
+    assert_eq!(outer.stats().traces, 1);
+    assert_eq!(
+        inner.stats().calls,
+        0,
+        "inlined into the outer trace, never run alone"
+    );
+    // Reading forms are reads: an error while tracing.
+    let reads = compile({
+        let inner = inner.clone();
+        move |x: &[LazyTensor]| {
+            inner.call_tensors(&[&x[0]])?;
+            Ok(vec![])
+        }
+    });
+    let e = reads.call(&[&ramp(3, 1.0, 0.0)]).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Op {
+                op: "call_tensors",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    Ok(())
+}
