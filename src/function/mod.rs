@@ -24,6 +24,9 @@
 //!   at trace time: control flow that depends on data cannot be one compiled function.
 //! - Outputs are plain device data: gradients do not flow back through a call (compute
 //!   them inside the closure with [`crate::autograd::grad`] and return them).
+//!
+//! `docs/compiled-functions.md` follows (its examples run as doctests).
+#![doc = include_str!("../../docs/compiled-functions.md")]
 
 mod arg;
 mod recent;
