@@ -40,10 +40,18 @@ fn the_tutorial_network_learns_the_digits_and_compiles_three_graphs() {
     for epoch in 0..3 {
         let start = support::Counters::now();
         let mut losses = Vec::new();
-        train_epoch(&mut net, &mut opt, &train, 64, 100 + epoch, |_, _, loss| {
-            losses.push(loss.item::<f32>()?);
-            Ok(())
-        })
+        train_epoch(
+            &mut net,
+            &mut opt,
+            &train,
+            64,
+            0,
+            100 + epoch,
+            |_, _, loss| {
+                losses.push(loss.item::<f32>()?);
+                Ok(())
+            },
+        )
         .unwrap();
         let (_, acc) = evaluate(&mut net, &test, 1000).unwrap();
         sched.step(&mut opt);
@@ -113,7 +121,7 @@ fn the_mlp_learns_the_digits() {
     assert_eq!(net.num_parameters(), 64 * 128 + 128 + 128 * 10 + 10);
     let (mut opt, _) = optimizer(&net, 1.0, 0.7).unwrap();
     for epoch in 0..2 {
-        train_epoch(&mut net, &mut opt, &train, 64, epoch, |_, _, _| Ok(())).unwrap();
+        train_epoch(&mut net, &mut opt, &train, 64, 0, epoch, |_, _, _| Ok(())).unwrap();
     }
     let (loss, acc) = evaluate(&mut net, &test, 1000).unwrap();
     assert!(acc > 0.8 && loss < 1.0, "accuracy {acc}, loss {loss}");

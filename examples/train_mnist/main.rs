@@ -3,8 +3,16 @@
 //! step. By default on the small 8x8 digits data in `examples/data/digits` (no download);
 //! `--data DIR` reads real MNIST (the four IDX files, plain or `.gz`).
 //!
+//! Two recipes (`--recipe`; explicit `--epochs`, `--gamma`, `--shift` override either):
+//! - `tutorial`: the LTC tutorial's exactly — 14 epochs, Adadelta lr 1.0, StepLR gamma 0.7,
+//!   no augmentation. The default for 28x28 MNIST.
+//! - `digits`: 30 epochs, gamma 0.9, each training image shifted by up to one pixel each
+//!   way. The default for the 8x8 digits: 1,500 training images overfit the tutorial's
+//!   recipe (about 92% test accuracy); this one reaches 96–97%.
+//!
 //! ```sh
-//! cargo run --release --example train_mnist                 # CNN on the digits, 14 epochs
+//! cargo run --release --example train_mnist                 # CNN on the digits (digits recipe)
+//! cargo run --release --example train_mnist -- --recipe tutorial
 //! cargo run --release --example train_mnist -- --model mlp
 //! cargo run --release --example train_mnist -- --data ~/mnist --epochs 1
 //! ```
@@ -24,6 +32,26 @@ use lazyjit::optim::Optimizer;
 use model::{evaluate, optimizer, train_epoch, ModelKind, Net};
 use std::path::PathBuf;
 use std::time::Instant;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Recipe {
+    /// `digits` for images smaller than 28x28, `tutorial` otherwise.
+    Auto,
+    /// The LTC tutorial's: 14 epochs, gamma 0.7, no augmentation.
+    Tutorial,
+    /// For the small digits set: 30 epochs, gamma 0.9, one-pixel random shifts.
+    Digits,
+}
+
+impl Recipe {
+    /// (epochs, gamma, shift).
+    fn settings(self) -> (u64, f64, usize) {
+        match self {
+            Recipe::Tutorial => (14, 0.7, 0),
+            Recipe::Digits | Recipe::Auto => (30, 0.9, 1),
+        }
+    }
+}
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
 enum Model {
@@ -49,21 +77,31 @@ struct Args {
     /// Input batch size for testing.
     #[arg(long, default_value_t = 1000)]
     test_batch_size: usize,
-    /// Number of epochs to train.
-    #[arg(long, default_value_t = 14)]
-    epochs: u64,
+    /// Training recipe: the defaults of --epochs, --gamma and --shift.
+    #[arg(long, value_enum, default_value = "auto")]
+    recipe: Recipe,
+    /// Number of epochs to train [default: the recipe's].
+    #[arg(long)]
+    epochs: Option<u64>,
     /// Learning rate.
     #[arg(long, default_value_t = 1.0)]
     lr: f64,
-    /// Learning rate step gamma (StepLR, once per epoch).
-    #[arg(long, default_value_t = 0.7)]
-    gamma: f64,
+    /// Learning rate step gamma (StepLR, once per epoch) [default: the recipe's].
+    #[arg(long)]
+    gamma: Option<f64>,
     /// Random seed (initialisation, shuffling, dropout).
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Batches between loss reports.
     #[arg(long, default_value_t = 10)]
     log_interval: usize,
+    /// Shift each training image by up to this many pixels each way (augmentation; 0: off)
+    /// [default: the recipe's].
+    #[arg(long)]
+    shift: Option<usize>,
+    /// Exit with an error (status 2) if the final test accuracy is below this fraction.
+    #[arg(long)]
+    min_accuracy: Option<f64>,
     /// Where to write the loss curve (PNG); an empty string skips it.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/target/train_mnist_loss.png"))]
     plot: String,
@@ -87,6 +125,21 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Model::Cnn => ModelKind::Cnn,
         Model::Mlp => ModelKind::Mlp,
     };
+    let recipe = match args.recipe {
+        Recipe::Auto if train.rows() < 28 || train.cols() < 28 => Recipe::Digits,
+        Recipe::Auto => Recipe::Tutorial,
+        r => r,
+    };
+    let (epochs, gamma, shift) = recipe.settings();
+    let (epochs, gamma, shift) = (
+        args.epochs.unwrap_or(epochs),
+        args.gamma.unwrap_or(gamma),
+        args.shift.unwrap_or(shift),
+    );
+    println!(
+        "recipe {recipe:?}: {epochs} epochs, Adadelta lr {}, StepLR gamma {gamma}, shifts up to {shift} px",
+        args.lr
+    );
     let mut net = Net::new(kind, train.rows(), train.cols(), args.seed)?;
     println!(
         "{kind:?} on {} ({}x{} images: {} train, {} test), {} parameters",
@@ -97,10 +150,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         test.len(),
         net.num_parameters()
     );
-    let (mut opt, mut sched) = optimizer(&net, args.lr, args.gamma)?;
+    let (mut opt, mut sched) = optimizer(&net, args.lr, gamma)?;
     let mut curve: Vec<(f64, f64)> = Vec::new();
     let mut accuracy = 0.0;
-    for epoch in 1..=args.epochs {
+    for epoch in 1..=epochs {
         let steps = train.len().div_ceil(args.batch_size);
         let bar = ProgressBar::new(steps as u64).with_style(
             ProgressStyle::with_template(
@@ -115,6 +168,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             &mut opt,
             &train,
             args.batch_size,
+            shift,
             args.seed.wrapping_mul(1000).wrapping_add(epoch),
             |i, n, loss| {
                 bar.inc(1);
@@ -166,6 +220,16 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         metrics::value(Counter::Sync),
     );
     println!("{}", metrics::report());
+    if let Some(min) = args.min_accuracy {
+        if accuracy < min {
+            eprintln!(
+                "train_mnist: test accuracy {:.2}% is below the required {:.2}%",
+                100.0 * accuracy,
+                100.0 * min
+            );
+            std::process::exit(2);
+        }
+    }
     Ok(())
 }
 

@@ -142,13 +142,15 @@ pub fn train_step(
     Ok(loss)
 }
 
-/// One epoch over `data` in shuffled batches; calls `on_batch(index, batches, loss)` after
+/// One epoch over `data` in shuffled batches, each image shifted by up to `shift` pixels
+/// ([`Dataset::batch_shifted`]); calls `on_batch(index, batches, loss)` after
 /// each step with the loss tensor (already computed).
 pub fn train_epoch(
     net: &mut Net,
     opt: &mut Adadelta,
     data: &Dataset,
     batch_size: usize,
+    shift: usize,
     seed: u64,
     mut on_batch: impl FnMut(usize, usize, &LazyTensor) -> Result<()>,
 ) -> Result<()> {
@@ -156,7 +158,8 @@ pub fn train_epoch(
     let batches = data.batch_indices(batch_size, Some(seed));
     let n = batches.len();
     for (i, idx) in batches.iter().enumerate() {
-        let (x, y) = data.batch(idx)?;
+        let batch_seed = seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
+        let (x, y) = data.batch_shifted(idx, shift, batch_seed)?;
         let loss = train_step(net, opt, &x, &y)?;
         on_batch(i, n, &loss)?;
     }

@@ -7,7 +7,7 @@ use crate::error::{Error, Result, SourceLoc};
 use crate::tensor::LazyTensor;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use std::path::Path;
 
 /// Which part of the dataset to load.
@@ -122,7 +122,36 @@ impl Dataset {
     /// example does (`(x / 255 - MNIST_MEAN) / MNIST_STD`), and their labels as `i64[b]`.
     #[track_caller]
     pub fn batch(&self, indices: &[usize]) -> Result<(LazyTensor, LazyTensor)> {
+        self.batch_shifted(indices, 0, 0)
+    }
+
+    /// [`Dataset::batch`] with each image translated by a random whole number of pixels,
+    /// up to `max_shift` each way along each axis (uniform, drawn from `seed`), the pixels
+    /// shifted in being background (0). The usual augmentation for small digit sets: the
+    /// network sees a slightly different image of each digit every epoch. `max_shift` 0 is
+    /// [`Dataset::batch`].
+    ///
+    /// ```
+    /// use lazyjit::data::{Dataset, Split};
+    /// let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/digits");
+    /// let test = Dataset::load(&dir, Split::Test)?;
+    /// let (plain, _) = test.batch(&[0, 1])?;
+    /// let (moved, labels) = test.batch_shifted(&[0, 1], 1, 7)?;
+    /// assert_eq!(moved.shape(), plain.shape());
+    /// assert_eq!(labels.to_vec::<i64>()?, test.batch(&[0, 1])?.1.to_vec::<i64>()?);
+    /// assert_eq!(moved.to_vec::<f32>()?, test.batch_shifted(&[0, 1], 1, 7)?.0.to_vec::<f32>()?);
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn batch_shifted(
+        &self,
+        indices: &[usize],
+        max_shift: usize,
+        seed: u64,
+    ) -> Result<(LazyTensor, LazyTensor)> {
         let px = self.rows * self.cols;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let m = max_shift.min(self.rows.max(self.cols)) as i64;
         let mut x = Vec::with_capacity(indices.len() * px);
         let mut y = Vec::with_capacity(indices.len());
         for &i in indices {
@@ -134,10 +163,27 @@ impl Dataset {
                 ));
             };
             let img = &self.pixels[i * px..(i + 1) * px];
-            x.extend(
-                img.iter()
-                    .map(|&p| (p as f32 / 255.0 - MNIST_MEAN) / MNIST_STD),
-            );
+            let (dy, dx) = if m > 0 {
+                (
+                    rng.random_range(-m..=m) as isize,
+                    rng.random_range(-m..=m) as isize,
+                )
+            } else {
+                (0, 0)
+            };
+            for r in 0..self.rows as isize {
+                for c in 0..self.cols as isize {
+                    let (sr, sc) = (r - dy, c - dx);
+                    let inside = (0..self.rows as isize).contains(&sr)
+                        && (0..self.cols as isize).contains(&sc);
+                    let p = if inside {
+                        img[sr as usize * self.cols + sc as usize]
+                    } else {
+                        0
+                    };
+                    x.push((p as f32 / 255.0 - MNIST_MEAN) / MNIST_STD);
+                }
+            }
             y.push(label as i64);
         }
         let b = indices.len();
@@ -192,6 +238,49 @@ mod tests {
             seen[train.label(i).unwrap() as usize] += 1;
         }
         assert!(seen.iter().all(|&n| n > 100), "{seen:?}");
+    }
+
+    #[test]
+    fn shifted_batches_are_translations_of_the_images() {
+        let test = Dataset::load(&digits(), Split::Test).unwrap();
+        let idx: Vec<usize> = (0..40).collect();
+        let (plain, labels) = test.batch(&idx).unwrap();
+        assert_eq!(
+            test.batch_shifted(&idx, 0, 3)
+                .unwrap()
+                .0
+                .to_vec::<f32>()
+                .unwrap(),
+            plain.to_vec::<f32>().unwrap()
+        );
+        let (moved, moved_labels) = test.batch_shifted(&idx, 1, 3).unwrap();
+        assert_eq!(
+            moved_labels.to_vec::<i64>().unwrap(),
+            labels.to_vec::<i64>().unwrap()
+        );
+        let (plain, moved) = (
+            plain.to_vec::<f32>().unwrap(),
+            moved.to_vec::<f32>().unwrap(),
+        );
+        let background = (0.0 - MNIST_MEAN) / MNIST_STD;
+        let mut seen = std::collections::BTreeSet::new();
+        for k in 0..idx.len() {
+            let (a, b) = (&plain[k * 64..(k + 1) * 64], &moved[k * 64..(k + 1) * 64]);
+            let at = |img: &[f32], r: i32, c: i32| {
+                if (0..8).contains(&r) && (0..8).contains(&c) {
+                    img[(r * 8 + c) as usize]
+                } else {
+                    background
+                }
+            };
+            let shift = (-1..=1)
+                .flat_map(|dy| (-1..=1).map(move |dx| (dy, dx)))
+                .find(|&(dy, dx)| {
+                    (0..8).all(|r| (0..8).all(|c| b[(r * 8 + c) as usize] == at(a, r - dy, c - dx)))
+                });
+            seen.insert(shift.unwrap_or_else(|| panic!("image {k} is no one-pixel translation")));
+        }
+        assert!(seen.len() >= 5, "shifts vary between images: {seen:?}");
     }
 
     #[test]
