@@ -19,6 +19,7 @@ pub mod op;
 pub mod program;
 pub mod reference;
 pub mod tensor;
+mod tensor_fmt;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod text;

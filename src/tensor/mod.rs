@@ -185,6 +185,27 @@ impl LazyTensor {
     }
 }
 
+/// The values, NumPy/PyTorch style (large tensors summarised by their edge items), then the
+/// type. **Displaying a pending tensor syncs it** (compiles or reuses its graph and runs it),
+/// like any read; an error is printed in place of the values. `Debug` stays cheap: it never
+/// syncs.
+///
+/// ```
+/// use lazyjit::LazyTensor;
+/// let t = LazyTensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?.mul_scalar(0.5f32)?;
+/// assert_eq!(t.to_string(), "[[0.5000, 1.0000],\n [1.5000, 2.0000]] f32[2, 2]");
+/// assert!(format!("{t:?}").starts_with("LazyTensor#"));
+/// # Ok::<(), lazyjit::Error>(())
+/// ```
+impl fmt::Display for LazyTensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.data() {
+            Ok(d) => fmt::Display::fmt(&*d, f),
+            Err(e) => write!(f, "<{}: {e}>", self.ty()),
+        }
+    }
+}
+
 impl fmt::Debug for LazyTensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = if self.is_pending() { "pending" } else { "data" };
