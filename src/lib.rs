@@ -15,6 +15,7 @@ pub mod data;
 pub mod dump;
 pub mod error;
 pub mod executor;
+pub mod io;
 pub mod ir;
 pub mod metrics;
 pub mod nn;
@@ -23,7 +24,7 @@ pub mod optim;
 mod tensor;
 
 pub use config::{BackendKind, Config};
-pub use error::{Error, Result, SourceLoc};
+pub use error::{Error, FileErrorKind, Result, SourceLoc};
 pub use executor::{
     cache_len, cached_computations, clear_caches, data_cache_len, is_cached, last_recompile,
     last_sync, recompile_explanations, wait_device_ops, CachedComputation, Difference,
