@@ -92,8 +92,7 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, Error> {
 }
 
 /// Writes `bytes` over `path` atomically; an [`FileErrorKind::Io`] error on failure.
-#[cfg(any(feature = "npy", feature = "safetensors"))]
-fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     write_atomically(path, bytes).map_err(|m| file_error(path, (FileErrorKind::Io, m)))
 }
 
