@@ -2,6 +2,7 @@
 
 use crate::fail::{Fail, Result, EXIT_CODES};
 use crate::load::problems;
+use crate::run::count;
 use lazyjit::lowering::text;
 use std::path::PathBuf;
 
@@ -21,11 +22,11 @@ pub fn main(args: &Args) -> Result<()> {
     match text::parse(&source) {
         Ok(p) => {
             println!(
-                "{}: ok ({} parameters, {} instructions, {} outputs)",
+                "{}: ok ({}, {}, {})",
                 path.display(),
-                p.params.len(),
-                p.insts.len(),
-                p.outputs.len()
+                count(p.params.len(), "parameter"),
+                count(p.insts.len(), "instruction"),
+                count(p.outputs.len(), "output")
             );
             Ok(())
         }
@@ -37,7 +38,7 @@ pub fn main(args: &Args) -> Result<()> {
             Err(Fail::program(format!(
                 "{}: {} found",
                 path.display(),
-                crate::run::count(lines.len(), "problem")
+                count(lines.len(), "problem")
             )))
         }
     }

@@ -35,9 +35,16 @@ pub fn check(p: &Program, names: &[String], jit: &[Tensor], reference: &[Tensor]
     for (k, ((j, r), name)) in jit.iter().zip(reference).zip(names).enumerate() {
         let o = p.outputs[k];
         let (tol, how) = if approx[o.index()] && r.dtype().is_float() {
-            let rel = if r.dtype() == DType::F32 { REL_F32 } else { REL_F64 };
+            let rel = if r.dtype() == DType::F32 {
+                REL_F32
+            } else {
+                REL_F64
+            };
             let v = r.to_f64_vec();
-            let scale = v.iter().filter(|x| x.is_finite()).fold(0.0f64, |m, x| m.max(x.abs()));
+            let scale = v
+                .iter()
+                .filter(|x| x.is_finite())
+                .fold(0.0f64, |m, x| m.max(x.abs()));
             let bound = v.iter().map(|x| rel * x.abs() + rel * scale).collect();
             (Tol::Bound(bound), format!("within {rel:e} relative"))
         } else {
@@ -72,8 +79,8 @@ fn approximate_values(p: &Program) -> Vec<bool> {
     let np = p.params.len();
     let mut approx = vec![false; p.num_values()];
     for (i, inst) in p.insts.iter().enumerate() {
-        let float = inst.ty.dtype.is_float()
-            || inst.args.iter().any(|a| p.value_type(*a).dtype.is_float());
+        let float =
+            inst.ty.dtype.is_float() || inst.args.iter().any(|a| p.value_type(*a).dtype.is_float());
         let own = float && rounds_differently(&inst.op);
         approx[np + i] = own || inst.args.iter().any(|a| approx[a.index()]);
     }

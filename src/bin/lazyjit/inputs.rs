@@ -88,7 +88,10 @@ pub fn gather(p: &Program, args: &InputArgs) -> Result<Vec<Tensor>> {
         }
         slots[i] = Some(g);
     }
-    let mut free = (0..slots.len()).filter(|&i| slots[i].is_none()).collect::<Vec<_>>().into_iter();
+    let mut free = (0..slots.len())
+        .filter(|&i| slots[i].is_none())
+        .collect::<Vec<_>>()
+        .into_iter();
     for g in positional {
         let Some(i) = free.next() else {
             return Err(Fail::input(format!(
@@ -161,8 +164,8 @@ fn read_archive(path: &Path) -> Result<Vec<(String, Tensor)>> {
 /// Seeded random data of type `ty` (the distributions of `--random`). The tensor is
 /// allocated first, fallibly, so a huge parameter is an error rather than an abort.
 pub fn random_tensor(ty: &TensorType, rng: &mut StdRng, int_high: i64) -> Result<Tensor> {
-    let mut t = Tensor::zeros(ty.clone())
-        .map_err(|e| Fail::input(format!("random input {ty}: {e}")))?;
+    let mut t =
+        Tensor::zeros(ty.clone()).map_err(|e| Fail::input(format!("random input {ty}: {e}")))?;
     let high = int_high.clamp(1, i32::MAX as i64);
     let filled = match ty.dtype {
         DType::F32 => fill(&mut t, || rng.random_range(-2.0f32..2.0)),
@@ -175,7 +178,10 @@ pub fn random_tensor(ty: &TensorType, rng: &mut StdRng, int_high: i64) -> Result
     Ok(t)
 }
 
-fn fill<T: Element>(t: &mut Tensor, mut draw: impl FnMut() -> T) -> std::result::Result<(), lazyjit::lowering::Error> {
+fn fill<T: Element>(
+    t: &mut Tensor,
+    mut draw: impl FnMut() -> T,
+) -> std::result::Result<(), lazyjit::lowering::Error> {
     t.as_mut_slice::<T>()?.iter_mut().for_each(|x| *x = draw());
     Ok(())
 }

@@ -111,7 +111,10 @@ pub fn count(n: usize, what: &str) -> String {
 fn write_outputs(args: &Args, names: &[String], outputs: &[Tensor]) -> Result<()> {
     if let Some(dir) = &args.output_dir {
         std::fs::create_dir_all(dir).map_err(|e| {
-            Fail::output(format!("{}: creating the output folder: {e}", dir.display()))
+            Fail::output(format!(
+                "{}: creating the output folder: {e}",
+                dir.display()
+            ))
         })?;
         for (name, o) in names.iter().zip(outputs) {
             let path = dir.join(format!("{name}.npy"));
@@ -120,8 +123,7 @@ fn write_outputs(args: &Args, names: &[String], outputs: &[Tensor]) -> Result<()
         }
     }
     if let Some(path) = &args.output {
-        let named: Vec<(&str, &Tensor)> =
-            names.iter().map(String::as_str).zip(outputs).collect();
+        let named: Vec<(&str, &Tensor)> = names.iter().map(String::as_str).zip(outputs).collect();
         lazyjit::io::write_npz(path, &named).map_err(|e| Fail::output(e.to_string()))?;
         println!("wrote     {}", path.display());
     }
@@ -143,7 +145,10 @@ fn check(
         ))
     })?;
     let outcome = compare::check(p, names, outputs, &expected);
-    println!("check     against the reference interpreter ({})", ms(t.elapsed()));
+    println!(
+        "check     against the reference interpreter ({})",
+        ms(t.elapsed())
+    );
     for l in &outcome.lines {
         println!("  {l}");
     }

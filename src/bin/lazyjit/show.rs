@@ -63,7 +63,11 @@ fn nested(t: &Tensor, axis: usize, start: usize, els: &[String]) -> String {
     let sep = if axis + 1 == dims.len() {
         ", ".to_string()
     } else {
-        format!(",{}\n{}", "\n".repeat(dims.len() - axis - 2), " ".repeat(axis + 1))
+        format!(
+            ",{}\n{}",
+            "\n".repeat(dims.len() - axis - 2),
+            " ".repeat(axis + 1)
+        )
     };
     format!("[{}]", parts.join(&sep))
 }
@@ -100,7 +104,8 @@ mod tests {
 
     #[test]
     fn small_tensors_print_like_numpy() {
-        let t = Tensor::from_vec(vec![2, 3], vec![1.0f32, -0.5, 2.25, 0.0, 1e-7, f32::NAN]).unwrap();
+        let t =
+            Tensor::from_vec(vec![2, 3], vec![1.0f32, -0.5, 2.25, 0.0, 1e-7, f32::NAN]).unwrap();
         assert_eq!(
             show("y", &t),
             "y: f32[2, 3] =\n[[1.0, -0.5, 2.25],\n [0.0, 1.0000e-7, nan]]"
@@ -108,12 +113,18 @@ mod tests {
         let t = Tensor::from_vec(vec![2, 1, 2], vec![1i64, 2, 3, 4]).unwrap();
         assert_eq!(show("i", &t), "i: i64[2, 1, 2] =\n[[[1, 2]],\n\n [[3, 4]]]");
         assert_eq!(show("s", &Tensor::scalar(true)), "s: bool[] =\ntrue");
-        assert_eq!(show("e", &Tensor::from_vec(vec![0], Vec::<f32>::new()).unwrap()), "e: f32[0] =\n[]");
+        assert_eq!(
+            show("e", &Tensor::from_vec(vec![0], Vec::<f32>::new()).unwrap()),
+            "e: f32[0] =\n[]"
+        );
     }
 
     #[test]
     fn large_tensors_are_summarised() {
         let t = Tensor::from_vec(vec![30], (0..30).map(|i| i as f32).collect()).unwrap();
-        assert_eq!(show("x", &t), "x: f32[30] (30 elements) min 0.0 max 29.0 mean 14.5");
+        assert_eq!(
+            show("x", &t),
+            "x: f32[30] (30 elements) min 0.0 max 29.0 mean 14.5"
+        );
     }
 }
