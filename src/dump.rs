@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::executor;
 use crate::ir::{DataSource, Node, NodeKind};
 use crate::tensor::{self, LazyTensor};
-use lazyjit_lowering::{DType, Program, Tensor, ValueId};
+use lazyjit_lowering::{DType, Program, Tensor};
 use rustc_hash::FxHashMap;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -568,7 +568,9 @@ impl Snapshot {
 
     /// The program with one output per tensor given, in order; tensors outside the graph
     /// (`extras`) become parameters after the graph's, named on from them (`%pN`).
+    #[cfg(feature = "npy")]
     fn returning_each_tensor(&self) -> Program {
+        use lazyjit_lowering::ValueId;
         let mut p = self.program.clone();
         let np = p.params.len();
         let k = self.extras.len() as u32;
@@ -643,6 +645,7 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lazyjit_lowering::ValueId;
 
     #[test]
     fn values_match_the_program_the_executor_builds() {

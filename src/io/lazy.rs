@@ -7,7 +7,6 @@ use lazyjit_lowering::Tensor;
 use std::path::Path;
 
 /// Syncs `tensors` together and returns each one's data (shared, no copy).
-#[cfg(any(feature = "npy", feature = "safetensors"))]
 #[track_caller]
 fn synced(tensors: &[(&str, &LazyTensor)]) -> Result<Vec<std::sync::Arc<Tensor>>> {
     let all: Vec<&LazyTensor> = tensors.iter().map(|(_, t)| *t).collect();
@@ -15,7 +14,6 @@ fn synced(tensors: &[(&str, &LazyTensor)]) -> Result<Vec<std::sync::Arc<Tensor>>
     all.iter().map(|t| t.data()).collect()
 }
 
-#[cfg(any(feature = "npy", feature = "safetensors"))]
 fn lazy_named(named: Vec<(String, Tensor)>) -> Vec<(String, LazyTensor)> {
     named
         .into_iter()
@@ -23,7 +21,6 @@ fn lazy_named(named: Vec<(String, Tensor)>) -> Vec<(String, LazyTensor)> {
         .collect()
 }
 
-#[cfg(any(feature = "npy", feature = "safetensors"))]
 fn write_named(
     tensors: &[(&str, &LazyTensor)],
     data: &[std::sync::Arc<Tensor>],

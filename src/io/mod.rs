@@ -49,7 +49,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(any(feature = "npy", feature = "safetensors"))]
 mod atomic;
+#[cfg(any(feature = "npy", feature = "safetensors"))]
 mod lazy;
 #[cfg(feature = "npy")]
 mod npy;
@@ -64,19 +66,24 @@ pub(crate) use self::safetensors::{
 };
 #[cfg(feature = "safetensors")]
 pub use self::safetensors::{read_safetensors, write_safetensors};
+#[cfg(any(feature = "npy", feature = "safetensors"))]
 pub(crate) use atomic::write_atomically;
 #[cfg(feature = "npy")]
 pub use npy::{read_npy, write_npy};
 #[cfg(feature = "npy")]
 pub use npz::{read_npz, write_npz};
 
+#[cfg(any(feature = "npy", feature = "safetensors"))]
 use crate::error::{Error, FileErrorKind};
+#[cfg(any(feature = "npy", feature = "safetensors"))]
 use std::path::Path;
 
 /// What is wrong with some bytes, before the file they came from is known.
+#[cfg(any(feature = "npy", feature = "safetensors"))]
 type Problem = (FileErrorKind, String);
 
 /// The [`Error::File`] for `path`.
+#[cfg(any(feature = "npy", feature = "safetensors"))]
 fn file_error(path: &Path, (kind, message): Problem) -> Error {
     Error::File {
         path: path.display().to_string(),
@@ -92,6 +99,7 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, Error> {
 }
 
 /// Writes `bytes` over `path` atomically; an [`FileErrorKind::Io`] error on failure.
+#[cfg(any(feature = "npy", feature = "safetensors"))]
 pub(crate) fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     write_atomically(path, bytes).map_err(|m| file_error(path, (FileErrorKind::Io, m)))
 }

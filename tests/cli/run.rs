@@ -162,11 +162,15 @@ fn random_inputs_checked_against_the_reference() {
         "3",
         "--no-opt",
     ]);
-    let last = |s: &str| s.lines().last().unwrap_or_default().to_string();
-    assert_eq!(
-        last(&out.stdout.split("check").next().unwrap().trim_end()),
-        last(&again.stdout)
-    );
+    let printed = |s: &str| -> Vec<String> {
+        s.lines()
+            .skip_while(|l| !l.starts_with("out0"))
+            .take_while(|l| !l.starts_with("check"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(printed(&out.stdout).len(), 3, "{}", out.stdout);
+    assert_eq!(printed(&out.stdout), printed(&again.stdout));
     // Random data fills only the parameters without an input.
     let dir = tempfile::tempdir().unwrap();
     let prog = file(dir.path(), "axpb.lj", AXPB);
