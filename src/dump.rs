@@ -307,6 +307,83 @@ pub fn program_text(tensors: &[&LazyTensor]) -> String {
     }
 }
 
+/// Saves the pending graph of `tensors` as a runnable program: the program text (as
+/// [`program_text`] prints it) at `program_path`, and the current data of its parameters as
+/// an `.npz` at `inputs_path`, each array under its parameter's name (`p0`, `p1`, ...), so
+/// `lazyjit run PROGRAM --inputs INPUTS.npz` (or [`crate::lowering::codegen::compile`] and
+/// [`crate::io::read_npz`]) computes what syncing the tensors would.
+///
+/// The program returns one value per tensor given, in order (`out0`, `out1`, ... in
+/// `lazyjit run`). A tensor that is already computed is returned as a parameter of its own.
+/// Runs nothing and changes no tensor. Both files are written atomically.
+///
+/// Errors: nothing pending ([`Error::Op`]: there is no graph to save; read the tensors
+/// instead), or a file that cannot be written ([`Error::File`]).
+///
+/// ```
+/// use lazyjit::{dump, io, lowering, LazyTensor};
+/// use lazyjit::lowering::codegen::{compile, CompileOptions};
+/// let dir = tempfile::tempdir().unwrap();
+/// let (prog, inputs) = (dir.path().join("g.lj"), dir.path().join("g.npz"));
+/// let x = LazyTensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+/// let y = x.transpose(0, 1)?.mul_scalar(3.0f32)?.sum(&[1], false)?;
+/// dump::save_program(&[&y], &prog, &inputs)?;
+///
+/// let p = lowering::text::parse(&std::fs::read_to_string(&prog).unwrap()).unwrap();
+/// let named = io::read_npz(&inputs)?;
+/// assert_eq!(named.len(), p.params.len()); // x, and the scalar 3
+/// let args: Vec<&lowering::Tensor> = p.params.iter()
+///     .map(|param| &named.iter().find(|(n, _)| *n == param.name).unwrap().1)
+///     .collect();
+/// let out = compile(&p, &CompileOptions::default()).unwrap().run(&args).unwrap();
+/// assert_eq!(out[0].as_slice::<f32>().unwrap(), &y.to_vec::<f32>()?[..]);
+///
+/// assert!(dump::save_program(&[&y], &prog, &inputs).is_err()); // y is computed now
+/// # Ok::<(), lazyjit::Error>(())
+/// ```
+#[cfg(feature = "npy")]
+#[track_caller]
+pub fn save_program(
+    tensors: &[&LazyTensor],
+    program_path: impl AsRef<std::path::Path>,
+    inputs_path: impl AsRef<std::path::Path>,
+) -> Result<()> {
+    let loc = crate::SourceLoc::caller();
+    let s = Snapshot::take(tensors);
+    if s.hash.is_none() {
+        return Err(Error::op(
+            "save_program",
+            format!(
+                "nothing is pending for the {} given: there is no graph to save \
+                 (their values can be written with io::write_npy)",
+                plural(tensors.len(), "tensor")
+            ),
+            loc,
+        ));
+    }
+    let program = s.returning_each_tensor();
+    let nodes: Vec<&Arc<Node>> = s.values[..s.program.params.len()]
+        .iter()
+        .chain(&s.extras)
+        .collect();
+    let mut data = Vec::with_capacity(nodes.len());
+    for (param, node) in program.params.iter().zip(nodes) {
+        let t = node.data().ok_or_else(|| {
+            Error::op(
+                "save_program",
+                format!(
+                    "input %{} ({}) has no data (please report this)",
+                    param.name, param.ty
+                ),
+                loc,
+            )
+        })?;
+        data.push((param.name.as_str(), &**t));
+    }
+    crate::io::write_bytes(program_path.as_ref(), program.to_string().as_bytes())?;
+    crate::io::write_npz(inputs_path, &data)
+}
+
 /// What the configured backend ([`crate::Config::backend`]) makes of the pending graph of
 /// `tensors`: for Cranelift, the fusion plan, the CLIF of every kernel and the
 /// machine-code listing; for the reference backend, the program it interprets. Compiles a
@@ -487,6 +564,50 @@ impl Snapshot {
             outputs,
             output_nodes,
         }
+    }
+
+    /// The program with one output per tensor given, in order; tensors outside the graph
+    /// (`extras`) become parameters after the graph's, named on from them (`%pN`).
+    #[cfg(feature = "npy")]
+    fn returning_each_tensor(&self) -> Program {
+        use lazyjit_lowering::ValueId;
+        let mut p = self.program.clone();
+        let np = p.params.len();
+        let k = self.extras.len() as u32;
+        if k > 0 {
+            // Values after the parameters move up by the parameters added.
+            let shift = |v: &mut ValueId| {
+                if v.index() >= np {
+                    v.0 += k;
+                }
+            };
+            for inst in &mut p.insts {
+                inst.args.iter_mut().for_each(shift);
+            }
+            for (i, n) in self.extras.iter().enumerate() {
+                p.params.push(lazyjit_lowering::Param {
+                    name: format!("p{}", np + i),
+                    ty: n.ty.clone(),
+                });
+            }
+        }
+        let ni = p.insts.len();
+        p.outputs = self
+            .outputs
+            .iter()
+            .map(|&v| {
+                // Snapshot numbering: params, instructions, then extras.
+                let id = if v < np {
+                    v
+                } else if v < np + ni {
+                    v + k as usize
+                } else {
+                    np + (v - np - ni)
+                };
+                ValueId(id as u32)
+            })
+            .collect();
+        p
     }
 
     /// For each value (program values, then extras): the tensor positions returning it,

@@ -104,6 +104,33 @@ pub enum Error {
         parameter: Option<String>,
         message: String,
     },
+    /// Reading or writing a tensor file (`.npy`, `.npz`, safetensors; [`crate::io`]) failed:
+    /// the file, what kind of problem it was, and what exactly was wrong (the dtype or shape
+    /// found and what was expected, where the file ends early, the OS error).
+    #[error("{path}: {message}")]
+    File {
+        path: String,
+        kind: FileErrorKind,
+        message: String,
+    },
+}
+
+/// What went wrong in an [`Error::File`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FileErrorKind {
+    /// The file could not be opened, read, created, written or renamed (missing file,
+    /// permissions, a directory that does not exist).
+    Io,
+    /// The file is not what its extension says: a bad magic string, a malformed header, a
+    /// damaged archive, bytes after the data, invalid bools, duplicate names.
+    Format,
+    /// The file ends before all the data its header describes.
+    Truncated,
+    /// The file holds a dtype lazyjit has no type for (or cannot read: a Fortran-order or
+    /// big-endian array).
+    DType,
+    /// A shape or element count is not the one expected, or beyond the size limit.
+    Shape,
 }
 
 /// What went wrong in an [`Error::Checkpoint`].
@@ -135,7 +162,10 @@ impl Error {
             | Error::Execute { location, .. }
             | Error::Data { location, .. }
             | Error::Function { location, .. } => Some(*location),
-            Error::Config(_) | Error::Dataset { .. } | Error::Checkpoint { .. } => None,
+            Error::Config(_)
+            | Error::Dataset { .. }
+            | Error::Checkpoint { .. }
+            | Error::File { .. } => None,
         }
     }
 

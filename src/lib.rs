@@ -16,6 +16,7 @@ pub mod dump;
 pub mod error;
 pub mod executor;
 mod function;
+pub mod io;
 pub mod ir;
 pub mod metrics;
 pub mod nn;
@@ -24,7 +25,7 @@ pub mod optim;
 mod tensor;
 
 pub use config::{BackendKind, Config};
-pub use error::{Error, Result, SourceLoc};
+pub use error::{Error, FileErrorKind, Result, SourceLoc};
 pub use executor::{
     cache_len, cached_computations, clear_caches, data_cache_len, is_cached, last_recompile,
     last_sync, recompile_explanations, wait_device_ops, CachedComputation, Difference,

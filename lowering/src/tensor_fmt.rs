@@ -1,5 +1,6 @@
 //! `Display` for [`Tensor`]: the values, NumPy/PyTorch style — nested brackets, columns
 //! aligned, large tensors summarised by their edge items around `...` — followed by the type.
+//! The alternate form (`{:#}`) prints the values alone.
 //!
 //! ```
 //! use lazyjit_lowering::Tensor;
@@ -7,6 +8,7 @@
 //! assert_eq!(t.to_string(), "[[ 1.5000, -2.0000,  3.2500],\n [ 4.0000,  0.5000, -6.0000]] f32[2, 3]");
 //! let big = Tensor::from_vec(vec![2000], (0..2000).collect::<Vec<i32>>()).unwrap();
 //! assert_eq!(big.to_string(), "[   0,    1,    2, ..., 1997, 1998, 1999] i32[2000]");
+//! assert_eq!(format!("{:#}", Tensor::scalar(7i64)), "7");
 //! ```
 
 use crate::tensor::Tensor;
@@ -29,7 +31,11 @@ impl fmt::Display for Tensor {
         let mut out = String::new();
         let mut next = 0usize;
         write_dim(&mut out, &dims, 0, summarise, &texts, width, &mut next);
-        write!(f, "{out} {}", self.ty())
+        if f.alternate() {
+            f.write_str(&out)
+        } else {
+            write!(f, "{out} {}", self.ty())
+        }
     }
 }
 

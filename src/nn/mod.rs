@@ -16,7 +16,7 @@
 //! | `layers` | [`Flatten`], [`Embedding`], [`LayerNorm`] |
 //! | `activation` | [`ReLU`], [`GELU`], [`Sigmoid`], [`Tanh`], [`SiLU`], [`LeakyReLU`] |
 //! | `sequential` | [`Sequential`] |
-//! | `serialize` | [`save`] and [`load`] (safetensors, written atomically) |
+//! | `serialize` | [`save`] and [`load`] (safetensors, written atomically; feature `safetensors`, on by default) |
 //!
 //! ```
 //! use lazyjit::nn::{self, Linear, Module, ReLU, Sequential};
@@ -42,6 +42,7 @@ mod layers;
 mod linear;
 mod module;
 mod sequential;
+#[cfg(feature = "safetensors")]
 mod serialize;
 
 pub use activation::{LeakyReLU, ReLU, SiLU, Sigmoid, Tanh, GELU};
@@ -51,6 +52,7 @@ pub use layers::{Embedding, Flatten, LayerNorm};
 pub use linear::Linear;
 pub use module::{join, Module};
 pub use sequential::Sequential;
+#[cfg(feature = "safetensors")]
 pub use serialize::{load, load_named, save, save_named};
 
 use crate::error::Result;

@@ -2,9 +2,10 @@
 
 use super::Module;
 use crate::error::{CheckpointErrorKind, Error, Result};
+use crate::io;
 use crate::tensor::LazyTensor;
 use lazyjit_lowering::DType;
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use safetensors::tensor::{SafeTensors, TensorView};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -17,68 +18,9 @@ fn err(path: &Path, kind: CheckpointErrorKind, parameter: Option<&str>, message:
     }
 }
 
-fn to_safetensors(d: DType) -> Dtype {
-    match d {
-        DType::F32 => Dtype::F32,
-        DType::F64 => Dtype::F64,
-        DType::I32 => Dtype::I32,
-        DType::I64 => Dtype::I64,
-        DType::Bool => Dtype::BOOL,
-    }
-}
-
-fn from_safetensors(d: Dtype) -> Option<DType> {
-    Some(match d {
-        Dtype::F32 => DType::F32,
-        Dtype::F64 => DType::F64,
-        Dtype::I32 => DType::I32,
-        Dtype::I64 => DType::I64,
-        Dtype::BOOL => DType::Bool,
-        _ => return None,
-    })
-}
-
 /// The tensor's value as little-endian bytes (reads it: a sync if it is pending).
 fn le_bytes(t: &LazyTensor) -> Result<Vec<u8>> {
-    Ok(match t.dtype() {
-        DType::F32 => t
-            .to_vec::<f32>()?
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect(),
-        DType::F64 => t
-            .to_vec::<f64>()?
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect(),
-        DType::I32 => t
-            .to_vec::<i32>()?
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect(),
-        DType::I64 => t
-            .to_vec::<i64>()?
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect(),
-        DType::Bool => t.to_vec::<bool>()?.iter().map(|&v| v as u8).collect(),
-    })
-}
-
-/// A data tensor of `dtype[shape]` from little-endian bytes (length already checked).
-fn from_le_bytes(dtype: DType, shape: &[usize], b: &[u8]) -> Result<LazyTensor> {
-    fn chunks<const N: usize, T>(b: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
-        b.chunks_exact(N)
-            .map(|c| f(c.try_into().expect("chunks_exact gives N bytes")))
-            .collect()
-    }
-    match dtype {
-        DType::F32 => LazyTensor::from_vec(chunks(b, f32::from_le_bytes), shape),
-        DType::F64 => LazyTensor::from_vec(chunks(b, f64::from_le_bytes), shape),
-        DType::I32 => LazyTensor::from_vec(chunks(b, i32::from_le_bytes), shape),
-        DType::I64 => LazyTensor::from_vec(chunks(b, i64::from_le_bytes), shape),
-        DType::Bool => LazyTensor::from_vec(b.iter().map(|&v| v != 0).collect(), shape),
-    }
+    Ok(io::tensor_le_bytes(&*t.data()?))
 }
 
 /// Saves every parameter of `module` to a safetensors file at `path`, each under its
@@ -128,14 +70,15 @@ pub fn save_named(tensors: &[(String, LazyTensor)], path: impl AsRef<Path>) -> R
     }
     let mut views = Vec::with_capacity(data.len());
     for (name, (dtype, shape, bytes)) in &data {
-        let view = TensorView::new(to_safetensors(*dtype), shape.clone(), bytes).map_err(|e| {
-            err(
-                path,
-                CheckpointErrorKind::Format,
-                Some(name),
-                format!("parameter `{name}`: {e}"),
-            )
-        })?;
+        let view = TensorView::new(io::to_safetensors_dtype(*dtype), shape.clone(), bytes)
+            .map_err(|e| {
+                err(
+                    path,
+                    CheckpointErrorKind::Format,
+                    Some(name),
+                    format!("parameter `{name}`: {e}"),
+                )
+            })?;
         views.push((*name, view));
     }
     let bytes = safetensors::serialize(views, None).map_err(|e| {
@@ -146,37 +89,7 @@ pub fn save_named(tensors: &[(String, LazyTensor)], path: impl AsRef<Path>) -> R
             format!("serializing: {e}"),
         )
     })?;
-    write_atomically(path, &bytes)
-}
-
-/// Writes `bytes` to a temporary file in `path`'s folder, flushes it to disk and renames
-/// it to `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let io = |what: &str, e: std::io::Error| {
-        err(path, CheckpointErrorKind::Io, None, format!("{what}: {e}"))
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io("saving", std::io::Error::other("the path has no file name")))?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(".tmp-{}-{nanos}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| io("creating a temporary file", e))?;
-        f.write_all(bytes).map_err(|e| io("writing", e))?;
-        f.sync_all().map_err(|e| io("flushing", e))?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(|e| io("renaming the temporary file", e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    io::write_atomically(path, &bytes).map_err(|m| err(path, CheckpointErrorKind::Io, None, m))
 }
 
 /// Loads the parameters of `module` from a safetensors file written by [`save`]: every
@@ -215,7 +128,7 @@ pub fn load_named(tensors: &[(String, LazyTensor)], path: impl AsRef<Path>) -> R
                 ),
             )
         })?;
-        let dtype = from_safetensors(view.dtype()).ok_or_else(|| {
+        let (dtype, _) = io::from_safetensors_dtype(view.dtype()).ok_or_else(|| {
             err(
                 path,
                 CheckpointErrorKind::Format,
@@ -249,7 +162,9 @@ pub fn load_named(tensors: &[(String, LazyTensor)], path: impl AsRef<Path>) -> R
                 ),
             ));
         }
-        values.push(from_le_bytes(dtype, view.shape(), view.data())?);
+        let value = io::tensor_from_le_bytes(view.dtype(), view.shape(), view.data())
+            .map_err(|m| err(path, CheckpointErrorKind::Format, Some(name), m))?;
+        values.push(LazyTensor::from_tensor(value));
     }
     let mut extra: Vec<&str> = file
         .names()
