@@ -264,7 +264,6 @@ impl CompiledFn {
     #[track_caller]
     pub fn call_tensors<A: FnArg>(&self, inputs: &[A]) -> Result<Vec<Tensor>> {
         let loc = SourceLoc::caller();
-        tracing::forbid_read("call_tensors", loc)?;
         self.with_inputs(inputs, loc, |ins, _, v, params| {
             let mut computed = match &v.computation {
                 Some(c) => c.run(params).map_err(|e| self.execute_error(v, e, loc))?,
@@ -302,28 +301,38 @@ impl CompiledFn {
     #[track_caller]
     pub fn call_into<A: FnArg>(&self, inputs: &[A], outputs: &mut [Tensor]) -> Result<()> {
         let loc = SourceLoc::caller();
-        tracing::forbid_read("call_into", loc)?;
         self.with_inputs(inputs, loc, |ins, _, v, params| {
-            if outputs.len() != v.outputs.len()
-                || outputs
-                    .iter()
-                    .zip(&v.output_types)
-                    .any(|(o, t)| o.ty() != t)
-            {
-                return Err(self.signature_error(
+            let fits = |outputs: &[Tensor]| {
+                outputs.len() == v.outputs.len()
+                    && outputs
+                        .iter()
+                        .zip(&v.output_types)
+                        .all(|(o, t)| o.ty() == t)
+            };
+            let misfit = |outputs: &[Tensor]| {
+                self.signature_error(
                     format!(
                         "its outputs are ({}), got output tensors ({})",
                         list(&v.output_types),
                         list(outputs.iter().map(Tensor::ty))
                     ),
                     loc,
-                ));
-            }
+                )
+            };
             if v.direct {
+                // The computation checks the outputs itself (before running anything); the
+                // function's own message is made only when they are wrong.
                 let c = v.computation.as_ref().expect("direct versions compute");
-                return c
-                    .run_into(params, outputs)
-                    .map_err(|e| self.execute_error(v, e, loc));
+                return c.run_into(params, outputs).map_err(|e| {
+                    if fits(outputs) {
+                        self.execute_error(v, e, loc)
+                    } else {
+                        misfit(outputs)
+                    }
+                });
+            }
+            if !fits(outputs) {
+                return Err(misfit(outputs));
             }
             let computed = match &v.computation {
                 Some(c) => c.run(params).map_err(|e| self.execute_error(v, e, loc))?,
@@ -441,6 +450,9 @@ impl CompiledFn {
         if ins.len() == inputs.len() {
             return self.with_version(&ins, loc, |v, params| body(&ins, None, v, params));
         }
+        // Lazy tensors are read: not while a compiled function is traced (they may be its
+        // placeholders, whose values mean nothing). Lent tensors above are plain data.
+        tracing::forbid_read("call", loc)?;
         let mut args: SmallVec<[ArgValue<'_>; 4]> = SmallVec::with_capacity(inputs.len());
         for a in inputs {
             args.push(a.resolve(loc)?);
