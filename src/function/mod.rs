@@ -85,7 +85,7 @@ where
         versions: RwLock::new(Versions::new()),
         arity: Mutex::new(None),
         tracing: Mutex::new(()),
-        evicted_calls: AtomicU64::new(0),
+        calls: Arc::new(AtomicU64::new(0)),
         traces: AtomicU64::new(0),
         evictions: AtomicU64::new(0),
     }
@@ -109,8 +109,8 @@ pub struct CompiledFn {
     arity: Mutex<Option<usize>>,
     /// Serialises traces, so two threads meeting a new signature trace it once.
     tracing: Mutex<()>,
-    /// Calls served by versions since evicted.
-    evicted_calls: AtomicU64,
+    /// Calls of every version, evicted or not (shared with the versions, which count).
+    calls: Arc<AtomicU64>,
     traces: AtomicU64,
     evictions: AtomicU64,
 }
@@ -387,19 +387,13 @@ impl CompiledFn {
     /// before is still served by the executor's computation cache.
     pub fn force_recompile(&self) {
         let _t = self.tracing.lock();
-        let mut versions = self.versions.write();
-        let calls = versions
-            .list
-            .iter()
-            .map(|v| v.calls.load(Ordering::Relaxed))
-            .sum();
-        self.evicted_calls.fetch_add(calls, Ordering::Relaxed);
-        versions.list.clear();
+        self.versions.write().list.clear();
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The traced versions, most recently traced last.
     pub fn versions(&self) -> Vec<VersionInfo> {
+        recent::flush(self.id);
         self.versions
             .read()
             .list
@@ -414,15 +408,15 @@ impl CompiledFn {
     }
 
     /// Counts of calls, traces and evictions.
+    ///
+    /// Calls are counted per thread and added up when the thread exits, when it calls
+    /// enough other functions to forget this one, or when it asks for these counts: calls
+    /// that threads still running made since are not included yet.
     pub fn stats(&self) -> CompiledFnStats {
+        recent::flush(self.id);
         let versions = self.versions.read();
         CompiledFnStats {
-            calls: self.evicted_calls.load(Ordering::Relaxed)
-                + versions
-                    .list
-                    .iter()
-                    .map(|v| v.calls.load(Ordering::Relaxed))
-                    .sum::<u64>(),
+            calls: self.calls.load(Ordering::Relaxed),
             traces: self.traces.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
             versions: versions.list.len(),
@@ -472,6 +466,7 @@ impl CompiledFn {
     ) -> Result<R> {
         let types = ins.iter().map(|t| t.ty());
         let generation = self.generation.load(Ordering::Acquire);
+        // Counted by the thread's recent entry (no shared write).
         let body = match recent::with(self.id, generation, types.clone(), body, |v, body| {
             run_version(v, ins, body)
         }) {
@@ -482,6 +477,7 @@ impl CompiledFn {
             let versions = self.versions.read();
             if let Some(v) = versions.find(types.clone()) {
                 recent::remember(self.id, generation, v);
+                v.count(1);
                 return run_version(v, ins, body);
             }
         }
@@ -490,11 +486,12 @@ impl CompiledFn {
         // Another thread may have traced these types while this one waited.
         if let Some(v) = self.versions.read().find(types.clone()).cloned() {
             recent::remember(self.id, self.generation.load(Ordering::Acquire), &v);
+            v.count(1);
             return run_version(&v, ins, body);
         }
         self.traces.fetch_add(1, Ordering::Relaxed);
         metrics::inc(Counter::FnTrace);
-        let v = Arc::new(trace::trace(&*self.f, types, loc)?);
+        let v = Arc::new(trace::trace(&*self.f, types, self.calls.clone(), loc)?);
         let evicted = {
             let mut versions = self.versions.write();
             let evicted = versions.insert(v.clone(), self.max_versions);
@@ -503,16 +500,10 @@ impl CompiledFn {
             recent::remember(self.id, generation, &v);
             evicted
         };
-        let (n, calls) = (
-            evicted.len() as u64,
-            evicted
-                .iter()
-                .map(|e| e.calls.load(Ordering::Relaxed))
-                .sum(),
-        );
+        let n = evicted.len() as u64;
         self.evictions.fetch_add(n, Ordering::Relaxed);
-        self.evicted_calls.fetch_add(calls, Ordering::Relaxed);
         metrics::add(Counter::FnEvict, n);
+        v.count(1);
         run_version(&v, ins, body)
     }
 
@@ -593,7 +584,6 @@ fn run_version<R>(
     ins: &[&Tensor],
     body: impl FnOnce(&Version, &[&Tensor]) -> Result<R>,
 ) -> Result<R> {
-    v.calls.fetch_add(1, Ordering::Relaxed);
     if v.params_are_inputs {
         return body(v, ins);
     }

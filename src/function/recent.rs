@@ -4,10 +4,15 @@
 //!
 //! An entry is valid while its function's generation is unchanged: tracing (which may
 //! evict) and `force_recompile` bump it. Function ids are never reused.
+//!
+//! An entry also counts the calls it serves, and adds them to its version (and function)
+//! when it is replaced, when the thread exits, or when the function's counts are read on
+//! this thread (`flush`): a shared atomic add per call would cost as much as the rest of
+//! the call's overhead.
 
 use super::version::Version;
 use lazyjit_lowering::TensorType;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -25,6 +30,20 @@ struct Entry {
     function: u64,
     generation: u64,
     version: Arc<Version>,
+    /// Calls served since the last flush.
+    calls: Cell<u64>,
+}
+
+impl Entry {
+    fn flush(&self) {
+        self.version.count(self.calls.replace(0));
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 struct Recent {
@@ -61,7 +80,10 @@ pub(crate) fn with<'t, S, R>(
             e.function == function && e.generation == generation && e.version.accepts(types.clone())
         });
         match hit {
-            Some(e) => Ok(run(&e.version, state)),
+            Some(e) => {
+                e.calls.set(e.calls.get() + 1);
+                Ok(run(&e.version, state))
+            }
             None => Err(state),
         }
     })
@@ -89,10 +111,25 @@ pub(crate) fn remember(function: u64, generation: u64, version: &Arc<Version>) {
                 r.next = (n + 1) % ENTRIES;
                 n
             });
+        // The entry replaced (if any) adds its calls to its version as it drops.
         r.entries[slot] = Some(Entry {
             function,
             generation,
             version: version.clone(),
+            calls: Cell::new(0),
         });
+    });
+}
+
+/// Adds this thread's uncounted calls of `function` to its versions.
+pub(crate) fn flush(function: u64) {
+    RECENT.with(|r| {
+        if let Ok(r) = r.try_borrow() {
+            for e in r.entries.iter().flatten() {
+                if e.function == function {
+                    e.flush();
+                }
+            }
+        }
     });
 }

@@ -25,6 +25,7 @@ pub(crate) type Closure = dyn Fn(&[LazyTensor]) -> Result<Vec<LazyTensor>> + Sen
 pub(crate) fn trace<'t>(
     f: &Closure,
     types: impl Iterator<Item = &'t TensorType>,
+    function_calls: Arc<std::sync::atomic::AtomicU64>,
     loc: SourceLoc,
 ) -> Result<Version> {
     let types: Vec<TensorType> = types.cloned().collect();
@@ -79,6 +80,7 @@ pub(crate) fn trace<'t>(
         outputs.iter().map(|o| o.ty().clone()).collect(),
         computation,
         graph_hash,
+        function_calls,
     ))
 }
 

@@ -46,7 +46,9 @@ pub(crate) struct Version {
     /// Some parameter is a captured tensor.
     pub captures: bool,
     pub graph_hash: Option<u64>,
+    /// Calls of this version, and of every version of its function.
     pub calls: AtomicU64,
+    function_calls: Arc<AtomicU64>,
     last_use: AtomicU64,
 }
 
@@ -59,6 +61,7 @@ impl Version {
         output_types: Vec<TensorType>,
         computation: Option<Arc<dyn Computation>>,
         graph_hash: Option<u64>,
+        function_calls: Arc<AtomicU64>,
     ) -> Version {
         let n_computed = computation
             .as_ref()
@@ -85,7 +88,16 @@ impl Version {
             direct,
             graph_hash,
             calls: AtomicU64::new(0),
+            function_calls,
             last_use: AtomicU64::new(0),
+        }
+    }
+
+    /// Adds `n` calls to this version's count and its function's.
+    pub fn count(&self, n: u64) {
+        if n > 0 {
+            self.calls.fetch_add(n, Ordering::Relaxed);
+            self.function_calls.fetch_add(n, Ordering::Relaxed);
         }
     }
 
