@@ -194,3 +194,30 @@ fn exact_outputs_are_checked_exactly() {
     let out = ok(&["run", &prog, "--random", "--check"]);
     assert!(out.stdout.contains("y: matches (exact"), "{}", out.stdout);
 }
+
+#[test]
+fn a_closed_stdout_neither_panics_nor_stops_the_outputs_being_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = file(
+        dir.path(),
+        "many.lj",
+        "param %x: f32[2, 3]\n%2: f32[2, 3] = neg %x\nreturn %2\n",
+    );
+    let xp = dir.path().join("x.npy");
+    io::write_npy(&xp, &x()).unwrap();
+    let out_dir = dir.path().join("out");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lazyjit"))
+        .args(["run", &prog, "--input", &xp.display().to_string()])
+        .args(["--output-dir", &out_dir.display().to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before anything is printed
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let y = io::read_npy(out_dir.join("out0.npy")).unwrap();
+    assert_eq!(y.as_slice::<f32>().unwrap()[0], -1.0);
+}

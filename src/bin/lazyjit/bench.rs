@@ -32,21 +32,21 @@ pub fn main(args: &Args) -> Result<()> {
     let p = &loaded.program;
     let inputs = gather(p, &args.inputs)?;
     let refs: Vec<&Tensor> = inputs.iter().collect();
-    println!(
+    out!(
         "program   {} ({}, {})",
         args.program.display(),
         count(p.params.len(), "parameter"),
         count(p.insts.len(), "instruction")
     );
     let (c, compile_time) = compile_timed(p, args.no_opt, Keep::default())?;
-    println!("compile   {}", compile_line(&c, compile_time));
+    out!("compile   {}", compile_line(&c, compile_time));
 
     let run_err = |e: lazyjit::lowering::Error| {
         Fail::runtime(format!("running {}: {e}", args.program.display()))
     };
     let t = Instant::now();
     let mut outputs = c.run(&refs).map_err(run_err)?;
-    println!("first run {} (allocates the outputs)", ms(t.elapsed()));
+    out!("first run {} (allocates the outputs)", ms(t.elapsed()));
 
     let bar = progress_bar(args.iters);
     let mut times = Vec::with_capacity(args.iters as usize);
@@ -59,7 +59,7 @@ pub fn main(args: &Args) -> Result<()> {
     bar.finish_and_clear();
     times.sort_unstable();
     let p50 = percentile(&times, 50.0);
-    println!(
+    out!(
         "runs      {} into reused outputs: min {}  p50 {}  p90 {}  p99 {}  max {}",
         args.iters,
         ms(times[0]),
@@ -71,13 +71,13 @@ pub fn main(args: &Args) -> Result<()> {
     if streams(p) {
         let bytes: usize = p.params.iter().map(|q| q.ty.size_bytes()).sum::<usize>()
             + outputs.iter().map(|o| o.ty().size_bytes()).sum::<usize>();
-        println!(
+        out!(
             "memory    {:.3} MB per run (inputs + outputs): {:.2} GB/s at p50",
             bytes as f64 / 1e6,
             bytes as f64 / p50.as_secs_f64().max(1e-12) / 1e9
         );
     } else {
-        println!("memory    not reported: the program is not elementwise or a reduction");
+        out!("memory    not reported: the program is not elementwise or a reduction");
     }
     Ok(())
 }

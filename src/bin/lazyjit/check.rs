@@ -21,7 +21,7 @@ pub fn main(args: &Args) -> Result<()> {
         .map_err(|e| Fail::program(format!("{}: reading the program: {e}", path.display())))?;
     match text::parse(&source) {
         Ok(p) => {
-            println!(
+            out!(
                 "{}: ok ({}, {}, {})",
                 path.display(),
                 count(p.params.len(), "parameter"),

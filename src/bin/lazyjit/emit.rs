@@ -52,9 +52,6 @@ pub fn main(args: &Args) -> Result<()> {
         })?
         .disasm(),
     };
-    print!("{text}");
-    if !text.ends_with('\n') {
-        println!();
-    }
+    out!("{}", text.strip_suffix('\n').unwrap_or(&text));
     Ok(())
 }

@@ -3,6 +3,15 @@
 //! reference check in their own modules. Every failure is one line on stderr and an exit
 //! code saying what kind of failure it was (`fail.rs`).
 
+/// `println!` that never panics: once standard output is closed (`lazyjit run ... | head`)
+/// or fails, further printing is skipped and the command goes on (its output files are
+/// still written).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::print_line(format_args!($($arg)*))
+    };
+}
+
 mod bench;
 mod check;
 mod compare;
@@ -14,7 +23,23 @@ mod run;
 mod show;
 
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once writing to standard output has failed.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// One line on standard output, unless it is closed (see `out!`).
+fn print_line(args: std::fmt::Arguments<'_>) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut o = std::io::stdout().lock();
+    if o.write_fmt(args).and_then(|()| o.write_all(b"\n")).is_err() {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(

@@ -38,21 +38,21 @@ pub fn main(args: &Args) -> Result<()> {
     let refs: Vec<&Tensor> = inputs.iter().collect();
     let names = output_names(&loaded);
 
-    println!(
+    out!(
         "program   {} ({}, {})",
         args.program.display(),
         count(p.params.len(), "parameter"),
         count(p.insts.len(), "instruction")
     );
     let (compiled, compile_time) = compile_timed(p, args.no_opt, Keep::default())?;
-    println!("compile   {}", compile_line(&compiled, compile_time));
+    out!("compile   {}", compile_line(&compiled, compile_time));
     let t = Instant::now();
     let outputs = compiled
         .run(&refs)
         .map_err(|e| Fail::runtime(format!("running {}: {e}", args.program.display())))?;
-    println!("run       {}", ms(t.elapsed()));
+    out!("run       {}", ms(t.elapsed()));
     for (name, o) in names.iter().zip(&outputs) {
-        println!("{}", show::show(name, o));
+        out!("{}", show::show(name, o));
     }
     write_outputs(args, &names, &outputs)?;
     if args.check {
@@ -119,13 +119,13 @@ fn write_outputs(args: &Args, names: &[String], outputs: &[Tensor]) -> Result<()
         for (name, o) in names.iter().zip(outputs) {
             let path = dir.join(format!("{name}.npy"));
             lazyjit::io::write_npy(&path, o).map_err(|e| Fail::output(e.to_string()))?;
-            println!("wrote     {}", path.display());
+            out!("wrote     {}", path.display());
         }
     }
     if let Some(path) = &args.output {
         let named: Vec<(&str, &Tensor)> = names.iter().map(String::as_str).zip(outputs).collect();
         lazyjit::io::write_npz(path, &named).map_err(|e| Fail::output(e.to_string()))?;
-        println!("wrote     {}", path.display());
+        out!("wrote     {}", path.display());
     }
     Ok(())
 }
@@ -145,12 +145,12 @@ fn check(
         ))
     })?;
     let outcome = compare::check(p, names, outputs, &expected);
-    println!(
+    out!(
         "check     against the reference interpreter ({})",
         ms(t.elapsed())
     );
     for l in &outcome.lines {
-        println!("  {l}");
+        out!("  {l}");
     }
     if outcome.ok {
         Ok(())
