@@ -26,6 +26,7 @@ pub mod text;
 pub mod types;
 
 pub use error::Error;
+pub use inputs::{check_inputs, check_outputs};
 pub use op::{BinaryOp, Op, ReduceOp, UnaryOp};
 pub use program::{Inst, Loc, Param, Program, ValueId, Violation};
 pub use tensor::{Buffer, Element, Tensor};

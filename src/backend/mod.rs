@@ -46,23 +46,7 @@ pub trait Computation: Send + Sync {
     /// output, of its exact type). The default runs and moves the results in; the Cranelift
     /// backend writes into the given buffers directly, allocating nothing.
     fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), Error> {
-        let p = self.program();
-        if outputs.len() != p.outputs.len() {
-            return Err(Error::Input(format!(
-                "the program has {} outputs, got {} output tensors",
-                p.outputs.len(),
-                outputs.len()
-            )));
-        }
-        for (i, (o, t)) in p.outputs.iter().zip(outputs.iter()).enumerate() {
-            if t.ty() != p.value_type(*o) {
-                return Err(Error::Input(format!(
-                    "output {i} ({o}) is {} but the output tensor is {}",
-                    p.value_type(*o),
-                    t.ty()
-                )));
-            }
-        }
+        lazyjit_lowering::check_outputs(self.program(), outputs)?;
         for (slot, t) in outputs.iter_mut().zip(self.run(inputs)?) {
             *slot = t;
         }

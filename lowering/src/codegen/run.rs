@@ -96,7 +96,7 @@ impl Compiled {
     /// intermediate buffers are kept between runs.
     pub fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), Error> {
         check_inputs(&self.program, inputs)?;
-        self.check_outputs(outputs)?;
+        crate::inputs::check_outputs(&self.program, outputs)?;
         // Kernels never store to parameter slots here (nothing is aliased: only kernel roots
         // are written, into output and temporary slots), so these const-to-mut casts are
         // never written through.
@@ -247,27 +247,6 @@ impl Compiled {
             .collect();
         self.execute(&params, &ptrs)?;
         Ok(outs)
-    }
-
-    fn check_outputs(&self, outputs: &[Tensor]) -> Result<(), Error> {
-        let p = &self.program;
-        if outputs.len() != p.outputs.len() {
-            return Err(Error::Input(format!(
-                "the program has {} outputs, got {} output tensors",
-                p.outputs.len(),
-                outputs.len()
-            )));
-        }
-        for (i, (o, t)) in p.outputs.iter().zip(outputs.iter()).enumerate() {
-            let ty = p.value_type(*o);
-            if t.ty() != ty || t.buffer().len() != ty.size_bytes() {
-                return Err(Error::Input(format!(
-                    "output {i} ({o}) is {ty} but the output tensor is {}",
-                    t.ty()
-                )));
-            }
-        }
-        Ok(())
     }
 
     /// Runs the steps with the buffers of the parameters (`params`, checked against the
