@@ -76,8 +76,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// What the last sync did.
-#[derive(Clone, Debug, PartialEq)]
+/// What the last sync did. Its `Debug` prints the graph hash in hex, as every log and dump
+/// does.
+#[derive(Clone, PartialEq)]
 pub struct SyncInfo {
     pub graph_hash: u64,
     /// Instructions in the synced graph.
@@ -91,6 +92,20 @@ pub struct SyncInfo {
     /// Compile time when it did not.
     pub compile_time: Option<Duration>,
     pub execute_time: Duration,
+}
+
+impl std::fmt::Debug for SyncInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncInfo")
+            .field("graph_hash", &format_args!("{:016x}", self.graph_hash))
+            .field("nodes", &self.nodes)
+            .field("params", &self.params)
+            .field("outputs", &self.outputs)
+            .field("cache_hit", &self.cache_hit)
+            .field("compile_time", &self.compile_time)
+            .field("execute_time", &self.execute_time)
+            .finish()
+    }
 }
 
 /// The shared device-data tensor for a scalar value.

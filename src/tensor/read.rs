@@ -5,7 +5,7 @@ use super::sync::sync_at;
 use super::LazyTensor;
 use crate::error::{Error, Result, SourceLoc};
 use lazyjit_lowering::Tensor;
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{Array, ArrayD, Dimension, IxDyn};
 use std::sync::Arc;
 
 impl LazyTensor {
@@ -63,6 +63,73 @@ impl LazyTensor {
             .map_err(|e| Error::data("to_ndarray", e.to_string(), loc))
     }
 
+    /// The value as an ndarray array of a fixed dimensionality (`Ix2` for an `Array2<T>`):
+    /// an error naming the shape if the tensor's rank is not `D`'s.
+    ///
+    /// ```
+    /// use lazyjit::LazyTensor;
+    /// use ndarray::{array, Ix1, Ix2};
+    /// let t = LazyTensor::arange(0i64, 6, 1)?.reshape(&[2, 3])?;
+    /// let a: ndarray::Array2<i64> = t.to_array::<i64, Ix2>()?;
+    /// assert_eq!(a, array![[0, 1, 2], [3, 4, 5]]);
+    /// assert!(t.to_array::<i64, Ix1>().is_err());
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn to_array<T: NativeType, D: Dimension>(&self) -> Result<Array<T, D>> {
+        let loc = SourceLoc::caller();
+        self.check_rank("to_array", D::NDIM, loc)?;
+        self.to_ndarray::<T>()?
+            .into_dimensionality::<D>()
+            .map_err(|e| Error::data("to_array", e.to_string(), loc))
+    }
+
+    /// The elements of a rank-1 tensor.
+    #[track_caller]
+    pub fn to_vec1<T: NativeType>(&self) -> Result<Vec<T>> {
+        self.check_rank("to_vec1", Some(1), SourceLoc::caller())?;
+        self.to_vec::<T>()
+    }
+
+    /// The rows of a rank-2 tensor.
+    ///
+    /// ```
+    /// use lazyjit::LazyTensor;
+    /// let t = LazyTensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// assert_eq!(t.to_vec2::<f32>()?, vec![vec![1.0, 2.0], vec![3.0, 4.0]]);
+    /// assert!(t.to_vec3::<f32>().is_err());
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn to_vec2<T: NativeType>(&self) -> Result<Vec<Vec<T>>> {
+        self.check_rank("to_vec2", Some(2), SourceLoc::caller())?;
+        let (rows, cols) = (self.shape()[0], self.shape()[1]);
+        Ok(split(&self.to_vec::<T>()?, rows, cols))
+    }
+
+    /// The matrices of a rank-3 tensor, as rows.
+    #[track_caller]
+    pub fn to_vec3<T: NativeType>(&self) -> Result<Vec<Vec<Vec<T>>>> {
+        self.check_rank("to_vec3", Some(3), SourceLoc::caller())?;
+        let (n, rows, cols) = (self.shape()[0], self.shape()[1], self.shape()[2]);
+        let flat = self.to_vec::<T>()?;
+        Ok(split(&flat, n, rows * cols)
+            .iter()
+            .map(|m| split(m, rows, cols))
+            .collect())
+    }
+
+    fn check_rank(&self, op: &'static str, rank: Option<usize>, loc: SourceLoc) -> Result<()> {
+        match rank {
+            Some(r) if r != self.rank() => Err(Error::data(
+                op,
+                format!("needs a tensor of rank {r}, got {}", self.ty()),
+                loc,
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The single element of a one-element tensor (any rank).
     ///
     /// ```
@@ -102,4 +169,10 @@ impl LazyTensor {
         }
         Ok(())
     }
+}
+
+/// `v` as `count` consecutive pieces of `n` (zero-width pieces included: a `[3, 0]` tensor
+/// has three empty rows).
+fn split<T: Clone>(v: &[T], count: usize, n: usize) -> Vec<Vec<T>> {
+    (0..count).map(|i| v[i * n..(i + 1) * n].to_vec()).collect()
 }

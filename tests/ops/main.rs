@@ -11,6 +11,7 @@ mod conv;
 mod layout;
 mod linalg;
 mod operators;
+mod reads;
 mod reductions;
 
 // ---------------------------------------------------------------------------------------
