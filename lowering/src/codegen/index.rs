@@ -56,6 +56,27 @@ impl Idx {
             }
         }
         out.retain(|t| t.1 != 0);
+        // k·floor(e/k) + (e mod k) = e: a dim split by a reshape and merged back.
+        for i in 0..out.len() {
+            let Atom::Div(e, k) = &out[i].0 else {
+                continue;
+            };
+            let (ci, k) = (out[i].1, *k);
+            if ci % k != 0 {
+                continue;
+            }
+            let rem = Atom::Rem(e.clone(), k);
+            if let Some(j) = out.iter().position(|(a, cj)| *a == rem && *cj * k == ci) {
+                let e = e.scale(ci / k);
+                let rest: Vec<(Atom, i64)> = out
+                    .iter()
+                    .enumerate()
+                    .filter(|&(t, _)| t != i && t != j)
+                    .map(|(_, x)| x.clone())
+                    .collect();
+                return Idx::from_terms(c, rest).add(&e);
+            }
+        }
         Idx { c, terms: out }
     }
 
@@ -120,6 +141,9 @@ impl Idx {
         }
         // floor((q·k + rest) / k) = q + floor(rest / k) for integer q.
         let q = Idx::from_terms(qc, q);
+        if let Some((g, x, _)) = rest.factor(k, ext) {
+            return q.add(&x.div(k / g, ext));
+        }
         q.add(&Idx {
             c: 0,
             terms: vec![(Atom::Div(Box::new(rest), k), 1)],
@@ -142,10 +166,52 @@ impl Idx {
         if lo >= 0 && hi < k {
             return e;
         }
+        if let Some((g, x, small)) = e.factor(k, ext) {
+            return x.rem(k / g, ext).scale(g).add(&small);
+        }
         Idx {
             c: 0,
             terms: vec![(Atom::Rem(Box::new(e), k), 1)],
         }
+    }
+
+    /// Splits a non-negative `self` as `g·x + small` with `g` a proper divisor of `k` (the
+    /// largest that works) and `0 <= small < g` over the variables' ranges, when it can:
+    /// then `floor(self / k) = floor(x / (k/g))` and `self mod k = g·(x mod k/g) + small`.
+    /// Index expressions of a split dim that is merged again take this form: reading
+    /// `[.., 12, 2, 12, 2]` pooling windows back as `[.., 24, 24]` divides `24·h + w` by 48
+    /// with `w < 24`, which is `floor(h / 2)`.
+    fn factor(&self, k: i64, ext: &[usize]) -> Option<(i64, Idx, Idx)> {
+        // Candidates: the common factors of `k` with each coefficient (a `g` that divides
+        // no coefficient leaves every term in `small`, and then `small` is `self`, which does
+        // not fit below `k`).
+        let mut divisors: Vec<i64> = self
+            .terms
+            .iter()
+            .map(|(_, c)| gcd(k, c.abs()))
+            .filter(|&g| g > 1 && g < k)
+            .collect();
+        divisors.sort_unstable();
+        divisors.dedup();
+        for &g in divisors.iter().rev() {
+            let (mut big, mut small) = (Vec::new(), Vec::new());
+            for (a, c) in &self.terms {
+                if c % g == 0 {
+                    big.push((a.clone(), c / g));
+                } else {
+                    small.push((a.clone(), *c));
+                }
+            }
+            if big.is_empty() {
+                continue;
+            }
+            let small = Idx::from_terms(self.c.rem_euclid(g), small);
+            let (lo, hi) = small.range(ext);
+            if lo >= 0 && hi < g {
+                return Some((g, Idx::from_terms(self.c.div_euclid(g), big), small));
+            }
+        }
+        None
     }
 
     /// Coefficient of `v` if `v` occurs only as a top-level affine term (`Some(0)` if absent),
@@ -187,6 +253,13 @@ impl Idx {
         }
         out
     }
+}
+
+fn gcd(mut a: i64, mut b: i64) -> i64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 impl Atom {
@@ -234,6 +307,71 @@ mod tests {
         assert_eq!(e.shift(1, 2, &ext), Idx::var(1).scale(3).add_const(8));
         assert_eq!(e.affine_coef(1), Some(3));
         assert_eq!(e.affine_coef(0), Some(0));
+    }
+
+    #[test]
+    fn split_and_merged_back_folds_to_the_original() {
+        // [24, 24] read as [12, 2, 12, 2] and merged back: (h, w) in 0..24.
+        let ext = [24, 24];
+        let (h, w) = (Idx::var(0), Idx::var(1));
+        let lin = h.scale(24).add(&w);
+        let parts = [
+            lin.div(48, &ext),
+            lin.div(24, &ext).rem(2, &ext),
+            lin.div(2, &ext).rem(12, &ext),
+            lin.rem(2, &ext),
+        ];
+        assert_eq!(parts[0], h.div(2, &ext));
+        assert_eq!(parts[1], h.rem(2, &ext));
+        let back = parts[0]
+            .scale(48)
+            .add(&parts[1].scale(24))
+            .add(&parts[2].scale(2))
+            .add(&parts[3]);
+        assert_eq!(back, lin);
+        // Only matching pairs fold: 2·floor(w/2) + (w mod 3) stays.
+        let odd = w.div(2, &ext).scale(2).add(&w.rem(3, &ext));
+        assert!(odd.affine_coef(1).is_none());
+        // A remainder that does not fit below the factor keeps the division.
+        let e = h.scale(24).add(&w.scale(2)); // 2·w reaches 46 > 24
+        assert!(e.div(48, &ext).affine_coef(1).is_none());
+    }
+
+    #[test]
+    fn factored_div_and_rem_agree_with_integer_arithmetic() {
+        // Exhaustive over small ranges: every expression a·x + b·y + c divided by k.
+        let ext = [5, 7];
+        for k in [2i64, 4, 6, 12, 35] {
+            for a in [1i64, 2, 3, 6, 7] {
+                for b in [1i64, 2, 4, 5, 12] {
+                    for c in [0i64, 1, 3, 5] {
+                        let e = Idx::var(0).scale(a).add(&Idx::var(1).scale(b)).add_const(c);
+                        let (d, r) = (e.div(k, &ext), e.rem(k, &ext));
+                        for x in 0..5 {
+                            for y in 0..7 {
+                                let val = a * x + b * y + c;
+                                assert_eq!(eval(&d, &[x, y]), val.div_euclid(k), "{e:?} / {k}");
+                                assert_eq!(eval(&r, &[x, y]), val.rem_euclid(k), "{e:?} % {k}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn eval(e: &Idx, vars: &[i64]) -> i64 {
+        e.c + e
+            .terms
+            .iter()
+            .map(|(a, k)| {
+                k * match a {
+                    Atom::Var(v) => vars[*v as usize],
+                    Atom::Div(x, q) => eval(x, vars).div_euclid(*q),
+                    Atom::Rem(x, q) => eval(x, vars).rem_euclid(*q),
+                }
+            })
+            .sum::<i64>()
     }
 
     #[test]

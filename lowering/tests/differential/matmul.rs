@@ -166,3 +166,108 @@ fn matmul_of_strided_views_and_chains() {
     }
     report(fails);
 }
+
+#[test]
+fn matmul_reads_reshapes_as_views_when_strides_allow() {
+    // Reshapes under a matmul operand: merges of contiguous dims of a computed buffer (the
+    // im2col shape: windows concatenated as [N, C, H, W], merged to [N, C, H*W]), splits,
+    // size-1 dims, a reshape of a sliced and of a permuted view (merging across the slice
+    // or permutation: not a view, so it is materialised), and a reshape over a reshape.
+    let mut fails = Vec::new();
+    let mut rng = Rng::new(33);
+    let rs = |p: &mut Program, v, s: &[usize]| {
+        push(
+            p,
+            Op::Reshape {
+                shape: Shape::new(s.to_vec()),
+            },
+            &[v],
+        )
+    };
+    for d in [DType::F32, DType::F64, DType::I32, DType::I64] {
+        let (mut p, x) = with_params(&[
+            (d, &[2, 3, 4, 5]),
+            (d, &[2, 3, 4, 5]),
+            (d, &[4, 6]),
+            (d, &[3, 1, 7]),
+        ]);
+        // cols: [2, 6, 4, 5] computed (concat), merged to [2, 6, 20]; w: [4, 6].
+        let cat = push(&mut p, Op::Concat { axis: 1 }, &[x[0], x[1]]);
+        let cols = rs(&mut p, cat, &[2, 6, 20]);
+        let m1 = push(&mut p, Op::MatMul, &[x[2], cols]); // [2, 4, 20]
+                                                          // Its transpose (the weight gradient's operand): permute of the merge.
+        let colst = push(
+            &mut p,
+            Op::Permute {
+                perm: vec![0, 2, 1],
+            },
+            &[cols],
+        ); // [2, 20, 6]
+        let m2 = push(&mut p, Op::MatMul, &[m1, colst]); // [2, 4, 6]
+                                                         // A merge across a slice with a step (not contiguous): materialised.
+        let sl = push(
+            &mut p,
+            Op::Slice {
+                starts: vec![0, 0, 0, 1],
+                stops: vec![2, 3, 4, 5],
+                steps: vec![1, 1, 1, 2],
+            },
+            &[x[0]],
+        ); // [2, 3, 4, 2]
+        let slm = rs(&mut p, sl, &[2, 3, 8]);
+        // A split of a parameter's rows ([4, 6] -> [8, 3]): a view.
+        let split = rs(&mut p, x[2], &[8, 3]);
+        let m3 = push(&mut p, Op::MatMul, &[slm, split]); // [2, 3, 3]
+                                                          // A split and size-1 dims: [3, 1, 7] -> [3, 7, 1] -> [1, 3, 7] (a [3, 7] operand).
+        let s1 = rs(&mut p, x[3], &[3, 7, 1]);
+        let s2 = rs(&mut p, s1, &[1, 3, 7]);
+        let tr = push(
+            &mut p,
+            Op::Permute {
+                perm: vec![0, 2, 1],
+            },
+            &[s2],
+        ); // [1, 7, 3]
+        let m4 = push(&mut p, Op::MatMul, &[tr, s2]); // [1, 7, 7]
+                                                      // Merges across a permutation: [2, 3, 4, 5] permuted to [2, 4, 3, 5] (strides 60, 5,
+                                                      // 20, 1), merged to [2, 4, 15] or [8, 15]: neither is a view. [8, 15] materialised
+                                                      // and reshaped again to [6, 20] is one.
+        let pm = push(
+            &mut p,
+            Op::Permute {
+                perm: vec![0, 2, 1, 3],
+            },
+            &[x[1]],
+        );
+        let pmm = rs(&mut p, pm, &[2, 4, 15]);
+        let pmt = push(
+            &mut p,
+            Op::Permute {
+                perm: vec![0, 2, 1],
+            },
+            &[pmm],
+        ); // [2, 15, 4]
+        let m5 = push(&mut p, Op::MatMul, &[pmm, pmt]); // [2, 4, 4]
+        let pm8 = rs(&mut p, pm, &[8, 15]);
+        let pm620 = rs(&mut p, pm8, &[6, 20]);
+        let m6 = push(&mut p, Op::MatMul, &[x[2], pm620]); // [4, 20]
+        for v in [m1, m2, m3, m4, m5, m6] {
+            p.output(v);
+        }
+        // The cols buffer is the concat, not a copy of the merge.
+        let plan = format!("{}", compile(&p, &opts()).expect("compiles").plan());
+        if !plan.contains(&format!("-> {cat}:")) || plan.contains(&format!("-> {cols}:")) {
+            fails.push(format!(
+                "{d}: the concat should be the buffer under the merge:\n{plan}"
+            ));
+        }
+        let fill = if d.is_float() {
+            Fill::Pow2 { special: 0.0 }
+        } else {
+            MIXED
+        };
+        let inputs = random_inputs(&p, fill, &mut rng);
+        fails.extend(check(&p, &inputs, &[Tol::Exact]).err());
+    }
+    report(fails);
+}

@@ -27,10 +27,24 @@ const RED_SHAPES: &[&[usize]] = &[
 /// Every reduction op over every axis set, keepdim both ways, for one dtype and input regime.
 /// `pow2` selects the `{±0.5, ±1, ±2}` inputs, for which sums and products are exact.
 fn check_reductions(d: DType, pow2: bool, seed: u64) -> Vec<String> {
+    let cases: Vec<(&[usize], Vec<Vec<usize>>)> = RED_SHAPES
+        .iter()
+        .map(|&s| (s, axis_sets(s.len())))
+        .collect();
+    check_reductions_on(d, pow2, seed, &cases)
+}
+
+/// [`check_reductions`] over the given shapes, each with its axis sets.
+fn check_reductions_on(
+    d: DType,
+    pow2: bool,
+    seed: u64,
+    cases: &[(&[usize], Vec<Vec<usize>>)],
+) -> Vec<String> {
     let mut fails = Vec::new();
     let mut rng = Rng::new(seed);
-    for shape in RED_SHAPES {
-        for axes in axis_sets(shape.len()) {
+    for &(shape, ref axis_lists) in cases {
+        for axes in axis_lists.iter().cloned() {
             let (mut p, x) = with_params(&[(d, shape)]);
             let n: usize = axes.iter().map(|&a| shape[a]).product();
             let mut red = Vec::new();
@@ -87,6 +101,56 @@ fn check_reductions(d: DType, pow2: bool, seed: u64) -> Vec<String> {
         }
     }
     fails
+}
+
+/// Pooling windows `[N, C, OH, kh, OW, kw]` reduced over `kh` and `kw`: the emitter runs
+/// these across outputs (four `OW` positions per vector, strided loads) with the window
+/// unrolled, up to 16 window elements; larger windows, kept dims shorter than a vector and
+/// other axis sets take the loops. NaN, infinities and signed zeros are in the inputs.
+#[test]
+fn pooling_window_reductions() {
+    let pool = |s: &'static [usize]| (s, vec![vec![3, 5], vec![2, 3, 4, 5], vec![3], vec![5]]);
+    let cases: Vec<(&[usize], Vec<Vec<usize>>)> = vec![
+        pool(&[2, 3, 5, 2, 7, 2]),
+        pool(&[1, 2, 3, 3, 9, 3]),
+        pool(&[2, 1, 2, 2, 4, 2]),
+        pool(&[1, 2, 2, 2, 3, 2]),
+        pool(&[1, 1, 2, 4, 5, 5]),
+        pool(&[3, 1, 1, 1, 6, 1]),
+        (&[5, 4, 4], vec![vec![2], vec![0, 2]]),
+    ];
+    let mut fails = Vec::new();
+    for (i, d) in [DType::F32, DType::F64, DType::I32, DType::I64]
+        .into_iter()
+        .enumerate()
+    {
+        fails.extend(check_reductions_on(d, true, 70 + i as u64, &cases));
+        if d.is_float() {
+            fails.extend(check_reductions_on(d, false, 80 + i as u64, &cases));
+        }
+    }
+    // The 2x2 window of an f32 pooling runs in vectors, without a loop over the window.
+    let (mut p, x) = with_params(&[(DType::F32, &[2, 3, 5, 2, 7, 2])]);
+    let y = push(&mut p, reduce(ReduceOp::Max, &[3, 5], false), &[x[0]]);
+    p.output(y);
+    let c = compile(
+        &p,
+        &CompileOptions {
+            keep_clif: true,
+            ..opts()
+        },
+    )
+    .expect("compiles");
+    let clif = c.clif();
+    // Loops: n, c, oh, the vector loop over ow and its scalar tail; none over kh or kw.
+    let loops = clif.matches("brif").count();
+    if !clif.contains("f32x4") || loops != 5 {
+        fails.push(format!(
+            "2x2 max pooling should vectorise across outputs with the window unrolled \
+             ({loops} loops):\n{clif}"
+        ));
+    }
+    report(fails);
 }
 
 #[test]

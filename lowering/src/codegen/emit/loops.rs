@@ -58,6 +58,44 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         }
     }
 
+    /// [`Self::nest`], emitted as straight-line code (each variable bound to a constant,
+    /// in row-major order) when the nest has at most `max` iterations: loops of two or
+    /// three trips cost more in counter updates and branches than their bodies.
+    pub(super) fn unrolled_nest(
+        &mut self,
+        vars: &[Var],
+        max: usize,
+        body: &mut dyn FnMut(&mut Self) -> R<()>,
+    ) -> R<()> {
+        let trips = vars
+            .iter()
+            .try_fold(1usize, |acc, &v| acc.checked_mul(self.ext[v as usize]));
+        if trips.is_none_or(|t| t > max) {
+            return self.nest(vars, body);
+        }
+        let mut at = vec![0usize; vars.len()];
+        loop {
+            for (&v, &i) in vars.iter().zip(&at) {
+                let c = self.b.ins().iconst(types::I64, i as i64);
+                self.bind(v, c);
+            }
+            body(self)?;
+            // Odometer step, innermost variable fastest.
+            let mut d = vars.len();
+            loop {
+                if d == 0 {
+                    return Ok(());
+                }
+                d -= 1;
+                at[d] += 1;
+                if at[d] < self.ext[vars[d] as usize] {
+                    break;
+                }
+                at[d] = 0;
+            }
+        }
+    }
+
     pub(super) fn loop_kernel(&mut self, root: ValueId, outer: &[Idx]) -> R<()> {
         let ty = self.p.value_type(root).clone();
         if ty.shape.numel() == 0 {

@@ -22,6 +22,10 @@ struct Track {
     zero: Variable,
 }
 
+/// Most elements a reduction's inner loops may have to be emitted unrolled (and to let the
+/// reduction vectorise across outputs with strided loads): a 2x2 or 3x3 pooling window.
+const MAX_UNROLLED_REDUCTION: usize = 16;
+
 impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     pub(super) fn reduce_kernel(&mut self, root: ValueId, outer: &[Idx]) -> R<()> {
         let inst = self
@@ -100,8 +104,19 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let simple = !op.is_arg() && vec_dtype(dt) && dt != DType::Bool;
         let inner_vec =
             simple && last_looped.is_some_and(|d| axes.contains(&d) && dims[d] >= LANES as usize);
-        let outer_vec =
-            simple && last_looped.is_some_and(|d| !axes.contains(&d) && dims[d] >= LANES as usize);
+        // Across outputs: four outputs of the innermost kept dim per vector, the reduced
+        // dims looped inside. Reduced dims inside that kept dim (a pooling window,
+        // `[.., OH, kh, OW, kw]` reduced over kh and kw) make its loads strided, so each
+        // lane loads separately; that still beats one scalar reduction per output, whose
+        // accumulation and NaN tracking cost more than the loads, while the window is small.
+        let last_kept = (outer.len()..r)
+            .rev()
+            .find(|&d| dims[d] > 1 && !axes.contains(&d));
+        let outer_vec = simple
+            && last_kept.is_some_and(|d| {
+                dims[d] >= LANES as usize
+                    && dims[d + 1..].iter().product::<usize>() <= MAX_UNROLLED_REDUCTION
+            });
 
         if op.is_arg() {
             let axis = axes[0];
@@ -369,7 +384,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let init = self.identity(op, dt, mode);
         self.b.def_var(acc, init);
         let nan = self.nan_var(op, dt, mode);
-        self.nest(red, &mut |e| {
+        self.unrolled_nest(red, MAX_UNROLLED_REDUCTION, &mut |e| {
             e.clear_memo();
             let x = e.compute_or_load(arg, in_idx, mode)?;
             e.accumulate(op, dt, acc, nan, x);
