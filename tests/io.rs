@@ -86,18 +86,23 @@ fn npy_round_trips_every_dtype_and_rank() {
     }
 }
 
-#[test]
-fn npz_round_trips_every_dtype_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let tensors: Vec<(String, Tensor)> = DTYPES
+/// A sample of every dtype in every shape, named `DTYPE{sep}K`.
+fn every_sample(sep: char) -> Vec<(String, Tensor)> {
+    DTYPES
         .iter()
         .flat_map(|&d| {
             SHAPES
                 .iter()
                 .enumerate()
-                .map(move |(k, s)| (format!("{d}_{k}"), sample(d, s)))
+                .map(move |(k, s)| (format!("{d}{sep}{k}"), sample(d, s)))
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn npz_round_trips_every_dtype_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let tensors = every_sample('_');
     // Names out of alphabetical order: the archive keeps the order given.
     let named: Vec<(&str, &Tensor)> = tensors.iter().rev().map(|(n, t)| (n.as_str(), t)).collect();
     let p = dir.path().join("all.npz");
@@ -117,15 +122,7 @@ fn npz_round_trips_every_dtype_in_order() {
 #[test]
 fn safetensors_round_trips_every_dtype() {
     let dir = tempfile::tempdir().unwrap();
-    let tensors: Vec<(String, Tensor)> = DTYPES
-        .iter()
-        .flat_map(|&d| {
-            SHAPES
-                .iter()
-                .enumerate()
-                .map(move |(k, s)| (format!("{d}.{k}"), sample(d, s)))
-        })
-        .collect();
+    let tensors = every_sample('.');
     let named: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
     let p = dir.path().join("all.safetensors");
     io::write_safetensors(&p, &named).unwrap();

@@ -274,12 +274,8 @@ impl CompiledFn {
             }
             let mut outs = Vec::with_capacity(v.outputs.len());
             for o in &v.outputs {
-                outs.push(match o {
-                    Output::Computed(k) => computed[*k].clone(),
-                    Output::Input(i) => ins[*i].clone(),
-                    Output::Captured(t) => (*t.data()?).clone(),
-                    Output::Const(d) => (**d).clone(),
-                });
+                let mut held = None;
+                outs.push(output_value(o, &computed, ins, &mut held)?.clone());
             }
             computed.clear();
             Ok(outs)
@@ -339,17 +335,8 @@ impl CompiledFn {
                 None => Vec::new(),
             };
             for (o, slot) in v.outputs.iter().zip(outputs.iter_mut()) {
-                let held;
-                let src: &Tensor = match o {
-                    Output::Computed(k) => &computed[*k],
-                    Output::Input(i) => ins[*i],
-                    Output::Captured(t) => {
-                        held = t.data()?;
-                        &held
-                    }
-                    Output::Const(d) => d,
-                };
-                slot.copy_from(src)
+                let mut held = None;
+                slot.copy_from(output_value(o, &computed, ins, &mut held)?)
                     .map_err(|e| self.execute_error(v, e, loc))?;
             }
             Ok(())
@@ -575,6 +562,22 @@ impl fmt::Debug for CompiledFn {
             self.name, s.versions, s.calls, s.traces
         )
     }
+}
+
+/// The value of a function output: a computed tensor, an input, a captured tensor's current
+/// value (kept alive in `held`) or a constant.
+fn output_value<'a>(
+    o: &'a Output,
+    computed: &'a [Tensor],
+    ins: &[&'a Tensor],
+    held: &'a mut Option<Arc<Tensor>>,
+) -> Result<&'a Tensor> {
+    Ok(match o {
+        Output::Computed(k) => &computed[*k],
+        Output::Input(i) => ins[*i],
+        Output::Captured(t) => &**held.insert(t.data()?),
+        Output::Const(d) => d,
+    })
 }
 
 /// Binds the version's parameters to buffers and runs `body`.
