@@ -31,6 +31,7 @@ fn scaling(c: &mut Criterion) {
         verify_clif: false,
         keep_clif: false,
         keep_disasm: false,
+        ..CompileOptions::default()
     };
     type Shape = (&'static str, fn(usize) -> Program);
     let shapes: [Shape; 3] = [

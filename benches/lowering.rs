@@ -255,11 +255,86 @@ fn compile_time(c: &mut Criterion) {
             verify_clif: false,
             keep_clif: false,
             keep_disasm: false,
+            ..CompileOptions::default()
         };
         g.bench_with_input(BenchmarkId::new("lazyjit", name), &opts, |bch, o| {
             bch.iter(|| black_box(compile(&p, o).unwrap()))
         });
     }
+    g.finish();
+}
+
+/// The 64-op chain of issue 12: `x + 0.1`, `x * 0.9`, `tanh`, cycling, over `f32[n]`
+/// (21 `tanh`s).
+fn tanh_chain64(n: usize) -> Program {
+    let mut src =
+        format!("param %x: f32[{n}]\n%c1: f32[] = constant 0.1\n%c2: f32[] = constant 0.9\n");
+    let mut last = "%x".to_string();
+    for i in 0..64 {
+        let line = match i % 3 {
+            0 => format!("%v{i}: f32[{n}] = add {last}, %c1\n"),
+            1 => format!("%v{i}: f32[{n}] = mul {last}, %c2\n"),
+            _ => format!("%v{i}: f32[{n}] = tanh {last}\n"),
+        };
+        src.push_str(&line);
+        last = format!("%v{i}");
+    }
+    src.push_str(&format!("return {last}\n"));
+    text::parse(&src).unwrap()
+}
+
+/// Compile time of a transcendental-heavy kernel with its math out of line (the default for
+/// more than `inline_math` sites) and all inline; and what the calls cost at run time, on
+/// 2^20 elements, against a Rust loop calling `f32::tanh`.
+fn math_chain(c: &mut Criterion) {
+    let variants = [
+        ("out_of_line", CompileOptions::default()),
+        (
+            "all_inline",
+            CompileOptions {
+                inline_math: usize::MAX,
+                ..CompileOptions::default()
+            },
+        ),
+    ];
+    let p = tanh_chain64(1024);
+    let mut g = c.benchmark_group("compile_tanh_chain64");
+    for (name, opts) in &variants {
+        g.bench_function(*name, |bch| {
+            bch.iter(|| black_box(compile(&p, opts).unwrap()))
+        });
+    }
+    g.finish();
+    let n = 1 << 20;
+    let p = tanh_chain64(n);
+    let x = tensor(&[n], 7);
+    let mut g = c.benchmark_group("run_tanh_chain64");
+    g.throughput(Throughput::Elements(n as u64));
+    for (name, opts) in &variants {
+        let k = compile(&p, opts).unwrap();
+        let mut outs = k.run(&[&x]).unwrap();
+        g.bench_function(*name, |bch| {
+            bch.iter(|| k.run_into(&[&x], &mut outs).unwrap())
+        });
+    }
+    let xs = f32s(&x).to_vec();
+    let mut out = vec![0f32; n];
+    g.bench_function("hand_loop", |bch| {
+        bch.iter(|| {
+            for (o, &v) in out.iter_mut().zip(&xs) {
+                let mut y = v;
+                for i in 0..64 {
+                    y = match i % 3 {
+                        0 => y + 0.1,
+                        1 => y * 0.9,
+                        _ => y.tanh(),
+                    };
+                }
+                *o = y;
+            }
+            black_box(&out);
+        })
+    });
     g.finish();
 }
 
@@ -269,6 +344,6 @@ criterion_group! {
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = ew_fused, sigmoid_mul, softmax, sum, matmul, compile_time
+    targets = ew_fused, sigmoid_mul, softmax, sum, matmul, compile_time, math_chain
 }
 criterion_main!(benches);

@@ -31,6 +31,7 @@ fn opts(level: OptLevel) -> CompileOptions {
         verify_clif: true,
         keep_clif: false,
         keep_disasm: false,
+        ..CompileOptions::default()
     }
 }
 

@@ -219,6 +219,7 @@ fn run_file(path: &Path, bless: bool) -> Outcome {
         verify_clif: true,
         keep_clif: true,
         keep_disasm: false,
+        ..CompileOptions::default()
     };
     let compiled = match compile(&program, &opts) {
         Ok(c) => c,

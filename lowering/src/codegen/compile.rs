@@ -6,9 +6,10 @@
 
 use super::alias;
 use super::emit::KernelEmitter;
-use super::math::{register_symbols, MathEmitter};
+use super::isa::{has_flag, host_isa};
+use super::math::{register_symbols, MathEmitter, Sites};
 use super::matmul::MatMulStep;
-use super::options::{CompileOptions, CompileStats, KernelText, OptLevel};
+use super::options::{CompileOptions, CompileStats, KernelText};
 use super::plan::{FusionPlan, Kernel, KernelKind};
 use super::run::{Compiled, KernelFn, Step};
 use super::segments::{parts, split_group, Part};
@@ -16,7 +17,6 @@ use super::slots::Slots;
 use crate::error::Error;
 use crate::program::{Program, ValueId};
 use cranelift_codegen::ir::{AbiParam, UserFuncName};
-use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
@@ -166,7 +166,7 @@ fn lower(
                         &kerns,
                         &group.outer,
                         group.fused,
-                        pieces,
+                        pieces.clone(),
                         &mut concat_starts,
                         b,
                         math,
@@ -219,7 +219,7 @@ struct KernelModule {
 
 impl KernelModule {
     fn new(opts: &CompileOptions) -> Result<KernelModule, Error> {
-        let isa = isa_for(opts)?;
+        let isa = host_isa(opts.opt_level, opts.verify_clif)?;
         let has_fma = has_flag(&*isa, "has_fma");
         let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
         register_symbols(&mut jb);
@@ -234,34 +234,51 @@ impl KernelModule {
     }
 
     /// Declares kernel function `name` (user function `index`, computing `root`), builds its
-    /// body with `emit` and compiles it, keeping the texts `opts` asks for.
+    /// body with `emit` and compiles it, keeping the texts `opts` asks for. A body with
+    /// transcendental sites is built twice: first counting them, then inlining them all, or
+    /// calling the out-of-line math (`math::library`) at every one when there are more than
+    /// `opts.inline_math`.
     fn define(
         &mut self,
         name: &str,
         root: ValueId,
         index: u32,
         opts: &CompileOptions,
-        emit: impl FnOnce(
+        mut emit: impl FnMut(
             FunctionBuilder<'_>,
             MathEmitter<'_, JITModule>,
             cranelift_codegen::isa::TargetFrontendConfig,
-        ) -> Result<(), Error>,
+        ) -> Result<usize, Error>,
     ) -> Result<(FuncId, KernelText), Error> {
         let ptr_ty = self.module.target_config().pointer_type();
         let ctx = &mut self.ctx;
-        ctx.func.signature.params.clear();
-        ctx.func.signature.params.push(AbiParam::new(ptr_ty));
-        ctx.func.signature.params.push(AbiParam::new(ptr_ty));
-        ctx.func.name = UserFuncName::user(0, index);
-        let id = self
-            .module
-            .declare_function(name, Linkage::Local, &ctx.func.signature)
-            .map_err(|e| Error::Codegen(format!("declare {name}: {e}")))?;
+        let id = {
+            let sig = &mut ctx.func.signature;
+            sig.params.clear();
+            sig.params.push(AbiParam::new(ptr_ty));
+            sig.params.push(AbiParam::new(ptr_ty));
+            self.module
+                .declare_function(name, Linkage::Local, sig)
+                .map_err(|e| Error::Codegen(format!("declare {name}: {e}")))?
+        };
         let tcfg = self.module.target_config();
-        {
-            let math = MathEmitter::new(&mut self.module, self.has_fma);
+        // Counting first costs a second emission only for functions with math in them, and
+        // the counting pass is small: every site is one call.
+        let mut how = Sites::Count;
+        loop {
+            ctx.func.name = UserFuncName::user(0, index);
+            let math = MathEmitter::new(&mut self.module, self.has_fma).sites_as(how);
             let b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
-            emit(b, math, tcfg)?;
+            let sites = emit(b, math, tcfg)?;
+            how = match how {
+                Sites::Count if sites == 0 => break,
+                Sites::Count if sites <= opts.inline_math => Sites::Inline,
+                Sites::Count => Sites::OutOfLine,
+                Sites::Inline | Sites::OutOfLine => break,
+            };
+            let sig = ctx.func.signature.clone();
+            ctx.func.clear();
+            ctx.func.signature = sig;
         }
         let mut text = KernelText {
             name: name.to_string(),
@@ -292,36 +309,4 @@ impl KernelModule {
         self.module.clear_context(ctx);
         Ok((id, text))
     }
-}
-
-/// The host ISA with the settings `opts` asks for.
-fn isa_for(opts: &CompileOptions) -> Result<cranelift_codegen::isa::OwnedTargetIsa, Error> {
-    let mut fb = settings::builder();
-    let set = |fb: &mut settings::Builder, k: &str, v: &str| {
-        fb.set(k, v)
-            .map_err(|e| Error::Codegen(format!("setting {k}={v}: {e}")))
-    };
-    let lvl = match opts.opt_level {
-        OptLevel::None => "none",
-        OptLevel::Speed => "speed",
-    };
-    set(&mut fb, "opt_level", lvl)?;
-    set(
-        &mut fb,
-        "enable_verifier",
-        if opts.verify_clif { "true" } else { "false" },
-    )?;
-    set(&mut fb, "is_pic", "false")?;
-    set(&mut fb, "use_colocated_libcalls", "false")?;
-    let isa = cranelift_native::builder()
-        .map_err(|e| Error::Codegen(format!("host ISA: {e}")))?
-        .finish(settings::Flags::new(fb))
-        .map_err(|e| Error::Codegen(format!("host ISA: {e}")))?;
-    Ok(isa)
-}
-
-fn has_flag(isa: &dyn cranelift_codegen::isa::TargetIsa, name: &str) -> bool {
-    isa.isa_flags()
-        .iter()
-        .any(|f| f.name == name && f.as_bool().unwrap_or(false))
 }

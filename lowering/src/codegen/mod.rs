@@ -31,7 +31,8 @@
 //! | `bases` | buffer base pointers of one function | `plan` |
 //! | `emit` | one kernel group as a Cranelift function (`emit/mod.rs` maps its parts) | `bases`, [`index`], `kernel`, [`math`], `plan`, `segments` |
 //! | [`index`] | symbolic affine indices | — |
-//! | [`math`] | transcendental functions (inline polynomials, shims) | — |
+//! | [`math`] | transcendental functions (inline polynomials, their out-of-line copies, shims) | `isa` |
+//! | `isa` | the host ISA, built once per setting and shared by every compile | `options` |
 //!
 //! Where codegen matches on the op enums (adding an op variant makes the compiler point at
 //! each): `emit/expr.rs` (`compute_inst`), `emit/arith.rs` (`unary`, `binary`),
@@ -45,6 +46,7 @@ mod bases;
 mod compile;
 mod emit;
 pub mod index;
+mod isa;
 mod kernel;
 pub mod math;
 pub(crate) mod matmul;

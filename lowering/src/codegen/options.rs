@@ -22,6 +22,13 @@ pub struct CompileOptions {
     pub keep_clif: bool,
     /// Keep each kernel's machine code listing (VCode form, after register allocation).
     pub keep_disasm: bool,
+    /// The most transcendental sites (`exp`, `tanh`, ... of `f32`) a kernel function inlines.
+    /// A function with more calls a shared out-of-line copy of the same approximation at
+    /// every site (compiled once per process; results are bit-identical). Each inlined
+    /// polynomial costs compile time (register allocation over its 40–100 instructions and
+    /// their hoisted constants); a call costs a few nanoseconds per vector. `usize::MAX`
+    /// inlines everything, 0 nothing.
+    pub inline_math: usize,
 }
 
 impl Default for CompileOptions {
@@ -31,6 +38,7 @@ impl Default for CompileOptions {
             verify_clif: cfg!(debug_assertions),
             keep_clif: false,
             keep_disasm: false,
+            inline_math: 4,
         }
     }
 }

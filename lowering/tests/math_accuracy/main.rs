@@ -20,7 +20,9 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, Linkage, Module};
-use lazyjit_lowering::codegen::math::{register_symbols, MathEmitter, MathFn, SINCOS_INLINE_MAX};
+use lazyjit_lowering::codegen::math::{
+    register_symbols, MathEmitter, MathFn, Sites, SINCOS_INLINE_MAX,
+};
 
 type Kernel<T> = unsafe extern "C" fn(*const T, *const T, *mut T, i64);
 
@@ -61,6 +63,18 @@ fn compile_full<T>(
     vector: bool,
     opt: &str,
 ) -> (Kernel<T>, String, String) {
+    compile_sites(elem, f, fma, vector, opt, Sites::Inline)
+}
+
+/// [`compile_full`] with the math sites emitted as `sites` says.
+fn compile_sites<T>(
+    elem: Type,
+    f: F,
+    fma: bool,
+    vector: bool,
+    opt: &str,
+    sites: Sites,
+) -> (Kernel<T>, String, String) {
     let mut fb = settings::builder();
     fb.set("opt_level", opt).unwrap();
     fb.set("enable_verifier", "true").unwrap();
@@ -85,7 +99,7 @@ fn compile_full<T>(
     let esize: i64 = if elem == types::F64 { 8 } else { 4 };
     let esh = esize.trailing_zeros() as i64;
     {
-        let mut math = MathEmitter::new(&mut module, fma);
+        let mut math = MathEmitter::new(&mut module, fma).sites_as(sites);
         let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let body = |b: &mut FunctionBuilder,
                     math: &mut MathEmitter<JITModule>,
@@ -250,6 +264,50 @@ fn vector_and_scalar_are_bit_identical() {
                     s.to_bits()
                 );
             }
+        }
+    }
+}
+
+/// The out-of-line copies (called by kernels with many math sites) give the inline code's
+/// bits: vector loop and scalar tail, specials and huge sin/cos arguments included.
+#[test]
+fn out_of_line_is_bit_identical_to_inline() {
+    let fma = host_has_fma();
+    for op in FUNCS {
+        let mut xs = sweep_inputs(op);
+        xs.extend([
+            f32::NAN,
+            -f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            0.0,
+            -0.0,
+            1e-40,
+            -1e-45,
+            1e6,
+            -3e9,
+            88.8,
+            -104.0,
+            f32::MAX,
+        ]);
+        // A length that leaves a scalar tail.
+        while xs.len() % 4 != 3 {
+            xs.push(0.5);
+        }
+        let (ki, _, _) =
+            compile_sites::<f32>(types::F32, F::Un(op), fma, true, "speed", Sites::Inline);
+        let (ko, clif, _) =
+            compile_sites::<f32>(types::F32, F::Un(op), fma, true, "speed", Sites::OutOfLine);
+        assert_eq!(clif.matches("call_indirect").count(), 2, "{op:?}:\n{clif}");
+        let gi = run(ki, &xs, None);
+        let go = run(ko, &xs, None);
+        for ((x, i), o) in xs.iter().zip(&gi).zip(&go) {
+            assert_eq!(
+                i.to_bits(),
+                o.to_bits(),
+                "{op:?} fma={fma} x={x:e} ({:#x}): inline {i:e} out of line {o:e}",
+                x.to_bits()
+            );
         }
     }
 }

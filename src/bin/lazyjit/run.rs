@@ -80,6 +80,10 @@ pub fn compile_timed(p: &Program, no_opt: bool, keep: Keep) -> Result<(Compiled,
         verify_clif: false,
         keep_clif: keep.clif,
         keep_disasm: keep.disasm,
+        inline_math: std::env::var("XX_INLINE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4),
     };
     let t = Instant::now();
     let compiled = compile(p, &opts).map_err(|e| Fail::runtime(format!("compiling: {e}")))?;

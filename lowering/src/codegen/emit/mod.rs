@@ -113,7 +113,8 @@ pub(crate) struct KernelEmitter<'a, 'f, 'm, M: Module> {
 
 impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     /// Emits a group of kernels (one kernel, or several sharing an outer loop nest over the
-    /// `outer` leading dims) into the function behind `b` and finalizes it.
+    /// `outer` leading dims) into the function behind `b` and finalizes it. Returns how many
+    /// transcendental sites it emitted ([`MathEmitter::sites`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn emit(
         p: &'a Program,
@@ -128,7 +129,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         math: MathEmitter<'m, M>,
         ptr_ty: Type,
         tcfg: cranelift_codegen::isa::TargetFrontendConfig,
-    ) -> R<()> {
+    ) -> R<usize> {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
@@ -157,7 +158,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             e.b.ins().return_(&[]);
             e.b.seal_all_blocks();
             e.b.finalize(tcfg);
-            return Ok(());
+            return Ok(e.math.sites());
         }
         let mut outer_idx = Vec::with_capacity(outer.len());
         let mut outer_vars = Vec::new();
@@ -189,7 +190,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         e.b.ins().return_(&[]);
         e.b.seal_all_blocks();
         e.b.finalize(tcfg);
-        Ok(())
+        Ok(e.math.sites())
     }
 
     /// `idx` with the leading row dims zeroed when `v` lives in a row scratch buffer.

@@ -61,6 +61,7 @@
 //! (bitcast to `F32X4` before `bitselect`), an `I8` flag for scalars (`select`). Nothing of
 //! that is visible at this API: inputs and outputs are plain float values of type `ty`.
 
+mod library;
 mod poly;
 mod shims;
 
@@ -121,10 +122,30 @@ impl MathFn {
     }
 }
 
+/// How [`MathEmitter::unary`] emits an `F32`/`F32X4` site.
+///
+/// Out-of-line is all-or-nothing per function on purpose: the constants of an inlined
+/// polynomial are hoisted out of the loop, and live across calls they would be spilled
+/// around each one. Results are bit-identical either way: both run the same instructions.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Sites {
+    /// The approximation's instructions, in place.
+    Inline,
+    /// A call to the process-wide out-of-line copy of the approximation ([`library`]).
+    OutOfLine,
+    /// A call to address 0: cheap to emit, for counting the sites of a function that is then
+    /// discarded and emitted again. Such a function must never be compiled.
+    Count,
+}
+
 pub struct MathEmitter<'m, M: Module> {
     module: &'m mut M,
     has_fma: bool,
     ids: HashMap<&'static str, FuncId>,
+    /// How `F32`/`F32X4` sites are emitted.
+    sites_as: Sites,
+    /// `F32`/`F32X4` [`MathEmitter::unary`] sites emitted so far.
+    sites: usize,
 }
 
 impl<'m, M: Module> MathEmitter<'m, M> {
@@ -135,7 +156,21 @@ impl<'m, M: Module> MathEmitter<'m, M> {
             module,
             has_fma,
             ids: HashMap::new(),
+            sites_as: Sites::Inline,
+            sites: 0,
         }
+    }
+
+    /// How every `F32`/`F32X4` [`MathEmitter::unary`] site is emitted (the default is
+    /// [`Sites::Inline`]).
+    pub fn sites_as(mut self, how: Sites) -> Self {
+        self.sites_as = how;
+        self
+    }
+
+    /// How many `F32`/`F32X4` [`MathEmitter::unary`] sites were emitted (inline or not).
+    pub fn sites(&self) -> usize {
+        self.sites
     }
 
     /// Whether `fma` is emitted.
@@ -143,21 +178,23 @@ impl<'m, M: Module> MathEmitter<'m, M> {
         self.has_fma
     }
 
-    /// `f(x)` for `ty` in `F32`, `F32X4` (inline) or `F64` (shim call); panics on any other
-    /// type.
+    /// `f(x)` for `ty` in `F32`, `F32X4` (inline, or a call to the out-of-line copy, see
+    /// [`MathEmitter::sites_as`]) or `F64` (shim call); panics on any other type.
     pub fn unary(&mut self, b: &mut FunctionBuilder, f: MathFn, ty: Type, x: Value) -> Value {
         match ty {
             types::F32 | types::F32X4 => {
-                let k = K::new(ty, self.has_fma);
-                match f {
-                    MathFn::Exp => poly::exp(k, b, x, true),
-                    MathFn::Log => poly::log(k, b, x),
-                    MathFn::Tanh => poly::tanh(k, b, x),
-                    MathFn::Sigmoid => poly::sigmoid(k, b, x),
-                    MathFn::Erf => poly::erf(k, b, x),
-                    MathFn::Sin => self.sincos(k, b, x, false),
-                    MathFn::Cos => self.sincos(k, b, x, true),
+                self.sites += 1;
+                match self.sites_as {
+                    Sites::Inline => {}
+                    Sites::Count => return self.call_address(b, 0, ty, x),
+                    // Falls through to inline code if the library could not be compiled.
+                    Sites::OutOfLine => {
+                        if let Some(addr) = library::address(f, ty, self.has_fma) {
+                            return self.call_address(b, addr, ty, x);
+                        }
+                    }
                 }
+                self.inline(b, f, ty, x)
             }
             types::F64 => {
                 let name = match f {
@@ -172,6 +209,21 @@ impl<'m, M: Module> MathEmitter<'m, M> {
                 self.call(b, name, &[x])
             }
             _ => panic!("lazyjit math: {f:?} on {ty}: expected F32, F32X4 or F64"),
+        }
+    }
+
+    /// The inline approximation of `f` on `ty` (`F32` or `F32X4`; [`K::new`] panics on any
+    /// other type).
+    fn inline(&mut self, b: &mut FunctionBuilder, f: MathFn, ty: Type, x: Value) -> Value {
+        let k = K::new(ty, self.has_fma);
+        match f {
+            MathFn::Exp => poly::exp(k, b, x, true),
+            MathFn::Log => poly::log(k, b, x),
+            MathFn::Tanh => poly::tanh(k, b, x),
+            MathFn::Sigmoid => poly::sigmoid(k, b, x),
+            MathFn::Erf => poly::erf(k, b, x),
+            MathFn::Sin => self.sincos(k, b, x, false),
+            MathFn::Cos => self.sincos(k, b, x, true),
         }
     }
 
@@ -228,6 +280,18 @@ impl<'m, M: Module> MathEmitter<'m, M> {
         b.seal_block(join);
         b.switch_to_block(join);
         out
+    }
+
+    /// Calls the function of signature `(ty) -> ty` at `addr` (host calling convention).
+    fn call_address(&mut self, b: &mut FunctionBuilder, addr: usize, ty: Type, x: Value) -> Value {
+        let mut sig = self.module.make_signature();
+        sig.params.push(AbiParam::new(ty));
+        sig.returns.push(AbiParam::new(ty));
+        let sig = b.import_signature(sig);
+        let ptr = self.module.target_config().pointer_type();
+        let callee = b.ins().iconst(ptr, addr as i64);
+        let call = b.ins().call_indirect(sig, callee, &[x]);
+        b.inst_results(call)[0]
     }
 
     /// Calls shim `name` with `args`; returns its single result.
