@@ -8,6 +8,7 @@ use lazyjit_lowering::{BinaryOp, DType, Op, Scalar, Shape, TensorType, UnaryOp};
 /// `bool`). It is converted to the tensor's dtype: floats need a float tensor, integers
 /// fit any numeric tensor (exactly), bools need a bool tensor.
 pub trait ScalarArg: Copy {
+    /// The number as a literal of the program format.
     fn to_scalar(self) -> Scalar;
 }
 
