@@ -19,14 +19,17 @@ impl SourceLoc {
         SourceLoc(Location::caller())
     }
 
+    /// The source file, as the compiler names it.
     pub fn file(&self) -> &'static str {
         self.0.file()
     }
 
+    /// Line, from 1.
     pub fn line(&self) -> u32 {
         self.0.line()
     }
 
+    /// Column, from 1.
     pub fn column(&self) -> u32 {
         self.0.column()
     }
@@ -51,32 +54,44 @@ pub enum Error {
     /// axis, ...). Raised at trace time, before anything runs.
     #[error("{op}: {message} (called at {location})")]
     Op {
+        /// The op's name (the method called: `matmul`, `reshape`, ...).
         op: &'static str,
+        /// What is wrong with the operands or attributes.
         message: String,
+        /// Where the op was called.
         location: SourceLoc,
     },
     /// The backend failed to compile a graph (a bug in lazyjit: please report it with the
     /// IR dump of the tensors involved).
     #[error("compiling graph {graph_hash:016x} (roots created at {location}): {source}")]
     Compile {
+        /// Hash of the graph that failed ([`crate::graph_hash`]).
         graph_hash: u64,
+        /// Where the graph's first root tensor was created.
         location: SourceLoc,
         #[source]
+        /// The backend's error.
         source: lazyjit_lowering::Error,
     },
     /// Running a computation failed (for example a gather index out of range).
     #[error("running graph {graph_hash:016x} (roots created at {location}): {source}")]
     Execute {
+        /// Hash of the graph that failed ([`crate::graph_hash`]).
         graph_hash: u64,
+        /// Where the graph's first root tensor was created.
         location: SourceLoc,
         #[source]
+        /// The backend's error.
         source: lazyjit_lowering::Error,
     },
     /// Creating or reading tensor data failed (element count, dtype, allocation).
     #[error("{op}: {message} (called at {location})")]
     Data {
+        /// The function called (`from_vec`, `to_vec`, ...).
         op: &'static str,
+        /// What is wrong with the data.
         message: String,
+        /// Where the function was called.
         location: SourceLoc,
     },
     /// A configuration value is invalid (an unknown backend name, an unparsable number).
@@ -87,21 +102,33 @@ pub enum Error {
     /// it got.
     #[error("compiled function {function}: {message} (called at {location})")]
     Function {
+        /// The function's name ([`crate::CompiledFn::named`]; by default where its closure is).
         function: String,
+        /// What it takes and what it got.
         message: String,
+        /// Where the function was called.
         location: SourceLoc,
     },
     /// A dataset file is missing, unreadable, truncated or malformed.
     #[error("{path}: {message}")]
-    Dataset { path: String, message: String },
+    Dataset {
+        /// The file (or the dataset's directory).
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Saving or loading module parameters (a safetensors file, `crate::nn::save` and
     /// `crate::nn::load`) failed: what went wrong, and the parameter concerned when there
     /// is one (named by its dotted path).
     #[error("{path}: {message}")]
     Checkpoint {
+        /// The file.
         path: String,
+        /// What kind of problem it is.
         kind: CheckpointErrorKind,
+        /// The parameter's dotted name, when the problem concerns one.
         parameter: Option<String>,
+        /// What exactly is wrong.
         message: String,
     },
     /// Reading or writing a tensor file (`.npy`, `.npz`, safetensors; [`crate::io`]) failed:
@@ -109,8 +136,11 @@ pub enum Error {
     /// found and what was expected, where the file ends early, the OS error).
     #[error("{path}: {message}")]
     File {
+        /// The file.
         path: String,
+        /// What kind of problem it is.
         kind: FileErrorKind,
+        /// What exactly is wrong.
         message: String,
     },
 }

@@ -147,10 +147,12 @@ impl Node {
         }
     }
 
+    /// Whether the node is an op or a device-data leaf.
     pub fn kind(&self) -> &NodeKind {
         &self.kind
     }
 
+    /// The operand nodes, in the op's operand order (none for a leaf).
     pub fn operands(&self) -> &[Arc<Node>] {
         &self.operands
     }

@@ -7,6 +7,7 @@
 //!
 //! The README follows (its Rust examples are compiled and run as doctests).
 #![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 pub mod autograd;
 pub mod backend;

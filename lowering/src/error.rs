@@ -9,8 +9,11 @@ pub enum Error {
     /// Malformed program text.
     #[error("parse error at {line}:{col}: {message}")]
     Parse {
+        /// Line of the offending token, from 1.
         line: u32,
+        /// Column of the offending token, from 1.
         col: u32,
+        /// What is wrong.
         message: String,
     },
     /// The program breaks shape, dtype or structure rules; every violation is listed.
@@ -25,10 +28,15 @@ pub enum Error {
     /// An index operand held a value outside the indexed axis.
     #[error("{op} (value %{value}): index {index} is out of range for axis {axis} of size {size}")]
     IndexOutOfRange {
+        /// Text name of the indexing op: `gather`, `index_select` or `scatter_add`.
         op: &'static str,
+        /// The value (`%n`) of the instruction whose index operand was out of range.
         value: u32,
+        /// An offending index (the reference interpreter reports the first in row-major order).
         index: i64,
+        /// The indexed axis of the op's data operand.
         axis: usize,
+        /// Size of that axis: valid indices are `0..size`.
         size: usize,
     },
     /// Cranelift rejected the generated code (a bug in lazyjit: please report it).

@@ -10,6 +10,7 @@
 //! p.output(s);
 //! assert!(p.verify().is_ok());
 //! ```
+#![warn(missing_docs)]
 
 pub mod codegen;
 pub mod error;

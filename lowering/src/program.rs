@@ -13,6 +13,7 @@ use std::fmt;
 pub struct ValueId(pub u32);
 
 impl ValueId {
+    /// The value's position in the program's value space (parameters first, then instructions).
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -29,14 +30,18 @@ impl fmt::Display for ValueId {
 pub struct Param {
     /// Name in the text form (an identifier; not `%` followed by digits only).
     pub name: String,
+    /// Type of the buffer the caller passes for this parameter.
     pub ty: TensorType,
 }
 
 /// One instruction: an op applied to earlier values, with its declared result type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Inst {
+    /// The op and its attributes.
     pub op: Op,
+    /// Operands, each defined earlier (a parameter or an earlier instruction's result).
     pub args: Vec<ValueId>,
+    /// Declared result type (checked against the op's shape and dtype rule by the verifier).
     pub ty: TensorType,
 }
 
@@ -44,14 +49,18 @@ pub struct Inst {
 /// when the program came from text.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Loc {
+    /// Line, from 1.
     pub line: u32,
+    /// Column, from 1.
     pub col: u32,
 }
 
 /// A post-ordered program. Equality and hashing ignore `locs`.
 #[derive(Clone, Debug, Default)]
 pub struct Program {
+    /// Inputs, in the order the caller passes their buffers; value ids `0..params.len()`.
     pub params: Vec<Param>,
+    /// Instructions in post order; instruction `i` defines value `params.len() + i`.
     pub insts: Vec<Inst>,
     /// Values returned, in order (may repeat, may name parameters).
     pub outputs: Vec<ValueId>,
@@ -81,7 +90,9 @@ impl std::hash::Hash for Program {
 pub struct Violation {
     /// The value whose definition (or the output list, when `None`) breaks a rule.
     pub value: Option<ValueId>,
+    /// Location of the offending instruction in the text form, when known.
     pub loc: Option<Loc>,
+    /// What is wrong, without the location or value prefix (`Display` adds them).
     pub message: String,
 }
 
@@ -98,6 +109,7 @@ impl fmt::Display for Violation {
 }
 
 impl Program {
+    /// An empty program: no parameters, instructions or outputs.
     pub fn new() -> Program {
         Program::default()
     }
@@ -152,6 +164,7 @@ impl Program {
         self.outputs.push(v);
     }
 
+    /// Number of values defined: parameters plus instructions.
     pub fn num_values(&self) -> usize {
         self.params.len() + self.insts.len()
     }

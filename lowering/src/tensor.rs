@@ -119,27 +119,33 @@ impl Buffer {
         })
     }
 
+    /// Length in bytes.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether the buffer holds no bytes (its pointer is still valid and aligned).
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// Start of the data, 64-byte aligned (2 MiB for mapped buffers); never null.
     pub fn as_ptr(&self) -> *const u8 {
         self.ptr.as_ptr()
     }
 
+    /// Start of the data for writing; same address as [`Buffer::as_ptr`].
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
         self.ptr.as_ptr()
     }
 
+    /// The bytes.
     pub fn as_bytes(&self) -> &[u8] {
         // SAFETY: ptr is valid for len initialised (zeroed or written) bytes we own.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 
+    /// The bytes, writable.
     pub fn as_bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: as above, and &mut self gives exclusive access.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
@@ -363,6 +369,7 @@ impl std::fmt::Debug for Buffer {
 
 /// Rust element types that tensors hold.
 pub trait Element: Copy + Default + PartialEq + std::fmt::Debug + Send + Sync + 'static {
+    /// The dtype whose elements are stored as this Rust type.
     const DTYPE: DType;
 }
 
@@ -519,22 +526,27 @@ impl Tensor {
             .map_err(|e| Error::Data(format!("to_array: {e}")))
     }
 
+    /// Element type and shape.
     pub fn ty(&self) -> &TensorType {
         &self.ty
     }
 
+    /// Element type.
     pub fn dtype(&self) -> DType {
         self.ty.dtype
     }
 
+    /// Dimensions, outermost first.
     pub fn shape(&self) -> &Shape {
         &self.ty.shape
     }
 
+    /// Number of elements (1 for rank 0).
     pub fn numel(&self) -> usize {
         self.ty.shape.numel()
     }
 
+    /// The backing bytes: [`Tensor::numel`] elements of the dtype's size, row-major.
     pub fn buffer(&self) -> &Buffer {
         &self.buf
     }

@@ -5,9 +5,13 @@ use std::fmt;
 /// Element type of a tensor.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DType {
+    /// 32-bit IEEE 754 float.
     F32,
+    /// 64-bit IEEE 754 float.
     F64,
+    /// 32-bit signed integer (wrapping arithmetic).
     I32,
+    /// 64-bit signed integer (wrapping arithmetic).
     I64,
     /// Stored as one byte per element holding 0 or 1.
     Bool,
@@ -26,10 +30,12 @@ impl DType {
         }
     }
 
+    /// `f32` or `f64`.
     pub const fn is_float(self) -> bool {
         matches!(self, DType::F32 | DType::F64)
     }
 
+    /// `i32` or `i64`.
     pub const fn is_int(self) -> bool {
         matches!(self, DType::I32 | DType::I64)
     }
@@ -95,18 +101,22 @@ impl PartialEq for Shape {
 }
 
 impl Shape {
+    /// A shape from its dims, outermost first: an array, a slice, a `Vec<usize>` or [`Dims`].
     pub fn new(dims: impl Into<Shape>) -> Shape {
         dims.into()
     }
 
+    /// The rank-0 shape (one element).
     pub fn scalar() -> Shape {
         Shape(Dims::new())
     }
 
+    /// Number of dimensions (0 for a scalar).
     pub fn rank(&self) -> usize {
         self.0.len()
     }
 
+    /// The dimensions, outermost first.
     pub fn dims(&self) -> &[usize] {
         &self.0
     }
@@ -202,11 +212,14 @@ impl From<Dims> for Shape {
 /// The type of a tensor value: element type and shape. Printed as `f32[4, 8]`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TensorType {
+    /// Element type.
     pub dtype: DType,
+    /// Dimensions, outermost first.
     pub shape: Shape,
 }
 
 impl TensorType {
+    /// A type from its element type and dims (anything [`Shape::new`] accepts).
     pub fn new(dtype: DType, shape: impl Into<Shape>) -> TensorType {
         TensorType {
             dtype,
@@ -253,8 +266,12 @@ impl fmt::Display for TensorType {
 /// still compare equal to themselves (needed for lossless round-trips and caching).
 #[derive(Copy, Clone, Debug)]
 pub enum Scalar {
+    /// A float literal, for a float dtype; converted with `as` (rounded to nearest for `f32`).
     Float(f64),
+    /// An integer literal; fits any numeric dtype (`i32` only within its range, see
+    /// [`Scalar::fits`]).
     Int(i64),
+    /// A boolean literal.
     Bool(bool),
 }
 

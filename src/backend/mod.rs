@@ -16,6 +16,7 @@ use std::sync::{Arc, LazyLock};
 
 /// Compiles programs into [`Computation`]s.
 pub trait Backend: Send + Sync {
+    /// Which backend this is.
     fn kind(&self) -> BackendKind;
 
     /// Whether the backend lowers `op`; ops it does not lower fall back to eager execution.

@@ -31,6 +31,7 @@ impl Split {
 /// MNIST's pixel mean and standard deviation (of pixels scaled to `[0, 1]`), the
 /// normalisation the PyTorch MNIST example applies.
 pub const MNIST_MEAN: f32 = 0.1307;
+/// MNIST's pixel standard deviation (of pixels scaled to `[0, 1]`); see [`MNIST_MEAN`].
 pub const MNIST_STD: f32 = 0.3081;
 
 /// Images and their labels.
@@ -96,14 +97,17 @@ impl Dataset {
         self.labels.len()
     }
 
+    /// Whether there are no images.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
 
+    /// Image height in pixels.
     pub fn rows(&self) -> usize {
         self.rows
     }
 
+    /// Image width in pixels.
     pub fn cols(&self) -> usize {
         self.cols
     }

@@ -11,71 +11,119 @@ use std::time::Duration;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Difference {
     /// The graph takes a different number of inputs (device-data tensors and scalars).
-    InputCount { before: usize, now: usize },
+    InputCount {
+        /// Inputs of the cached graph.
+        before: usize,
+        /// Inputs of the new graph.
+        now: usize,
+    },
     /// An input has a different shape.
     InputShape {
+        /// Position of the input among the graph's inputs (from 0).
         input: usize,
+        /// Its shape in the cached graph.
         before: Shape,
+        /// Its shape in the new graph.
         now: Shape,
+        /// Where the new graph's input tensor was created.
         location: SourceLoc,
     },
     /// An input has a different dtype.
     InputDType {
+        /// Position of the input among the graph's inputs (from 0).
         input: usize,
+        /// Its dtype in the cached graph.
         before: DType,
+        /// Its dtype in the new graph.
         now: DType,
+        /// Where the new graph's input tensor was created.
         location: SourceLoc,
     },
     /// A different op (or different attributes: axes, shapes, ...) at the same position.
     Op {
+        /// The value (`%n`) in the new graph.
         value: u32,
+        /// The cached graph's op with its attributes, in the text form.
         before: String,
+        /// The new graph's op with its attributes, in the text form.
         now: String,
+        /// Where the new graph's op at this position was called.
         location: SourceLoc,
     },
     /// An inlined scalar constant changed value (with special scalars on, 0 and 1 are
     /// constants: moving to or from them recompiles).
     InlinedScalar {
+        /// The value (`%n`) in the new graph.
         value: u32,
+        /// The constant in the cached graph.
         before: Scalar,
+        /// The constant in the new graph.
         now: Scalar,
+        /// Where the new graph's op at this position was called.
         location: SourceLoc,
     },
     /// Scalars from Rust numbers moved between being inlined (the special values 0 and 1)
     /// and being parameters: the rank-0 constants of each graph, in order.
     ScalarInlining {
+        /// The cached graph's rank-0 constants, in order.
         inlined_before: Vec<Scalar>,
+        /// The new graph's rank-0 constants, in order.
         inlined_now: Vec<Scalar>,
     },
     /// Same op, different result shape.
     Shape {
+        /// The value (`%n`) in the new graph.
         value: u32,
+        /// The op's text name.
         op: &'static str,
+        /// The result shape in the cached graph.
         before: Shape,
+        /// The result shape in the new graph.
         now: Shape,
+        /// Where the new graph's op at this position was called.
         location: SourceLoc,
     },
     /// Same op, different result dtype.
     DType {
+        /// The value (`%n`) in the new graph.
         value: u32,
+        /// The op's text name.
         op: &'static str,
+        /// The result dtype in the cached graph.
         before: DType,
+        /// The result dtype in the new graph.
         now: DType,
+        /// Where the new graph's op at this position was called.
         location: SourceLoc,
     },
     /// Same op, operands wired differently: for example one tensor used twice where two
     /// different tensors were used before.
     Operands {
+        /// The value (`%n`) in the new graph.
         value: u32,
+        /// The op's text name.
         op: &'static str,
+        /// The operands' values in the cached graph (its own numbering).
         before: Vec<u32>,
+        /// The operands' values in the new graph.
         now: Vec<u32>,
+        /// Where the new graph's op at this position was called.
         location: SourceLoc,
     },
     /// The graph has a different number of instructions (after the differences above).
-    InstructionCount { before: usize, now: usize },
+    InstructionCount {
+        /// Instructions of the cached graph.
+        before: usize,
+        /// Instructions of the new graph.
+        now: usize,
+    },
     /// Different outputs (more or fewer synced tensors, or different values returned).
-    Outputs { before: Vec<u32>, now: Vec<u32> },
+    Outputs {
+        /// The cached graph's output values, in order.
+        before: Vec<u32>,
+        /// The new graph's output values, in order.
+        now: Vec<u32>,
+    },
 }
 
 /// Why a sync compiled instead of hitting the cache, and what the compile cost.

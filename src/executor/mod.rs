@@ -80,6 +80,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// does.
 #[derive(Clone, PartialEq)]
 pub struct SyncInfo {
+    /// Hash of the synced graph ([`crate::graph_hash`]), the computation cache's key.
     pub graph_hash: u64,
     /// Instructions in the synced graph.
     pub nodes: usize,
@@ -91,6 +92,7 @@ pub struct SyncInfo {
     pub cache_hit: bool,
     /// Compile time when it did not.
     pub compile_time: Option<Duration>,
+    /// Time spent running the computation (compile excluded).
     pub execute_time: Duration,
 }
 
@@ -546,13 +548,15 @@ pub struct CachedComputation {
     pub graph_hash: u64,
     /// The backend it was compiled for.
     pub backend: BackendKind,
-    /// Instructions and parameters of the program.
+    /// Instructions of the program.
     pub nodes: usize,
+    /// Parameters (device-data inputs) of the program.
     pub params: usize,
     /// Call sites of the roots that built it.
     pub roots: Vec<SourceLoc>,
     /// Syncs served from the cache.
     pub hits: u64,
+    /// Time the compile took.
     pub compile_time: Duration,
 }
 

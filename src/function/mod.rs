@@ -119,7 +119,9 @@ pub struct CompiledFn {
 /// traces a version of its own when left open).
 #[derive(Clone, Debug, PartialEq)]
 pub struct InputType {
+    /// Element type the input must have.
     pub dtype: lazyjit_lowering::DType,
+    /// Dims the input must have, outermost first; `None` accepts any shape.
     pub shape: Option<Vec<usize>>,
 }
 

@@ -247,6 +247,21 @@ impl LazyTensor {
     /// Cross-entropy of logits `[n, classes]` (float) against class indices `[n]`
     /// (`i32`/`i64`): `-mean(log_softmax(self, 1)[i, target[i]])`, as a rank-0 tensor.
     /// Indices out of `0..classes` are an execution error.
+    ///
+    /// ```
+    /// use lazyjit::{DType, LazyTensor};
+    /// // Equal logits: the loss is log(classes).
+    /// let logits = LazyTensor::zeros(&[2, 4], DType::F32)?;
+    /// let y = LazyTensor::from_vec(vec![3i64, 0], &[2])?;
+    /// assert!((logits.cross_entropy(&y)?.item::<f32>()? - 4f32.ln()).abs() < 1e-6);
+    /// // Confident and right: almost no loss.
+    /// let sure = LazyTensor::from_vec(vec![20.0f32, 0.0, 0.0, 20.0], &[2, 2])?;
+    /// let right = LazyTensor::from_vec(vec![0i64, 1], &[2])?;
+    /// assert!(sure.cross_entropy(&right)?.item::<f32>()? < 1e-6);
+    /// // One target for two rows.
+    /// assert!(logits.cross_entropy(&LazyTensor::from_vec(vec![0i64], &[1])?).is_err());
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
     #[track_caller]
     pub fn cross_entropy(&self, target_index: &LazyTensor) -> Result<LazyTensor> {
         let loc = SourceLoc::caller();

@@ -8,6 +8,7 @@ use lazyjit_lowering::{BinaryOp, DType, Op, Scalar, Shape, TensorType, UnaryOp};
 /// `bool`). It is converted to the tensor's dtype: floats need a float tensor, integers
 /// fit any numeric tensor (exactly), bools need a bool tensor.
 pub trait ScalarArg: Copy {
+    /// The number as a literal of the program format.
     fn to_scalar(self) -> Scalar;
 }
 
@@ -58,6 +59,29 @@ macro_rules! binary_ops {
     )*};
 }
 
+/// Elementwise ops: unary math (`exp`, `relu`, ...), binary ops with NumPy broadcasting and
+/// their `_scalar` forms (a Rust number as the other operand), comparisons (giving `bool`),
+/// `where_` and `cast`. Operands of a binary op have one dtype: mixing needs a `cast`.
+///
+/// ```
+/// use lazyjit::{DType, LazyTensor};
+/// let x = LazyTensor::from_vec(vec![-1.0f32, 0.0, 2.0], &[3])?;
+/// assert_eq!(x.relu()?.to_vec::<f32>()?, vec![0.0, 0.0, 2.0]);
+/// let e = x.exp()?.to_vec::<f32>()?;
+/// assert!((e[0] - (-1.0f32).exp()).abs() < 1e-6 && (e[1] - 1.0).abs() < 1e-6);
+/// // [2, 1] and [3] broadcast to [2, 3].
+/// let col = LazyTensor::from_vec(vec![10.0f32, 20.0], &[2, 1])?;
+/// let sum = col.add(&x)?;
+/// assert_eq!(sum.shape(), &[2, 3]);
+/// assert_eq!(sum.to_vec::<f32>()?, vec![9.0, 10.0, 12.0, 19.0, 20.0, 22.0]);
+/// assert_eq!(x.mul_scalar(3.0)?.to_vec::<f32>()?, vec![-3.0, 0.0, 6.0]);
+/// assert_eq!(x.gt_scalar(0.0)?.to_vec::<bool>()?, vec![false, false, true]);
+/// // One dtype per op: an i32 tensor is cast before it meets an f32 one.
+/// let i = LazyTensor::from_vec(vec![1i32, 2, 3], &[3])?;
+/// assert!(x.add(&i).is_err());
+/// assert_eq!(x.add(&i.cast(DType::F32)?)?.to_vec::<f32>()?, vec![0.0, 2.0, 5.0]);
+/// # Ok::<(), lazyjit::Error>(())
+/// ```
 impl LazyTensor {
     unary_ops! {
         neg => Neg: "`-x` (numeric dtypes).";

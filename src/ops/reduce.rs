@@ -88,6 +88,17 @@ impl LazyTensor {
     }
 
     /// Index (`i64`) of the first maximum along `axis` (a NaN counts as the maximum).
+    ///
+    /// ```
+    /// use lazyjit::LazyTensor;
+    /// let t = LazyTensor::from_vec(vec![3.0f32, 7.0, 5.0, 9.0, 1.0, 2.0], &[2, 3])?;
+    /// assert_eq!(t.argmax(-1, false)?.to_vec::<i64>()?, vec![1, 0]);
+    /// assert_eq!(t.max(&[-1], true)?.to_vec::<f32>()?, vec![7.0, 9.0]);
+    /// let per_column = t.argmax(0, true)?;
+    /// assert_eq!(per_column.shape(), &[1, 3]);
+    /// assert_eq!(per_column.to_vec::<i64>()?, vec![1, 0, 0]);
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
     #[track_caller]
     pub fn argmax(&self, axis: isize, keepdim: bool) -> Result<LazyTensor> {
         self.arg_reduce(ReduceOp::ArgMax, axis, keepdim)

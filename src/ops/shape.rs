@@ -103,6 +103,17 @@ impl LazyTensor {
     }
 
     /// Reorders the axes: output axis `i` is input axis `perm[i]` (NumPy `transpose`).
+    ///
+    /// ```
+    /// use lazyjit::LazyTensor;
+    /// let t = LazyTensor::arange(0i32, 6, 1)?.reshape(&[1, 2, 3])?;
+    /// let p = t.permute(&[2, 0, 1])?;
+    /// assert_eq!(p.shape(), &[3, 1, 2]);
+    /// assert_eq!(p.to_vec::<i32>()?, vec![0, 3, 1, 4, 2, 5]);
+    /// assert_eq!(t.transpose(-1, -2)?.shape(), &[1, 3, 2]);
+    /// assert!(t.permute(&[0, 0, 1]).is_err()); // not a permutation
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
     #[track_caller]
     pub fn permute(&self, perm: &[usize]) -> Result<LazyTensor> {
         if perm.len() == self.rank() && perm.iter().enumerate().all(|(i, &p)| i == p) {
@@ -146,6 +157,15 @@ impl LazyTensor {
 
     /// NumPy `broadcast_to`: new leading axes may be added and size-1 axes stretched.
     /// Expanding to the current shape returns the tensor itself.
+    ///
+    /// ```
+    /// use lazyjit::LazyTensor;
+    /// let v = LazyTensor::from_vec(vec![1.0f32, 2.0], &[2, 1])?;
+    /// assert_eq!(v.expand(&[2, 3])?.to_vec::<f32>()?, vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+    /// assert_eq!(v.expand(&[4, 2, 3])?.shape(), &[4, 2, 3]); // a new leading axis
+    /// assert!(v.expand(&[3, 3]).is_err()); // 2 rows do not stretch to 3
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
     #[track_caller]
     pub fn expand(&self, shape: &[usize]) -> Result<LazyTensor> {
         if shape == self.shape() {
@@ -168,6 +188,17 @@ impl LazyTensor {
 
     /// Python `x[start:stop:step]` on every axis: one start, stop and step per axis, with
     /// `start <= stop <= dim` and `step >= 1`.
+    ///
+    /// ```
+    /// use lazyjit::LazyTensor;
+    /// let t = LazyTensor::arange(0i64, 12, 1)?.reshape(&[3, 4])?;
+    /// // t[1:3, 0:4:2]: rows 1 and 2, every other column.
+    /// let s = t.slice(&[1, 0], &[3, 4], &[1, 2])?;
+    /// assert_eq!(s.to_vec::<i64>()?, vec![4, 6, 8, 10]);
+    /// assert_eq!(t.narrow(-1, 1, 2)?.to_vec::<i64>()?, vec![1, 2, 5, 6, 9, 10]);
+    /// assert!(t.slice(&[0, 0], &[4, 4], &[1, 1]).is_err()); // stop 4 is past the 3 rows
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
     #[track_caller]
     pub fn slice(&self, starts: &[usize], stops: &[usize], steps: &[usize]) -> Result<LazyTensor> {
         LazyTensor::apply(

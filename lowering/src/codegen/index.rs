@@ -12,7 +12,10 @@
 pub type Var = u32;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A non-affine building block of an [`Idx`]: a variable, or a floor division or remainder the
+/// simplifier could not fold away.
 pub enum Atom {
+    /// The value of a loop or index variable.
     Var(Var),
     /// Floor division of a non-negative expression by a positive constant.
     Div(Box<Idx>, i64),
@@ -23,11 +26,14 @@ pub enum Atom {
 /// `c + Σ coef·atom`, terms sorted by atom, no zero coefficients.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Idx {
+    /// The constant term.
     pub c: i64,
+    /// `(atom, coefficient)` pairs: sorted by atom, each atom once, no zero coefficient.
     pub terms: Vec<(Atom, i64)>,
 }
 
 impl Idx {
+    /// The constant `c`.
     pub fn konst(c: i64) -> Idx {
         Idx {
             c,
@@ -35,6 +41,7 @@ impl Idx {
         }
     }
 
+    /// The variable `v` alone (coefficient 1, no constant).
     pub fn var(v: Var) -> Idx {
         Idx {
             c: 0,
@@ -42,6 +49,7 @@ impl Idx {
         }
     }
 
+    /// `Some(c)` when the expression is a constant (no terms), else `None`.
     pub fn as_const(&self) -> Option<i64> {
         self.terms.is_empty().then_some(self.c)
     }
@@ -80,12 +88,14 @@ impl Idx {
         Idx { c, terms: out }
     }
 
+    /// `self + o`, with like terms merged (and a split `k·floor(e/k) + e mod k` joined back to `e`).
     pub fn add(&self, o: &Idx) -> Idx {
         let mut t = self.terms.clone();
         t.extend(o.terms.iter().cloned());
         Idx::from_terms(self.c + o.c, t)
     }
 
+    /// `self + k`.
     pub fn add_const(&self, k: i64) -> Idx {
         Idx {
             c: self.c + k,
@@ -93,6 +103,7 @@ impl Idx {
         }
     }
 
+    /// `k · self` (the zero expression when `k` is 0).
     pub fn scale(&self, k: i64) -> Idx {
         if k == 0 {
             return Idx::konst(0);
@@ -232,6 +243,7 @@ impl Idx {
         Some(coef)
     }
 
+    /// Whether `v` occurs anywhere, also inside a division or remainder.
     pub fn mentions(&self, v: Var) -> bool {
         self.terms.iter().any(|(a, _)| a.mentions(v))
     }

@@ -7,6 +7,7 @@ use crate::program::{Program, ValueId};
 use crate::types::DType;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// How a [`Kernel`] computes its root: the loop structure the emitter generates for it.
 pub enum KernelKind {
     /// A loop nest over the root's shape computing the inlined expression.
     Loop,
@@ -26,6 +27,7 @@ pub enum KernelKind {
 /// One kernel of the plan.
 #[derive(Clone, Debug)]
 pub struct Kernel {
+    /// How the kernel computes its root.
     pub kind: KernelKind,
     /// The value this kernel writes.
     pub root: ValueId,

@@ -15,6 +15,7 @@ pub enum OptLevel {
 /// What to compile and what to keep for inspection.
 #[derive(Clone, Debug)]
 pub struct CompileOptions {
+    /// Cranelift optimisation level of every kernel.
     pub opt_level: OptLevel,
     /// Run Cranelift's IR verifier on every function (costs 20–40% compile time).
     pub verify_clif: bool,
@@ -46,14 +47,18 @@ impl Default for CompileOptions {
 /// Time spent in each compile phase.
 #[derive(Clone, Debug, Default)]
 pub struct CompileStats {
+    /// Checking the program ([`Program::verify`](crate::Program::verify)).
     pub verify: Duration,
+    /// Planning: kernels, fusion, pruning and buffer slots.
     pub plan: Duration,
     /// Building CLIF and Cranelift's compilation of every kernel.
     pub codegen: Duration,
+    /// Linking the JIT module and resolving the kernels' addresses.
     pub finalize: Duration,
 }
 
 impl CompileStats {
+    /// Sum of the four phases.
     pub fn total(&self) -> Duration {
         self.verify + self.plan + self.codegen + self.finalize
     }
@@ -62,7 +67,10 @@ impl CompileStats {
 /// Texts of one kernel, when requested in [`CompileOptions`].
 #[derive(Clone, Debug, Default)]
 pub struct KernelText {
+    /// Function name in the JIT module: `k<group>`, or `k<group>.<part>` for a group split in parts.
     pub name: String,
+    /// CLIF before Cranelift's optimiser, when [`CompileOptions::keep_clif`] is set.
     pub clif: Option<String>,
+    /// Machine code listing, when [`CompileOptions::keep_disasm`] is set.
     pub disasm: Option<String>,
 }

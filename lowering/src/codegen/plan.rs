@@ -53,7 +53,10 @@ pub enum Storage {
     /// A buffer produced and consumed only inside one row group: it holds a single row
     /// (the dims after the group's `outer` leading dims) and is reused for every row. In a
     /// fused group `outer` is the rank: the value stays in a register and is never stored.
-    Scratch { outer: usize },
+    Scratch {
+        /// Number of leading dims (the group's outer loops) the scratch row does not hold.
+        outer: usize,
+    },
 }
 
 /// Kernels that share an outer loop nest over `outer` leading dims: for every outer index,
@@ -66,16 +69,22 @@ pub enum Storage {
 /// `v`, `p` and the gradient once, and each parameter is read only at the element written.
 #[derive(Clone, Debug)]
 pub struct Group {
+    /// Indices into [`FusionPlan::kernels`], in the order they run for each outer index.
     pub kernels: Vec<usize>,
+    /// Extents of the shared outer dims (the leading dims of every kernel in the group).
     pub outer: Vec<usize>,
+    /// Whether the group is one fused elementwise loop (see above).
     pub fused: bool,
 }
 
 /// The fusion plan of a program.
 #[derive(Clone, Debug)]
 pub struct FusionPlan {
+    /// The kernels, in the order they run (every kernel after the kernels writing its inputs).
     pub kernels: Vec<Kernel>,
+    /// Kernel groups, covering every kernel once, in run order.
     pub groups: Vec<Group>,
+    /// Where each value lives, indexed by [`ValueId::index`](crate::ValueId::index).
     pub storage: Vec<Storage>,
 }
 
@@ -147,6 +156,7 @@ impl FusionPlan {
         }
     }
 
+    /// Whether `v` gets a buffer (a parameter's, a kernel's or a row scratch), i.e. is not inline.
     pub fn is_buffer(&self, v: ValueId) -> bool {
         self.storage[v.index()] != Storage::Inline
     }

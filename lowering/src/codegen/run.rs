@@ -20,7 +20,10 @@ pub(super) type KernelFn = unsafe extern "C" fn(*const *mut u8, *mut i64);
 /// into its buffer and return it as that output).
 #[derive(Debug)]
 pub enum Input<'a> {
+    /// Read only; the caller keeps it.
     Borrowed(&'a Tensor),
+    /// Handed over: an output that may alias this input ([`Compiled::aliasable`]) is written
+    /// into its buffer; otherwise it is dropped after the run.
     Donated(Tensor),
 }
 
@@ -354,6 +357,7 @@ impl Compiled {
         }
     }
 
+    /// The program this was compiled from.
     pub fn program(&self) -> &Program {
         &self.program
     }
@@ -368,6 +372,7 @@ impl Compiled {
         &self.texts
     }
 
+    /// Time spent in each compile phase.
     pub fn stats(&self) -> &CompileStats {
         &self.stats
     }

@@ -36,6 +36,7 @@ impl AttrKind {
 pub struct AttrSpec {
     /// The attribute's name (`key` in `key=value`), the field's name in [`Op`](super::Op).
     pub name: &'static str,
+    /// The kind of value it takes (from the field's Rust type, [`AttrType::KIND`]).
     pub kind: AttrKind,
     /// Written bare right after the op name, before any operand, instead of as `key=value`
     /// (the value of `constant`).
@@ -45,9 +46,13 @@ pub struct AttrSpec {
 /// An attribute value of any kind, as the text form reads and writes it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AttrValue {
+    /// A list of non-negative integers: dims, axes, a permutation.
     List(Vec<usize>),
+    /// A non-negative integer: an axis.
     Index(usize),
+    /// A flag.
     Bool(bool),
+    /// A scalar literal.
     Scalar(Scalar),
 }
 
@@ -65,7 +70,9 @@ impl AttrValue {
 
 /// A Rust type an op field can have, with its attribute kind.
 pub trait AttrType: Sized {
+    /// The attribute kind of this type.
     const KIND: AttrKind;
+    /// This field value as an attribute value.
     fn to_value(&self) -> AttrValue;
     /// `None` if `v` is of another kind.
     fn from_value(v: AttrValue) -> Option<Self>;

@@ -75,6 +75,9 @@ macro_rules! op_family {
 /// are `axes` and `keepdim`.
 ///
 /// A field marked `#[leading]` is written bare after the op name instead of as `key=value`.
+/// A field's doc comments come before the mark. (The mark is matched as the literal
+/// `leading`, with an empty `$lead` that only counts it: an `ident` there would be ambiguous
+/// with the `doc` of a doc comment.)
 macro_rules! structured_ops {
     (
         $(#[$meta:meta])*
@@ -82,7 +85,7 @@ macro_rules! structured_ops {
             families { $($family:tt)* }
             $(
                 $(#[$vmeta:meta])*
-                $V:ident $({ $($(#[$lead:ident])? $f:ident : $fty:ty),* $(,)? })?
+                $V:ident $({ $($(#[doc = $fdoc:literal])* $(#[leading $($lead:tt)?])? $f:ident : $fty:ty),* $(,)? })?
                     = $name:literal, operands $arity:ident($n:literal);
             )*
         }
@@ -91,15 +94,18 @@ macro_rules! structured_ops {
         #[derive(Clone, Debug, PartialEq, Eq, Hash)]
         pub enum Op {
             $($family)*
-            $( $(#[$vmeta])* $V $({ $($f: $fty),* })?, )*
+            $( $(#[$vmeta])* $V $({ $($(#[doc = $fdoc])* $f: $fty),* })?, )*
         }
 
         /// Every op of the program format as the text form names it, without attributes:
         /// what the parser looks up by name and what [`Op::kind`] gives.
         #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
         pub enum OpKind {
+            /// An op of the unary family.
             Unary($crate::op::UnaryOp),
+            /// An op of the binary family.
             Binary($crate::op::BinaryOp),
+            /// A reduction (its axes and `keepdim` are attributes).
             Reduce($crate::op::ReduceOp),
             $( $(#[$vmeta])* $V, )*
         }
@@ -159,7 +165,7 @@ macro_rules! structured_ops {
                         const SPEC: &[AttrSpec] = &[$($(AttrSpec {
                             name: stringify!($f),
                             kind: <$fty as AttrType>::KIND,
-                            leading: <[&str]>::len(&[$(stringify!($lead))?]) == 1,
+                            leading: <[&str]>::len(&[$(stringify!(leading $($lead)?))?]) == 1,
                         },)*)?];
                         SPEC
                     })*

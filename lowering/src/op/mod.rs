@@ -22,7 +22,9 @@ use std::fmt;
 /// How many operands an op takes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Arity {
+    /// This many operands.
     Exactly(usize),
+    /// This many or more (`concat`).
     AtLeast(usize),
 }
 

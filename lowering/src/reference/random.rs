@@ -7,10 +7,13 @@ use super::value::Value;
 use crate::types::{DType, TensorType};
 
 /// Philox4x32's round multipliers (`M0`, `M1`) and key increments (`W0`, `W1`); the code
-/// generator emits the same rounds with these.
+/// generator emits the same rounds with these. `M0` multiplies counter word 0 in each round.
 pub const M0: u32 = 0xD251_1F53;
+/// Multiplies counter word 2 in each round.
 pub const M1: u32 = 0xCD9E_8D57;
+/// Increment of key word 0 between rounds (the golden ratio, `(√5 − 1)/2 · 2^32`).
 pub const W0: u32 = 0x9E37_79B9;
+/// Increment of key word 1 between rounds (`(√3 − 1) · 2^32`).
 pub const W1: u32 = 0xBB67_AE85;
 
 /// Philox4x32 with 10 rounds: counter `c`, key `k` to four random words.

@@ -10,10 +10,15 @@ use std::ops::Neg;
 /// A tensor value of the reference interpreter: an ndarray of the value's element type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
+    /// An `f32` value.
     F32(ArrayD<f32>),
+    /// An `f64` value.
     F64(ArrayD<f64>),
+    /// An `i32` value.
     I32(ArrayD<i32>),
+    /// An `i64` value.
     I64(ArrayD<i64>),
+    /// A `bool` value.
     Bool(ArrayD<bool>),
 }
 

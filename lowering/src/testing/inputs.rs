@@ -11,15 +11,21 @@ pub enum Fill {
     /// the elements are special values (NaN, ±inf, ±0, subnormals, ties, integer MIN/MAX, ...).
     /// `extreme` adds the largest finite values and 1e30 to the specials.
     Mixed {
+        /// Magnitude of the uniform values.
         mag: f64,
+        /// Fraction of elements (0 to 1) that are special values.
         special: f64,
+        /// Whether the specials include the extreme finite values.
         extreme: bool,
     },
     /// Uniform in `lo..hi` (integers: `lo..=hi`).
     Range(f64, f64),
     /// Elements of `{±0.5, ±1, ±2}` (integers `{±1, ±2}`); a fraction `special` of them `0`,
     /// `-0.0`, `±inf` or NaN (integers: 0).
-    Pow2 { special: f64 },
+    Pow2 {
+        /// Fraction of elements (0 to 1) that are special values.
+        special: f64,
+    },
 }
 
 /// The default fill: floats in `±4`, 15% special values, extremes included.

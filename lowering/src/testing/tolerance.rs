@@ -14,9 +14,19 @@ pub enum Tol {
     /// The same bytes, NaN payloads and signs included (data movement, `neg`, `abs`).
     Bits,
     /// `|j - r| <= ulps · ulp(r) + abs`.
-    Ulps { ulps: f64, abs: f64 },
+    Ulps {
+        /// Allowed error in units in the last place of the reference value (its dtype's).
+        ulps: f64,
+        /// Allowed absolute error on top (for results near zero).
+        abs: f64,
+    },
     /// `|j - r| <= rel · |r| + abs`.
-    Rel { rel: f64, abs: f64 },
+    Rel {
+        /// Allowed error relative to the reference value's magnitude.
+        rel: f64,
+        /// Allowed absolute error on top (for results near zero).
+        abs: f64,
+    },
     /// `|j - r| <= bound[i]` for element `i`.
     Bound(Vec<f64>),
 }

@@ -78,26 +78,29 @@ use poly::K;
 
 pub use poly::SINCOS_INLINE_MAX;
 
-/// Emits math into the functions being built in one module.
-///
-/// Shim declarations are cached per module; the `FuncRef` of a shim is looked up in the
-/// function being built each time (an import already present in `b.func` is reused), so one
-/// emitter may serve several functions in turn. The code generator creates one per function.
 /// The functions [`MathEmitter::unary`] emits. The code generator maps the transcendental
 /// [`UnaryOp`](crate::op::UnaryOp)s onto them (`emit/arith.rs`); an op composed of them (such
 /// as `softplus`) needs nothing here.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum MathFn {
+    /// `e^x`.
     Exp,
+    /// Natural logarithm.
     Log,
+    /// Hyperbolic tangent.
     Tanh,
+    /// `1 / (1 + e^-x)`.
     Sigmoid,
+    /// The error function.
     Erf,
+    /// Sine (radians).
     Sin,
+    /// Cosine (radians).
     Cos,
 }
 
 impl MathFn {
+    /// Every function, in declaration order.
     pub const ALL: [MathFn; 7] = [
         MathFn::Exp,
         MathFn::Log,
@@ -138,6 +141,11 @@ pub enum Sites {
     Count,
 }
 
+/// Emits math into the functions being built in one module.
+///
+/// Shim declarations are cached per module; the `FuncRef` of a shim is looked up in the
+/// function being built each time (an import already present in `b.func` is reused), so one
+/// emitter may serve several functions in turn. The code generator creates one per function.
 pub struct MathEmitter<'m, M: Module> {
     module: &'m mut M,
     has_fma: bool,

@@ -219,6 +219,7 @@ impl MatMulPlan {
         self.out_numel
     }
 
+    /// Element type of both operands and the result.
     pub fn dtype(&self) -> DType {
         self.dtype
     }
