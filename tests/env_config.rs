@@ -212,6 +212,15 @@ fn debug_logging_from_env() {
     assert!(err.contains("shape [3] before, [4] now"), "{err}");
     assert!(err.contains("lazyjit: sync at "), "{err}");
     assert!(err.contains("cache hit"), "{err}");
+    assert!(err.contains("lazyjit: exp at "), "{err}");
+    assert!(
+        err.contains("runs eagerly on the reference interpreter"),
+        "{err}"
+    );
+    assert!(
+        err.contains("lazyjit: trimming the pending graph at "),
+        "{err}"
+    );
 }
 
 fn shaped(n: usize) -> LazyTensor {
@@ -229,4 +238,14 @@ fn child_debug_logging() {
     shaped(3).to_vec::<f32>().unwrap();
     shaped(3).to_vec::<f32>().unwrap();
     shaped(4).to_vec::<f32>().unwrap();
+    config::with(
+        |c| {
+            c.force_fallback.insert("exp".to_string());
+            c.trim_graph_depth = 1;
+        },
+        || {
+            let y = shaped(2).exp().unwrap().neg().unwrap().abs().unwrap();
+            assert!(!y.is_pending(), "trimmed");
+        },
+    );
 }
