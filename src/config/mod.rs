@@ -13,6 +13,7 @@
 //! | `LAZYJIT_DEBUG` | [`Config::debug`] | 0 |
 //! | `LAZYJIT_OPT_LEVEL` | [`Config::opt_level`] | `speed` |
 //! | `LAZYJIT_DONATE` | [`Config::donate`] | 1 |
+//! | `LAZYJIT_BUFFER_POOL_BYTES` | [`Config::buffer_pool_bytes`] | 268435456 (256 MiB) |
 //!
 //! Each variable is parsed on its own. A variable with a value that cannot be used (not a
 //! number, out of range, not UTF-8, an unknown op name in `LAZYJIT_FORCE_FALLBACK`) is
@@ -120,6 +121,12 @@ pub struct Config {
     /// training step allocates no new parameter or optimizer-state memory. Off: every
     /// output gets a new buffer.
     pub donate: bool,
+    /// Bytes of dropped large buffers (64 KiB and more) kept for reuse by the next
+    /// allocation of the same size, process-wide; beyond it the oldest are freed; 0
+    /// disables pooling. Applied by [`set`] and [`update`] (and when the environment is
+    /// read), not by a thread's [`with`]: the pool is shared by every thread. Its use is in
+    /// [`crate::metrics::buffer_pool`].
+    pub buffer_pool_bytes: usize,
 }
 
 impl Default for Config {
@@ -135,6 +142,7 @@ impl Default for Config {
             debug: 0,
             opt_level: OptLevel::Speed,
             donate: true,
+            buffer_pool_bytes: lazyjit_lowering::tensor::POOL_MAX_BYTES,
         }
     }
 }
@@ -173,8 +181,15 @@ pub fn env_problems() -> &'static [EnvProblem] {
     &FROM_ENV.1
 }
 
-static CONFIG: LazyLock<RwLock<Arc<Config>>> =
-    LazyLock::new(|| RwLock::new(Arc::new(FROM_ENV.0.clone())));
+static CONFIG: LazyLock<RwLock<Arc<Config>>> = LazyLock::new(|| {
+    apply_process_wide(&FROM_ENV.0);
+    RwLock::new(Arc::new(FROM_ENV.0.clone()))
+});
+
+/// Applies the settings that live outside the configuration (the buffer pool's limit).
+fn apply_process_wide(c: &Config) {
+    lazyjit_lowering::tensor::set_pool_limit(c.buffer_pool_bytes);
+}
 
 /// Bumped by every global change, so threads can cache the global configuration.
 static GENERATION: AtomicU64 = AtomicU64::new(1);
@@ -283,9 +298,13 @@ pub fn with<R>(change: impl FnOnce(&mut Config), body: impl FnOnce() -> R) -> R 
     body()
 }
 
-/// Replaces the global configuration; takes effect at the next op or sync.
+/// Replaces the global configuration; takes effect at the next op or sync (the buffer pool's
+/// limit at once).
 pub fn set(c: Config) {
-    *CONFIG.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(c);
+    let mut guard = CONFIG.write().unwrap_or_else(|e| e.into_inner());
+    apply_process_wide(&c);
+    *guard = Arc::new(c);
+    drop(guard);
     GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
@@ -294,6 +313,7 @@ pub fn update(f: impl FnOnce(&mut Config)) {
     let mut guard = CONFIG.write().unwrap_or_else(|e| e.into_inner());
     let mut c = (**guard).clone();
     f(&mut c);
+    apply_process_wide(&c);
     *guard = Arc::new(c);
     GENERATION.fetch_add(1, Ordering::AcqRel);
 }
