@@ -21,7 +21,7 @@
 
 use crate::backend;
 use crate::config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Hex, Result};
 use crate::executor;
 use crate::ir::{DataSource, Node, NodeKind};
 use crate::tensor::{self, LazyTensor};
@@ -103,7 +103,8 @@ pub fn ir_text_with(tensors: &[&LazyTensor], options: &DumpOptions) -> String {
         Some(h) => {
             let _ = write!(
                 out,
-                "IR graph {h:016x}: {}, {}, {}",
+                "IR graph {}: {}, {}, {}",
+                Hex(h),
                 plural(ni, "node"),
                 plural(np, "input"),
                 plural(s.program.outputs.len(), "output")
@@ -133,12 +134,12 @@ pub fn ir_text_with(tensors: &[&LazyTensor], options: &DumpOptions) -> String {
             data_line(i, n)
         } else {
             if options.hashes {
-                notes.push(format!("node {:016x}", n.node_hash));
+                notes.push(format!("node {}", Hex(n.node_hash)));
             }
             inst_lines[i - np].clone()
         };
         if options.hashes {
-            notes.push(format!("dag {:016x}", n.dag_hash));
+            notes.push(format!("dag {}", Hex(n.dag_hash)));
         }
         if options.locations {
             let verb = if i < np { "created at" } else { "at" };
@@ -157,7 +158,7 @@ pub fn ir_text_with(tensors: &[&LazyTensor], options: &DumpOptions) -> String {
             input_kind(n)
         ));
         if options.hashes {
-            notes.push(format!("dag {:016x}", n.dag_hash));
+            notes.push(format!("dag {}", Hex(n.dag_hash)));
         }
         if options.locations {
             notes.push(format!("created at {}", n.loc));
@@ -224,7 +225,8 @@ pub fn dot(tensors: &[&LazyTensor]) -> String {
     let mut out = String::from("digraph lazyjit {\n");
     let title = match s.hash {
         Some(h) => format!(
-            "graph {h:016x}: {}, {}, {}",
+            "graph {}: {}, {}, {}",
+            Hex(h),
             plural(ni, "node"),
             plural(np, "input"),
             plural(s.program.outputs.len(), "output")
@@ -420,7 +422,8 @@ pub fn backend_text(tensors: &[&LazyTensor]) -> Result<String> {
             source,
         })?;
     Ok(format!(
-        "; graph {hash:016x} on the {} backend (opt level {:?})\n{text}",
+        "; graph {} on the {} backend (opt level {:?})\n{text}",
+        Hex(hash),
         cfg.backend.name(),
         cfg.opt_level
     ))

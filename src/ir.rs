@@ -5,7 +5,7 @@
 //! hash (node hash folded with the operands' DAG hashes) are computed once, when the node
 //! is created. Hashes never look at tensor contents.
 
-use crate::error::SourceLoc;
+use crate::error::{Hex, SourceLoc};
 use lazyjit_lowering::{Op, Tensor, TensorType};
 use smallvec::SmallVec;
 use std::hash::{Hash, Hasher};
@@ -34,7 +34,7 @@ pub enum NodeKind {
 }
 
 /// One IR node. Shared through `Arc`; immutable except for the executor's bookkeeping.
-#[derive(Debug)]
+/// Its `Debug` prints the hashes in hex.
 pub struct Node {
     pub(crate) kind: NodeKind,
     pub(crate) operands: Operands,
@@ -60,6 +60,25 @@ pub struct Node {
     /// under its sync lock when a computation is about to write an output into this leaf's
     /// buffer (`docs/executor.md`, "Buffer donation").
     pub(crate) donation: AtomicU8,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("kind", &self.kind)
+            .field("operands", &self.operands)
+            .field("ty", &self.ty)
+            .field("node_hash", &Hex(self.node_hash))
+            .field("dag_hash", &Hex(self.dag_hash))
+            .field("loc", &self.loc)
+            .field("depth", &self.depth)
+            .field("pending_bound", &self.pending_bound)
+            .field("materialized", &self.materialized)
+            .field("visit_epoch", &self.visit_epoch)
+            .field("visit_index", &self.visit_index)
+            .field("donation", &self.donation)
+            .finish()
+    }
 }
 
 /// The donation state of a device-data leaf (`Node::donation`).

@@ -19,6 +19,7 @@ pub mod executor;
 mod function;
 pub mod io;
 pub mod ir;
+pub mod logging;
 pub mod metrics;
 pub mod nn;
 mod ops;

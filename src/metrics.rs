@@ -11,6 +11,10 @@
 //!   [`set_sample_capacity`]) from which [`metric`] computes nearest-rank percentiles. Recording
 //!   takes an uncontended mutex; it is meant for per-sync events, not per-op ones.
 //!
+//! * **The buffer pool** ([`buffer_pool`]): what the process-wide pool of dropped large
+//!   buffers holds, and its hits, misses and evictions ([`crate::Config::buffer_pool_bytes`]
+//!   sets its limit).
+//!
 //! All state is global to the process, so concurrent users (for example tests running in
 //! parallel) see each other's increments: compare values before and after rather than assuming
 //! absolute values.
@@ -511,8 +515,8 @@ pub fn set_sample_capacity(n: usize) {
     }
 }
 
-/// Zeroes every counter (well-known and named) and clears every metric. The sample capacity
-/// is kept.
+/// Zeroes every counter (well-known and named, and the buffer pool's hits, misses and
+/// evictions) and clears every metric. The sample capacity is kept.
 ///
 /// ```
 /// use lazyjit::metrics;
@@ -524,10 +528,65 @@ pub fn reset() {
         c.store(0, Ordering::Relaxed);
     }
     lock(&NAMED).clear();
+    lazyjit_lowering::tensor::reset_pool_counters();
     let cap = SAMPLE_CAPACITY.load(Ordering::Relaxed);
     for ring in &RINGS {
         *lock(ring) = Ring::new(cap);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buffer pool
+// ---------------------------------------------------------------------------------------------
+
+pub use lazyjit_lowering::tensor::PoolStats as BufferPoolStats;
+
+/// The process-wide buffer pool now: bytes and buffers held, its limit
+/// ([`crate::Config::buffer_pool_bytes`]), and since the last [`reset`] the allocations it
+/// served (hits), those it could not (misses) and the parked buffers it freed to stay within
+/// its limit (evictions). Only buffers of 64 KiB and more are pooled, and only outputs that
+/// are overwritten completely take from it.
+///
+/// ```
+/// use lazyjit::{metrics, LazyTensor};
+/// let before = metrics::buffer_pool();
+/// let x = LazyTensor::from_vec(vec![1.0f32; 1 << 16], &[1 << 16])?;
+/// drop(x.exp()?.to_vec::<f32>()?); // a 256 KiB output: taken from the pool or a miss
+/// let after = metrics::buffer_pool();
+/// assert!(after.hits + after.misses > before.hits + before.misses);
+/// assert!(after.bytes_held <= after.limit);
+/// # Ok::<(), lazyjit::Error>(())
+/// ```
+#[must_use]
+pub fn buffer_pool() -> BufferPoolStats {
+    lazyjit_lowering::tensor::pool_stats()
+}
+
+/// Formats bytes in a binary unit: `"512 B"`, `"64.0 KiB"`, `"256.0 MiB"`, `"1.5 GiB"`.
+fn format_bytes(n: usize) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+fn format_pool(p: &BufferPoolStats) -> String {
+    format!(
+        "Buffer pool:\n  held: {} in {} buffers (limit {})\n  hits: {}; misses: {}; evictions: {}\n",
+        format_bytes(p.bytes_held),
+        p.buffers_held,
+        format_bytes(p.limit),
+        p.hits,
+        p.misses,
+        p.evictions
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -559,8 +618,8 @@ fn format_value(v: f64) -> String {
     }
 }
 
-/// Human-readable report of every non-zero counter (including named ones) and every metric
-/// with samples:
+/// Human-readable report of every non-zero counter (including named ones), every metric
+/// with samples and the buffer pool ([`buffer_pool`]):
 ///
 /// ```text
 /// Counters:
@@ -575,6 +634,9 @@ fn format_value(v: f64) -> String {
 ///     TotalSamples: 15
 ///     Accumulator: 630
 ///     Percentiles: min=40; p50=42; p90=44; p99=44; max=44
+/// Buffer pool:
+///   held: 12.3 MiB in 7 buffers (limit 256.0 MiB)
+///   hits: 40; misses: 7; evictions: 0
 /// ```
 ///
 /// An empty section reads `  (none)`.
@@ -588,7 +650,9 @@ fn format_value(v: f64) -> String {
 #[must_use]
 pub fn report() -> String {
     let snapshots: Vec<MetricSnapshot> = Metric::ALL.into_iter().filter_map(metric).collect();
-    format_report(&counter_entries(), &snapshots)
+    let mut out = format_report(&counter_entries(), &snapshots);
+    out.push_str(&format_pool(&buffer_pool()));
+    out
 }
 
 fn format_report(counters: &[(String, u64)], metrics: &[MetricSnapshot]) -> String {
@@ -699,6 +763,27 @@ mod tests {
             format_report(&[], &[]),
             "Counters:\n  (none)\nMetrics:\n  (none)\n"
         );
+    }
+
+    #[test]
+    fn bytes_and_pool_formatting() {
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(64 << 10), "64.0 KiB");
+        assert_eq!(format_bytes(256 << 20), "256.0 MiB");
+        assert_eq!(format_bytes(3 << 29), "1.5 GiB");
+        let p = BufferPoolStats {
+            bytes_held: 3 << 20,
+            buffers_held: 2,
+            limit: 256 << 20,
+            hits: 5,
+            misses: 2,
+            evictions: 1,
+        };
+        assert_eq!(
+            format_pool(&p),
+            "Buffer pool:\n  held: 3.0 MiB in 2 buffers (limit 256.0 MiB)\n  hits: 5; misses: 2; evictions: 1\n"
+        );
+        assert!(report().contains("\nBuffer pool:\n  held: "));
     }
 
     #[test]

@@ -192,6 +192,27 @@ fn child_trim_graph_nodes() {
 }
 
 #[test]
+fn buffer_pool_bytes_from_env() {
+    run_child(
+        "child_buffer_pool_bytes",
+        &[("LAZYJIT_BUFFER_POOL_BYTES", "0")],
+    );
+}
+
+#[test]
+#[ignore = "run by buffer_pool_bytes_from_env in a child process"]
+fn child_buffer_pool_bytes() {
+    assert!(is_child());
+    assert_eq!(config::get().buffer_pool_bytes, 0);
+    // Applied to the pool when the environment is read.
+    assert_eq!(metrics::buffer_pool().limit, 0);
+    let x = LazyTensor::from_vec(vec![1.0f32; 1 << 16], &[1 << 16]).unwrap();
+    drop(x.exp().unwrap().to_vec::<f32>().unwrap());
+    drop(x);
+    assert_eq!(metrics::buffer_pool().bytes_held, 0);
+}
+
+#[test]
 fn debug_logging_from_env() {
     let exe = std::env::current_exe().expect("test binary path");
     let out = Command::new(exe)
@@ -212,6 +233,15 @@ fn debug_logging_from_env() {
     assert!(err.contains("shape [3] before, [4] now"), "{err}");
     assert!(err.contains("lazyjit: sync at "), "{err}");
     assert!(err.contains("cache hit"), "{err}");
+    assert!(err.contains("lazyjit: exp at "), "{err}");
+    assert!(
+        err.contains("runs eagerly on the reference interpreter"),
+        "{err}"
+    );
+    assert!(
+        err.contains("lazyjit: trimming the pending graph at "),
+        "{err}"
+    );
 }
 
 fn shaped(n: usize) -> LazyTensor {
@@ -229,4 +259,14 @@ fn child_debug_logging() {
     shaped(3).to_vec::<f32>().unwrap();
     shaped(3).to_vec::<f32>().unwrap();
     shaped(4).to_vec::<f32>().unwrap();
+    config::with(
+        |c| {
+            c.force_fallback.insert("exp".to_string());
+            c.trim_graph_depth = 1;
+        },
+        || {
+            let y = shaped(2).exp().unwrap().neg().unwrap().abs().unwrap();
+            assert!(!y.is_pending(), "trimmed");
+        },
+    );
 }

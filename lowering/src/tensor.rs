@@ -275,60 +275,16 @@ mod small {
     }
 }
 
-/// Buffers at least this large are recycled when dropped: a steady-state loop that frees
-/// and allocates same-sized tensors every step then skips the kernel's page faults and
-/// zeroing (milliseconds for tens of MiB).
+/// Buffers at least this large are recycled when dropped (the pool of `tensor/pool.rs`,
+/// see [`set_pool_limit`] and [`pool_stats`]): a steady-state loop that frees and allocates
+/// same-sized tensors every step then skips the kernel's page faults and zeroing
+/// (milliseconds for tens of MiB).
 pub const POOL_MIN: usize = 64 << 10;
-/// Bytes the recycling pool may hold; beyond it, dropped buffers are freed.
-pub const POOL_MAX_BYTES: usize = 256 << 20;
+mod pool;
 
-mod pool {
-    use super::RawBuf;
-    use std::sync::Mutex;
-
-    struct Pool {
-        bufs: Vec<RawBuf>,
-        bytes: usize,
-    }
-
-    static POOL: Mutex<Pool> = Mutex::new(Pool {
-        bufs: Vec::new(),
-        bytes: 0,
-    });
-
-    /// Parks `b` for reuse, or hands it back when the pool is full.
-    pub(super) fn give(b: RawBuf) -> Option<RawBuf> {
-        let mut p = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        if p.bytes + b.len > super::POOL_MAX_BYTES {
-            return Some(b);
-        }
-        p.bytes += b.len;
-        p.bufs.push(b);
-        None
-    }
-
-    /// A parked buffer of exactly `len` bytes (most recently parked first: warm in cache).
-    pub(super) fn take(len: usize) -> Option<RawBuf> {
-        let mut p = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        let i = p.bufs.iter().rposition(|b| b.len == len)?;
-        p.bytes -= len;
-        Some(p.bufs.swap_remove(i))
-    }
-
-    /// Frees every parked buffer; returns the bytes released.
-    pub(super) fn drain() -> usize {
-        let bufs = {
-            let mut p = POOL.lock().unwrap_or_else(|e| e.into_inner());
-            p.bytes = 0;
-            std::mem::take(&mut p.bufs)
-        };
-        let n = bufs.iter().map(|b| b.len).sum();
-        for b in bufs {
-            b.free();
-        }
-        n
-    }
-}
+pub use pool::{
+    pool_limit, pool_stats, reset_pool_counters, set_pool_limit, PoolStats, POOL_MAX_BYTES,
+};
 
 impl Buffer {
     /// A buffer of `len` bytes whose contents are unspecified: a recycled buffer of the same

@@ -112,6 +112,9 @@ impl Config {
         if let Some(v) = env.parse("LAZYJIT_DONATE", parse_bool) {
             c.donate = v;
         }
+        if let Some(v) = env.parse("LAZYJIT_BUFFER_POOL_BYTES", parse_num) {
+            c.buffer_pool_bytes = v;
+        }
         if let Some(v) = env.parse("LAZYJIT_TRIM_GRAPH_DEPTH", parse_num) {
             c.trim_graph_depth = v;
         }

@@ -13,10 +13,11 @@
 //! | `LAZYJIT_DEBUG` | [`Config::debug`] | 0 |
 //! | `LAZYJIT_OPT_LEVEL` | [`Config::opt_level`] | `speed` |
 //! | `LAZYJIT_DONATE` | [`Config::donate`] | 1 |
+//! | `LAZYJIT_BUFFER_POOL_BYTES` | [`Config::buffer_pool_bytes`] | 268435456 (256 MiB) |
 //!
 //! Each variable is parsed on its own. A variable with a value that cannot be used (not a
 //! number, out of range, not UTF-8, an unknown op name in `LAZYJIT_FORCE_FALLBACK`) is
-//! ignored with a warning on stderr the first time the configuration is read, and the other
+//! ignored with a warning (logged, see [`crate::logging`]) the first time the configuration is read, and the other
 //! variables still apply; [`env_problems`] lists what was ignored, and
 //! [`Config::from_env`] is the strict variant that fails instead.
 //!
@@ -38,7 +39,9 @@ mod tests;
 pub use env::EnvProblem;
 
 use crate::error::{Error, Result};
+use crate::logging::{self, log_at};
 use env::EXPECTED_BACKEND;
+use log::Level;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, RwLock};
@@ -103,9 +106,12 @@ pub struct Config {
     /// accepts only op names of the program format; names set through the API are checked
     /// by [`Config::validate`] (an unknown name simply never matches an op).
     pub force_fallback: BTreeSet<String>,
-    /// 0: quiet; 1: log each compile and cache-miss explanation to stderr; 2: also log
-    /// every sync (graph hash, cache hit or miss, nodes). `LAZYJIT_DEBUG` accepts only 0, 1
-    /// and 2; a larger value set through the API logs like 2.
+    /// What lazyjit prints to stderr when no logger is set up ([`crate::logging`]): 0
+    /// only warnings; 1 also each compile, recompile explanation, eager fallback and graph
+    /// trim; 2 also every sync (graph hash, cache hit or miss, nodes). Once a logger is
+    /// set up it receives every record and this setting does not filter them. 1 or more
+    /// also shows source locations in IR dumps. `LAZYJIT_DEBUG` accepts only 0, 1 and 2;
+    /// a larger value set through the API acts like 2.
     pub debug: u8,
     /// Cranelift optimisation level.
     pub opt_level: OptLevel,
@@ -115,6 +121,12 @@ pub struct Config {
     /// training step allocates no new parameter or optimizer-state memory. Off: every
     /// output gets a new buffer.
     pub donate: bool,
+    /// Bytes of dropped large buffers (64 KiB and more) kept for reuse by the next
+    /// allocation of the same size, process-wide; beyond it the oldest are freed; 0
+    /// disables pooling. Applied by [`set`] and [`update`] (and when the environment is
+    /// read), not by a thread's [`with`]: the pool is shared by every thread. Its use is in
+    /// [`crate::metrics::buffer_pool`].
+    pub buffer_pool_bytes: usize,
 }
 
 impl Default for Config {
@@ -130,16 +142,18 @@ impl Default for Config {
             debug: 0,
             opt_level: OptLevel::Speed,
             donate: true,
+            buffer_pool_bytes: lazyjit_lowering::tensor::POOL_MAX_BYTES,
         }
     }
 }
 
 /// The environment configuration and its problems, read once per process; the problems
-/// are printed to stderr as warnings when it is read.
+/// are logged as warnings when it is read (target `lazyjit::config`; on stderr without a
+/// logger).
 static FROM_ENV: LazyLock<(Config, Vec<EnvProblem>)> = LazyLock::new(|| {
     let (c, problems) = Config::from_env_with_problems();
     for p in &problems {
-        eprintln!("lazyjit: ignoring {p}");
+        log_at!(logging::CONFIG, Level::Warn, c.debug, "ignoring {p}");
     }
     (c, problems)
 });
@@ -147,7 +161,9 @@ static FROM_ENV: LazyLock<(Config, Vec<EnvProblem>)> = LazyLock::new(|| {
 /// The `LAZYJIT_*` environment variables (or items of them) that the global configuration
 /// ignored because their values cannot be used. The environment is read once per process,
 /// the first time the configuration is needed (or by this call); each problem is also
-/// printed once to stderr as `lazyjit: ignoring LAZYJIT_DEBUG="x": expected 0, 1 or 2`.
+/// logged once as a warning, `ignoring LAZYJIT_DEBUG="x": expected 0, 1 or 2` (target
+/// `lazyjit::config`; printed to stderr as `lazyjit: ignoring ...` when no logger is set
+/// up, see [`crate::logging`]).
 ///
 /// Programs that would rather fail than run with a misspelled setting can check it at
 /// start-up:
@@ -165,8 +181,15 @@ pub fn env_problems() -> &'static [EnvProblem] {
     &FROM_ENV.1
 }
 
-static CONFIG: LazyLock<RwLock<Arc<Config>>> =
-    LazyLock::new(|| RwLock::new(Arc::new(FROM_ENV.0.clone())));
+static CONFIG: LazyLock<RwLock<Arc<Config>>> = LazyLock::new(|| {
+    apply_process_wide(&FROM_ENV.0);
+    RwLock::new(Arc::new(FROM_ENV.0.clone()))
+});
+
+/// Applies the settings that live outside the configuration (the buffer pool's limit).
+fn apply_process_wide(c: &Config) {
+    lazyjit_lowering::tensor::set_pool_limit(c.buffer_pool_bytes);
+}
 
 /// Bumped by every global change, so threads can cache the global configuration.
 static GENERATION: AtomicU64 = AtomicU64::new(1);
@@ -275,9 +298,13 @@ pub fn with<R>(change: impl FnOnce(&mut Config), body: impl FnOnce() -> R) -> R 
     body()
 }
 
-/// Replaces the global configuration; takes effect at the next op or sync.
+/// Replaces the global configuration; takes effect at the next op or sync (the buffer pool's
+/// limit at once).
 pub fn set(c: Config) {
-    *CONFIG.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(c);
+    let mut guard = CONFIG.write().unwrap_or_else(|e| e.into_inner());
+    apply_process_wide(&c);
+    *guard = Arc::new(c);
+    drop(guard);
     GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
@@ -286,6 +313,7 @@ pub fn update(f: impl FnOnce(&mut Config)) {
     let mut guard = CONFIG.write().unwrap_or_else(|e| e.into_inner());
     let mut c = (**guard).clone();
     f(&mut c);
+    apply_process_wide(&c);
     *guard = Arc::new(c);
     GENERATION.fetch_add(1, Ordering::AcqRel);
 }

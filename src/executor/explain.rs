@@ -1,7 +1,7 @@
 //! Recompile explanations: on a cache miss, what differs from the cached graph that the
 //! same call sites built before.
 
-use crate::error::SourceLoc;
+use crate::error::{Hex, SourceLoc};
 use lazyjit_lowering::{DType, Op, Program, Scalar, Shape};
 use std::fmt;
 use std::time::Duration;
@@ -126,8 +126,9 @@ pub enum Difference {
     },
 }
 
-/// Why a sync compiled instead of hitting the cache, and what the compile cost.
-#[derive(Clone, Debug, PartialEq)]
+/// Why a sync compiled instead of hitting the cache, and what the compile cost. Its `Debug`
+/// prints the hashes in hex.
+#[derive(Clone, PartialEq)]
 pub struct RecompileExplanation {
     /// Hash of the graph that was compiled.
     pub graph_hash: u64,
@@ -141,6 +142,19 @@ pub struct RecompileExplanation {
     pub more: usize,
     /// Time the compile took.
     pub compile_time: Duration,
+}
+
+impl fmt::Debug for RecompileExplanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecompileExplanation")
+            .field("graph_hash", &Hex(self.graph_hash))
+            .field("previous_hash", &Hex(self.previous_hash))
+            .field("roots", &self.roots)
+            .field("differences", &self.differences)
+            .field("more", &self.more)
+            .field("compile_time", &self.compile_time)
+            .finish()
+    }
 }
 
 /// Differences kept per explanation (a changed input shape changes every value after it).
@@ -387,10 +401,10 @@ impl fmt::Display for RecompileExplanation {
         let roots: Vec<String> = self.roots.iter().map(|l| l.to_string()).collect();
         write!(
             f,
-            "recompiled graph {:016x} (compile {:.3} ms) instead of cached {:016x} from the same call sites [{}]:",
-            self.graph_hash,
+            "recompiled graph {} (compile {:.3} ms) instead of cached {} from the same call sites [{}]:",
+            Hex(self.graph_hash),
             self.compile_time.as_secs_f64() * 1e3,
-            self.previous_hash,
+            Hex(self.previous_hash),
             roots.join(", ")
         )?;
         for d in &self.differences {

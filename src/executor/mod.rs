@@ -30,12 +30,14 @@ pub use explain::{Difference, RecompileExplanation};
 
 use crate::backend;
 use crate::config::{self, BackendKind, Config};
-use crate::error::{Error, Result, SourceLoc};
+use crate::error::{Error, Hex, Result, SourceLoc};
 use crate::ir::{Donation, Node};
+use crate::logging::{self, log_at};
 use crate::metrics::{self, Counter, Metric};
 use cache::ComputationCache;
 use data_cache::DataCache;
 use lazyjit_lowering::{DType, Scalar, Tensor};
+use log::Level;
 use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
@@ -99,7 +101,7 @@ pub struct SyncInfo {
 impl std::fmt::Debug for SyncInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SyncInfo")
-            .field("graph_hash", &format_args!("{:016x}", self.graph_hash))
+            .field("graph_hash", &Hex(self.graph_hash))
             .field("nodes", &self.nodes)
             .field("params", &self.params)
             .field("outputs", &self.outputs)
@@ -295,18 +297,20 @@ fn lookup_or_compile(
                 compile_time,
             }
         });
-    if cfg.debug >= 1 {
-        eprintln!(
-            "lazyjit: compiled graph {hash:016x}: {} nodes, {} inputs, {} outputs, {:.3} ms ({} backend)",
-            program.insts.len(),
-            program.params.len(),
-            program.outputs.len(),
-            compile_time.as_secs_f64() * 1e3,
-            cfg.backend.name()
-        );
-        if let Some(x) = &explanation {
-            eprintln!("lazyjit: {x}");
-        }
+    log_at!(
+        logging::COMPILE,
+        Level::Debug,
+        cfg.debug,
+        "compiled graph {}: {} nodes, {} inputs, {} outputs, {:.3} ms ({} backend)",
+        Hex(hash),
+        program.insts.len(),
+        program.params.len(),
+        program.outputs.len(),
+        compile_time.as_secs_f64() * 1e3,
+        cfg.backend.name()
+    );
+    if let Some(x) = &explanation {
+        log_at!(logging::CACHE, Level::Debug, cfg.debug, "{x}");
     }
     if let Some(x) = explanation {
         if st.explanations.len() == EXPLANATIONS_KEPT {
@@ -454,15 +458,21 @@ fn run(
     }
     drop(donated);
     metrics::add(Counter::Donated, in_place);
-    if cfg.debug >= 2 {
-        eprintln!(
-            "lazyjit: sync at {sync_loc}: graph {hash:016x}, {} nodes, {} inputs, {}, execute {:.3} ms",
-            g.insts.len(),
-            g.params.len(),
-            if compile_time.is_some() { "compiled" } else { "cache hit" },
-            execute_time.as_secs_f64() * 1e3
-        );
-    }
+    log_at!(
+        logging::SYNC,
+        Level::Trace,
+        cfg.debug,
+        "sync at {sync_loc}: graph {}, {} nodes, {} inputs, {}, execute {:.3} ms",
+        Hex(hash),
+        g.insts.len(),
+        g.params.len(),
+        if compile_time.is_some() {
+            "compiled"
+        } else {
+            "cache hit"
+        },
+        execute_time.as_secs_f64() * 1e3
+    );
     let info = SyncInfo {
         graph_hash: hash,
         nodes: g.insts.len(),
@@ -541,8 +551,8 @@ pub fn last_sync() -> Option<SyncInfo> {
     LAST_SYNC.with(|l| l.borrow().clone())
 }
 
-/// One computation in the cache.
-#[derive(Clone, Debug, PartialEq)]
+/// One computation in the cache. Its `Debug` prints the graph hash in hex.
+#[derive(Clone, PartialEq)]
 pub struct CachedComputation {
     /// The graph hash.
     pub graph_hash: u64,
@@ -558,6 +568,20 @@ pub struct CachedComputation {
     pub hits: u64,
     /// Time the compile took.
     pub compile_time: Duration,
+}
+
+impl std::fmt::Debug for CachedComputation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedComputation")
+            .field("graph_hash", &Hex(self.graph_hash))
+            .field("backend", &self.backend)
+            .field("nodes", &self.nodes)
+            .field("params", &self.params)
+            .field("roots", &self.roots)
+            .field("hits", &self.hits)
+            .field("compile_time", &self.compile_time)
+            .finish()
+    }
 }
 
 /// The cached computations, most recently used first: what compiled, from where, what it

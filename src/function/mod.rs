@@ -35,7 +35,7 @@ mod version;
 
 pub use arg::{ArgValue, FnArg};
 
-use crate::error::{Error, Result, SourceLoc};
+use crate::error::{Error, Hex, Result, SourceLoc};
 use crate::metrics::{self, Counter};
 use crate::tensor::{tracing, LazyTensor, NativeType};
 use lazyjit_lowering::{Tensor, TensorType};
@@ -166,8 +166,9 @@ pub struct CompiledFnStats {
     pub versions: usize,
 }
 
-/// One traced version of a [`CompiledFn`] ([`CompiledFn::versions`]).
-#[derive(Clone, Debug, PartialEq)]
+/// One traced version of a [`CompiledFn`] ([`CompiledFn::versions`]). Its `Debug` prints
+/// the graph hash in hex.
+#[derive(Clone, PartialEq)]
 pub struct VersionInfo {
     /// The input types it was traced for.
     pub inputs: Vec<TensorType>,
@@ -178,6 +179,17 @@ pub struct VersionInfo {
     pub graph_hash: Option<u64>,
     /// Calls it served, the tracing call included.
     pub calls: u64,
+}
+
+impl fmt::Debug for VersionInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VersionInfo")
+            .field("inputs", &self.inputs)
+            .field("outputs", &self.outputs)
+            .field("graph_hash", &self.graph_hash.map(Hex))
+            .field("calls", &self.calls)
+            .finish()
+    }
 }
 
 impl CompiledFn {

@@ -11,9 +11,11 @@ use crate::backend;
 use crate::config;
 use crate::error::{Error, Result, SourceLoc};
 use crate::ir::{DataSource, Node, Operands};
+use crate::logging::{self, log_at};
 use crate::metrics::{self, Counter};
 use lazyjit_lowering::reference::{self, Value};
 use lazyjit_lowering::{DType, Inst, Op, Shape, TensorType, ValueId};
+use log::Level;
 use smallvec::SmallVec;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -48,6 +50,14 @@ impl LazyTensor {
                     loc,
                 ));
             }
+            log_at!(
+                logging::FALLBACK,
+                Level::Debug,
+                cfg.debug,
+                "{} at {loc} runs eagerly on the reference interpreter ({})",
+                op.name(),
+                fallback_reason(&op, cfg)
+            );
             return eager_fallback(op, operands, ty, loc, provenance);
         }
         let mut nodes = Operands::new();
@@ -87,11 +97,30 @@ fn check_trim(t: &LazyTensor, depth: u32, bound: u32, cfg: config::Hot) {
         bound as usize > cfg.trim_graph_nodes && too_many_pending(&t.node(), cfg.trim_graph_nodes);
     if depth as usize > cfg.trim_graph_depth || too_many {
         metrics::inc(Counter::Trim);
-        if let Err(e) = sync_at(&[t], t.node().loc) {
-            // The tensor stays pending; the error reappears when it is read.
-            if cfg.debug >= 1 {
-                eprintln!("lazyjit: automatic graph trim failed: {e}");
+        let loc = t.node().loc;
+        log_at!(
+            logging::TRIM,
+            Level::Debug,
+            cfg.debug,
+            "trimming the pending graph at {loc}: {}",
+            if depth as usize > cfg.trim_graph_depth {
+                format!("depth {depth} > trim_graph_depth {}", cfg.trim_graph_depth)
+            } else {
+                format!(
+                    "more than trim_graph_nodes {} pending nodes",
+                    cfg.trim_graph_nodes
+                )
             }
+        );
+        if let Err(e) = sync_at(&[t], loc) {
+            // The tensor stays pending; the error reappears when it is read.
+            log_at!(
+                logging::TRIM,
+                Level::Debug,
+                cfg.debug,
+                "automatic graph trim at {loc} failed: {}",
+                e.chain()
+            );
         }
     }
 }
@@ -108,6 +137,15 @@ fn too_many_pending(node: &Node, limit: usize) -> bool {
     }
     node.pending_bound.store(exact as u32, Ordering::Relaxed);
     false
+}
+
+/// Why `op` falls back (for the log).
+fn fallback_reason(op: &Op, cfg: config::Hot) -> String {
+    if cfg.any_forced_fallback && config::get().force_fallback.contains(op.name()) {
+        "forced by force_fallback".to_string()
+    } else {
+        format!("the {} backend cannot compile it", cfg.backend.name())
+    }
 }
 
 /// Whether `op` runs eagerly on the reference fallback instead of being recorded.

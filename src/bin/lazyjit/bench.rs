@@ -2,7 +2,7 @@
 //! reused outputs (as a training loop runs), and the memory bandwidth achieved by
 //! streaming programs.
 
-use crate::fail::{Fail, Result, EXIT_CODES};
+use crate::fail::{chain, Fail, Result, EXIT_CODES};
 use crate::inputs::{gather, InputArgs};
 use crate::load::load;
 use crate::run::{compile_line, compile_timed, count, ms, Keep};
@@ -42,7 +42,7 @@ pub fn main(args: &Args) -> Result<()> {
     out!("compile   {}", compile_line(&c, compile_time));
 
     let run_err = |e: lazyjit::lowering::Error| {
-        Fail::runtime(format!("running {}: {e}", args.program.display()))
+        Fail::runtime(format!("running {}: {}", args.program.display(), chain(&e)))
     };
     let t = Instant::now();
     let mut outputs = c.run(&refs).map_err(run_err)?;

@@ -1,6 +1,6 @@
 //! `lazyjit check`: parse and verify only, every problem on its own line.
 
-use crate::fail::{Fail, Result, EXIT_CODES};
+use crate::fail::{chain, Fail, Result, EXIT_CODES};
 use crate::load::problems;
 use crate::run::count;
 use lazyjit::lowering::text;
@@ -17,8 +17,13 @@ pub struct Args {
 /// and fails with exit code 3.
 pub fn main(args: &Args) -> Result<()> {
     let path = &args.program;
-    let source = std::fs::read_to_string(path)
-        .map_err(|e| Fail::program(format!("{}: reading the program: {e}", path.display())))?;
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        Fail::program(format!(
+            "{}: reading the program: {}",
+            path.display(),
+            chain(&e)
+        ))
+    })?;
     match text::parse(&source) {
         Ok(p) => {
             out!(

@@ -1,5 +1,6 @@
 //! How the binary fails: one message on stderr and an exit code saying what kind of
-//! failure it was (the table is `EXIT_CODES`, shown by `--help`, and docs/cli.md).
+//! failure it was (the table is `EXIT_CODES`, shown by `--help`, and docs/cli.md). A
+//! library error becomes the message with its whole cause chain ([`chain`]).
 
 use std::fmt;
 
@@ -64,3 +65,45 @@ impl fmt::Display for Fail {
 }
 
 pub type Result<T> = std::result::Result<T, Fail>;
+
+/// `e` and each error below it (its `source()` chain) once, joined by `": "`: a library
+/// error that wraps another says what failed, its source says why, and neither repeats the
+/// other.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Wrap(std::io::Error);
+
+    impl fmt::Display for Wrap {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("reading the inputs")
+        }
+    }
+
+    impl std::error::Error for Wrap {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_chain_prints_every_cause_once() {
+        let e = Wrap(std::io::Error::other("disk on fire"));
+        assert_eq!(chain(&e), "reading the inputs: disk on fire");
+        let plain = std::io::Error::other("no cause");
+        assert_eq!(chain(&plain), "no cause");
+    }
+}

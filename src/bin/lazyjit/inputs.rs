@@ -2,7 +2,7 @@
 //! safetensors archives by name, and seeded random data, each checked against its
 //! parameter's dtype and shape.
 
-use crate::fail::{Fail, Result};
+use crate::fail::{chain, Fail, Result};
 use lazyjit::lowering::program::is_param_name;
 use lazyjit::lowering::{DType, Element, Program, Tensor, TensorType};
 use rand::rngs::StdRng;
@@ -144,7 +144,7 @@ fn param_list(p: &Program) -> String {
 }
 
 fn read_npy(path: &Path) -> Result<Tensor> {
-    lazyjit::io::read_npy(path).map_err(|e| Fail::input(e.to_string()))
+    lazyjit::io::read_npy(path).map_err(|e| Fail::input(chain(&e)))
 }
 
 fn read_archive(path: &Path) -> Result<Vec<(String, Tensor)>> {
@@ -158,14 +158,14 @@ fn read_archive(path: &Path) -> Result<Vec<(String, Tensor)>> {
             )))
         }
     };
-    read.map_err(|e| Fail::input(e.to_string()))
+    read.map_err(|e| Fail::input(chain(&e)))
 }
 
 /// Seeded random data of type `ty` (the distributions of `--random`). The tensor is
 /// allocated first, fallibly, so a huge parameter is an error rather than an abort.
 pub fn random_tensor(ty: &TensorType, rng: &mut StdRng, int_high: i64) -> Result<Tensor> {
-    let mut t =
-        Tensor::zeros(ty.clone()).map_err(|e| Fail::input(format!("random input {ty}: {e}")))?;
+    let mut t = Tensor::zeros(ty.clone())
+        .map_err(|e| Fail::input(format!("random input {ty}: {}", chain(&e))))?;
     let high = int_high.clamp(1, i32::MAX as i64);
     let filled = match ty.dtype {
         DType::F32 => fill(&mut t, || rng.random_range(-2.0f32..2.0)),
@@ -174,7 +174,7 @@ pub fn random_tensor(ty: &TensorType, rng: &mut StdRng, int_high: i64) -> Result
         DType::I64 => fill(&mut t, || rng.random_range(0..int_high.max(1))),
         DType::Bool => fill(&mut t, || rng.random_bool(0.5)),
     };
-    filled.map_err(|e| Fail::input(format!("random input {ty}: {e}")))?;
+    filled.map_err(|e| Fail::input(format!("random input {ty}: {}", chain(&e))))?;
     Ok(t)
 }
 

@@ -1,6 +1,6 @@
 //! Reading a program file: parse, verify, and every problem as `file:line:col: message`.
 
-use crate::fail::{Fail, Result};
+use crate::fail::{chain, Fail, Result};
 use lazyjit::lowering::{text, Error, Program, Violation};
 use std::path::Path;
 
@@ -13,8 +13,13 @@ pub struct Loaded {
 /// Reads and parses `path`; every problem is a [`Fail::program`] (exit code 3) whose
 /// message starts with `path:line:col:` where there is a position.
 pub fn load(path: &Path) -> Result<Loaded> {
-    let source = std::fs::read_to_string(path)
-        .map_err(|e| Fail::program(format!("{}: reading the program: {e}", path.display())))?;
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        Fail::program(format!(
+            "{}: reading the program: {}",
+            path.display(),
+            chain(&e)
+        ))
+    })?;
     match text::parse(&source) {
         Ok(program) => Ok(Loaded { program, source }),
         Err(e) => {

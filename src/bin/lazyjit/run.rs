@@ -1,7 +1,7 @@
 //! `lazyjit run`: compile a program, run it on its inputs, print and write the outputs,
 //! and with `--check` compare with the reference interpreter.
 
-use crate::fail::{Fail, Result, EXIT_CODES};
+use crate::fail::{chain, Fail, Result, EXIT_CODES};
 use crate::inputs::{gather, InputArgs};
 use crate::load::{load, output_names};
 use crate::{compare, show};
@@ -49,7 +49,7 @@ pub fn main(args: &Args) -> Result<()> {
     let t = Instant::now();
     let outputs = compiled
         .run(&refs)
-        .map_err(|e| Fail::runtime(format!("running {}: {e}", args.program.display())))?;
+        .map_err(|e| Fail::runtime(format!("running {}: {}", args.program.display(), chain(&e))))?;
     out!("run       {}", ms(t.elapsed()));
     for (name, o) in names.iter().zip(&outputs) {
         out!("{}", show::show(name, o));
@@ -86,7 +86,8 @@ pub fn compile_timed(p: &Program, no_opt: bool, keep: Keep) -> Result<(Compiled,
             .unwrap_or(4),
     };
     let t = Instant::now();
-    let compiled = compile(p, &opts).map_err(|e| Fail::runtime(format!("compiling: {e}")))?;
+    let compiled =
+        compile(p, &opts).map_err(|e| Fail::runtime(format!("compiling: {}", chain(&e))))?;
     Ok((compiled, t.elapsed()))
 }
 
@@ -116,19 +117,20 @@ fn write_outputs(args: &Args, names: &[String], outputs: &[Tensor]) -> Result<()
     if let Some(dir) = &args.output_dir {
         std::fs::create_dir_all(dir).map_err(|e| {
             Fail::output(format!(
-                "{}: creating the output folder: {e}",
-                dir.display()
+                "{}: creating the output folder: {}",
+                dir.display(),
+                chain(&e)
             ))
         })?;
         for (name, o) in names.iter().zip(outputs) {
             let path = dir.join(format!("{name}.npy"));
-            lazyjit::io::write_npy(&path, o).map_err(|e| Fail::output(e.to_string()))?;
+            lazyjit::io::write_npy(&path, o).map_err(|e| Fail::output(chain(&e)))?;
             out!("wrote     {}", path.display());
         }
     }
     if let Some(path) = &args.output {
         let named: Vec<(&str, &Tensor)> = names.iter().map(String::as_str).zip(outputs).collect();
-        lazyjit::io::write_npz(path, &named).map_err(|e| Fail::output(e.to_string()))?;
+        lazyjit::io::write_npz(path, &named).map_err(|e| Fail::output(chain(&e)))?;
         out!("wrote     {}", path.display());
     }
     Ok(())
@@ -144,8 +146,9 @@ fn check(
     let t = Instant::now();
     let expected = reference::run(p, inputs).map_err(|e| {
         Fail::runtime(format!(
-            "{}: the reference interpreter failed: {e}",
-            path.display()
+            "{}: the reference interpreter failed: {}",
+            path.display(),
+            chain(&e)
         ))
     })?;
     let outcome = compare::check(p, names, outputs, &expected);
