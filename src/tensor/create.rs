@@ -86,7 +86,7 @@ impl LazyTensor {
     #[track_caller]
     pub fn from_slice<T: NativeType>(data: &[T], shape: &[usize]) -> Result<LazyTensor> {
         let loc = SourceLoc::caller();
-        let t = Tensor::from_slice(shape.to_vec(), data)
+        let t = Tensor::from_slice(data, shape.to_vec())
             .map_err(|e| Error::data("from_vec", strip_data(&e), loc))?;
         Ok(LazyTensor::from_data(t, DataSource::Tensor, loc))
     }
@@ -113,7 +113,7 @@ impl LazyTensor {
         // reserve fallibly before copying it element by element.
         let n = checked_numel(op, a.shape(), T::DTYPE, loc)?;
         let t = match a.as_slice() {
-            Some(s) => Tensor::from_slice(a.shape().to_vec(), s),
+            Some(s) => Tensor::from_slice(s, a.shape().to_vec()),
             None => {
                 let mut v = Vec::new();
                 v.try_reserve_exact(n).map_err(|_| {
@@ -124,7 +124,7 @@ impl LazyTensor {
                     )
                 })?;
                 v.extend(a.iter().copied());
-                Tensor::from_vec(a.shape().to_vec(), v)
+                Tensor::from_vec(v, a.shape().to_vec())
             }
         }
         .map_err(|e| Error::data(op, strip_data(&e), loc))?;
@@ -468,7 +468,7 @@ where
             ))
         })?;
         v.extend((0..n).map(|_| d.sample(&mut rng)));
-        Tensor::from_vec(shape.to_vec(), v)
+        Tensor::from_vec(v, shape.to_vec())
     }
     let n = checked_numel(op, shape, dtype, loc)?;
     let t = match dtype {
