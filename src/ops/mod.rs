@@ -12,7 +12,7 @@
 //! | module | ops |
 //! |---|---|
 //! | `elementwise` | unary and binary elementwise ops, ops with Rust scalars, `where_`, `cast` |
-//! | `reduce` | `sum`, `mean`, `max`, `min`, `prod`, `argmax`, `argmin`, `*_all`, `var`, `std`, `logsumexp` |
+//! | `reduce` | `sum`, `mean`, `max`, `min`, `prod` (and their `_keepdim` forms), `argmax`, `argmin`, `*_all`, `var`, `std`, `logsumexp` |
 //! | `shape` | `reshape`, `permute`, `transpose`, `t`, `expand`, `slice`, `narrow`, `concat`, `pad`, `flatten`, `squeeze`, `unsqueeze` |
 //! | `index` | `gather`, `index_select`, `scatter_add` |
 //! | `random` | `random_uniform` (counter-based, in the graph) |
@@ -35,3 +35,4 @@ mod reduce;
 mod shape;
 
 pub use elementwise::ScalarArg;
+pub use reduce::Axes;
