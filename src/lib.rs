@@ -34,7 +34,7 @@ pub use executor::{
 pub use function::{compile, ArgValue, CompiledFn, CompiledFnStats, FnArg, InputType, VersionInfo};
 pub use lazyjit_lowering as lowering;
 pub use lazyjit_lowering::{DType, Scalar, Shape};
-pub use ops::{Axes, ScalarArg};
+pub use ops::{Axes, Idx, IndexOp, ScalarArg};
 pub use tensor::{
     graph_hash, initial_seed, live_tensors, manual_seed, mark_step, next_seed, sync, LazyTensor,
     NativeType,
