@@ -18,7 +18,7 @@ use common::seq;
 
 fn tensor(shape: &[usize], seed: u32) -> Tensor {
     let n = shape.iter().product();
-    Tensor::from_vec(shape.to_vec(), seq(n, seed)).unwrap()
+    Tensor::from_vec(seq(n, seed), shape.to_vec()).unwrap()
 }
 
 fn jit(src: &str) -> Compiled {

@@ -689,7 +689,7 @@ mod tests {
             rank0_value(&n(Tensor::scalar(true))).as_deref(),
             Some("true")
         );
-        let v = Tensor::from_vec(vec![2], vec![1.0f32, 2.0]).unwrap();
+        let v = Tensor::from_vec(vec![1.0f32, 2.0], vec![2]).unwrap();
         assert_eq!(rank0_value(&n(v)), None);
     }
 }

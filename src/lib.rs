@@ -35,6 +35,9 @@ pub use executor::{
 };
 pub use function::{compile, ArgValue, CompiledFn, CompiledFnStats, FnArg, InputType, VersionInfo};
 pub use lazyjit_lowering as lowering;
-pub use lazyjit_lowering::{DType, Scalar};
-pub use ops::ScalarArg;
-pub use tensor::{graph_hash, live_tensors, mark_step, sync, LazyTensor, NativeType};
+pub use lazyjit_lowering::{DType, Scalar, Shape};
+pub use ops::{Axes, Idx, IndexOp, ScalarArg};
+pub use tensor::{
+    graph_hash, initial_seed, live_tensors, manual_seed, mark_step, next_seed, sync, LazyTensor,
+    NativeType,
+};

@@ -31,7 +31,7 @@ fn sample(dtype: DType, shape: &[usize]) -> Tensor {
                 v[1] = f32::NEG_INFINITY;
                 v[2] = -0.0;
             }
-            Tensor::from_vec(shape.to_vec(), v)
+            Tensor::from_vec(v, shape.to_vec())
         }
         DType::F64 => {
             let mut v: Vec<f64> = (0..n).map(special).collect();
@@ -39,7 +39,7 @@ fn sample(dtype: DType, shape: &[usize]) -> Tensor {
                 v[0] = f64::INFINITY;
                 v[1] = 1e-310; // subnormal
             }
-            Tensor::from_vec(shape.to_vec(), v)
+            Tensor::from_vec(v, shape.to_vec())
         }
         DType::I32 => {
             let mut v: Vec<i32> = (0..n as i32).map(|i| i * 7 - 9).collect();
@@ -47,7 +47,7 @@ fn sample(dtype: DType, shape: &[usize]) -> Tensor {
                 v[0] = i32::MIN;
                 v[1] = i32::MAX;
             }
-            Tensor::from_vec(shape.to_vec(), v)
+            Tensor::from_vec(v, shape.to_vec())
         }
         DType::I64 => {
             let mut v: Vec<i64> = (0..n as i64).map(|i| i * -11 + 4).collect();
@@ -55,9 +55,9 @@ fn sample(dtype: DType, shape: &[usize]) -> Tensor {
                 v[0] = i64::MIN;
                 v[1] = i64::MAX;
             }
-            Tensor::from_vec(shape.to_vec(), v)
+            Tensor::from_vec(v, shape.to_vec())
         }
-        DType::Bool => Tensor::from_vec(shape.to_vec(), (0..n).map(|i| i % 3 == 1).collect()),
+        DType::Bool => Tensor::from_vec((0..n).map(|i| i % 3 == 1).collect(), shape.to_vec()),
     }
     .unwrap()
 }

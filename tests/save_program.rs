@@ -47,7 +47,7 @@ fn check(tensors: &[&LazyTensor]) {
 }
 
 fn data(shape: &[usize], seed: u64) -> LazyTensor {
-    LazyTensor::rand_uniform(shape, DType::F32, -2.0, 2.0, seed)
+    LazyTensor::rand_uniform_seeded(shape, DType::F32, -2.0, 2.0, seed)
         .unwrap()
         .to_tensor()
         .map(LazyTensor::from_tensor)

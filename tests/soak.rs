@@ -120,11 +120,11 @@ fn training_steps_keep_memory_flat_and_compile_once() -> lazyjit::Result<()> {
     let steps = env_or::<usize>("LAZYJIT_SOAK_STEPS", 100_000);
     let warmup = 200.min(steps / 2);
     let (n, d, h) = (32, 64, 64);
-    let x = LazyTensor::randn(&[n, d], DType::F32, 0.0, 1.0, 1)?;
-    let target = LazyTensor::randn(&[n, 1], DType::F32, 0.0, 1.0, 2)?;
-    let mut w1 = LazyTensor::randn(&[d, h], DType::F32, 0.0, 0.1, 3)?;
+    let x = LazyTensor::randn_seeded(&[n, d], DType::F32, 0.0, 1.0, 1)?;
+    let target = LazyTensor::randn_seeded(&[n, 1], DType::F32, 0.0, 1.0, 2)?;
+    let mut w1 = LazyTensor::randn_seeded(&[d, h], DType::F32, 0.0, 0.1, 3)?;
     let mut b1 = LazyTensor::zeros(&[h], DType::F32)?;
-    let mut w2 = LazyTensor::randn(&[h, 1], DType::F32, 0.0, 0.1, 4)?;
+    let mut w2 = LazyTensor::randn_seeded(&[h, 1], DType::F32, 0.0, 0.1, 4)?;
     lazyjit::mark_step()?;
 
     let mut first_loss = f32::NAN;

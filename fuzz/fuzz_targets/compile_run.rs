@@ -600,7 +600,7 @@ fn huge_inputs(p: &Program, seed: u64) -> Vec<Tensor> {
     let idx: Vec<i64> = (0..2)
         .map(|_| rng.pick(&[0, 1, -1, i64::MAX, (1 << 40) - 1, 1 << 40]))
         .collect();
-    v[2] = Tensor::from_vec(vec![2], idx).unwrap();
+    v[2] = Tensor::from_vec(idx, vec![2]).unwrap();
     v
 }
 

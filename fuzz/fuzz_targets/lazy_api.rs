@@ -420,7 +420,7 @@ fn step(m: &mut Machine, u: &mut Unstructured) -> arbitrary::Result<()> {
                 shape(u, SMALL_DIMS)?
             };
             let d = *u.choose(&[DType::F32, DType::F64, DType::I32])?;
-            let r = LazyTensor::randn(&s, d, 0.0, scalar_f64(u)?.abs(), u.arbitrary()?);
+            let r = LazyTensor::randn_seeded(&s, d, 0.0, scalar_f64(u)?.abs(), u.arbitrary()?);
             m.push(r, 0.0, &[]);
         }
         // ---- elementwise

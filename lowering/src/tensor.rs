@@ -424,19 +424,20 @@ impl Tensor {
         })
     }
 
-    /// A tensor of `shape` holding `data` in row-major order.
+    /// A tensor of `shape` holding `data` in row-major order. Data comes first, then the
+    /// shape, as in `lazyjit::LazyTensor::from_vec` and candle.
     ///
     /// ```
     /// use lazyjit_lowering::Tensor;
-    /// let t = Tensor::from_vec(vec![2, 2], vec![1.0f32, 2.0, 3.0, 4.0]).unwrap();
+    /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], vec![2, 2]).unwrap();
     /// assert_eq!(t.as_slice::<f32>().unwrap(), &[1.0, 2.0, 3.0, 4.0]);
     /// ```
-    pub fn from_vec<T: Element>(shape: impl Into<Shape>, data: Vec<T>) -> Result<Tensor, Error> {
-        Tensor::from_slice(shape, &data)
+    pub fn from_vec<T: Element>(data: Vec<T>, shape: impl Into<Shape>) -> Result<Tensor, Error> {
+        Tensor::from_slice(&data, shape)
     }
 
     /// Like [`Tensor::from_vec`], copying from a slice.
-    pub fn from_slice<T: Element>(shape: impl Into<Shape>, data: &[T]) -> Result<Tensor, Error> {
+    pub fn from_slice<T: Element>(data: &[T], shape: impl Into<Shape>) -> Result<Tensor, Error> {
         let shape = shape.into();
         if shape.checked_numel() != Some(data.len()) {
             return Err(Error::Data(format!(
@@ -518,8 +519,8 @@ impl Tensor {
     ///
     /// ```
     /// use lazyjit_lowering::Tensor;
-    /// let mut a = Tensor::from_vec(vec![2], vec![1i64, 2]).unwrap();
-    /// a.copy_from(&Tensor::from_vec(vec![2], vec![7i64, 8]).unwrap()).unwrap();
+    /// let mut a = Tensor::from_vec(vec![1i64, 2], vec![2]).unwrap();
+    /// a.copy_from(&Tensor::from_vec(vec![7i64, 8], vec![2]).unwrap()).unwrap();
     /// assert_eq!(a.as_slice::<i64>().unwrap(), &[7, 8]);
     /// assert!(a.copy_from(&Tensor::scalar(1i64)).is_err());
     /// ```

@@ -4,9 +4,9 @@
 //!
 //! ```
 //! use lazyjit_lowering::Tensor;
-//! let t = Tensor::from_vec(vec![2, 3], vec![1.5f32, -2.0, 3.25, 4.0, 0.5, -6.0]).unwrap();
+//! let t = Tensor::from_vec(vec![1.5f32, -2.0, 3.25, 4.0, 0.5, -6.0], vec![2, 3]).unwrap();
 //! assert_eq!(t.to_string(), "[[ 1.5000, -2.0000,  3.2500],\n [ 4.0000,  0.5000, -6.0000]] f32[2, 3]");
-//! let big = Tensor::from_vec(vec![2000], (0..2000).collect::<Vec<i32>>()).unwrap();
+//! let big = Tensor::from_vec((0..2000).collect::<Vec<i32>>(), vec![2000]).unwrap();
 //! assert_eq!(big.to_string(), "[   0,    1,    2, ..., 1997, 1998, 1999] i32[2000]");
 //! assert_eq!(format!("{:#}", Tensor::scalar(7i64)), "7");
 //! ```
@@ -178,7 +178,7 @@ mod tests {
     use super::*;
 
     fn show<T: crate::tensor::Element>(shape: &[usize], v: Vec<T>) -> String {
-        Tensor::from_vec(shape.to_vec(), v).unwrap().to_string()
+        Tensor::from_vec(v, shape.to_vec()).unwrap().to_string()
     }
 
     #[test]

@@ -85,6 +85,21 @@ pub const MAX_ELEMENTS: usize = 1 << 56;
 pub type Dims = smallvec::SmallVec<[usize; 4]>;
 
 /// Dimensions of a tensor, outermost first (row-major). Rank 0 is a scalar.
+///
+/// Built from anything that lists dims: arrays, slices, vectors, tuples of `usize` (up to
+/// rank 6), a single `usize` (rank 1) or `()` (rank 0).
+///
+/// ```
+/// use lazyjit_lowering::Shape;
+/// let s = Shape::new([2, 3]);
+/// assert_eq!(Shape::new((2, 3)), s);
+/// assert_eq!(Shape::new(&[2, 3]), s);
+/// assert_eq!(Shape::new(vec![2, 3]), s);
+/// assert_eq!(Shape::new(&vec![2, 3]), s);
+/// assert_eq!(Shape::new(&s), s);
+/// assert_eq!(Shape::new(5).dims(), &[5]);
+/// assert_eq!(Shape::new(()), Shape::scalar());
+/// ```
 // Hash is derived from the same dimensions the manual `eq` compares, so they agree.
 #[allow(clippy::derived_hash_with_manual_eq)]
 #[derive(Clone, Debug, Eq, Hash, Default, PartialOrd, Ord)]
@@ -208,6 +223,44 @@ impl From<Dims> for Shape {
         Shape(v)
     }
 }
+
+impl From<&Shape> for Shape {
+    fn from(v: &Shape) -> Shape {
+        v.clone()
+    }
+}
+
+/// `()` is the rank-0 shape (a scalar), as in `LazyTensor::zeros((), DType::F32)`.
+impl From<()> for Shape {
+    fn from(_: ()) -> Shape {
+        Shape::scalar()
+    }
+}
+
+/// A single `usize` is a rank-1 shape (torch's `zeros(5)`, candle's `Shape::from(5)`).
+impl From<usize> for Shape {
+    fn from(d: usize) -> Shape {
+        Shape(Dims::from_slice(&[d]))
+    }
+}
+
+/// Tuples of `usize` up to rank 6: `(2, 3)` is `[2, 3]`, as in candle.
+macro_rules! shape_from_tuple {
+    ($($d:ident),+) => {
+        impl From<($(shape_from_tuple!(@usize $d),)+)> for Shape {
+            fn from(($($d,)+): ($(shape_from_tuple!(@usize $d),)+)) -> Shape {
+                Shape(Dims::from_slice(&[$($d),+]))
+            }
+        }
+    };
+    (@usize $d:ident) => { usize };
+}
+shape_from_tuple!(d0);
+shape_from_tuple!(d0, d1);
+shape_from_tuple!(d0, d1, d2);
+shape_from_tuple!(d0, d1, d2, d3);
+shape_from_tuple!(d0, d1, d2, d3, d4);
+shape_from_tuple!(d0, d1, d2, d3, d4, d5);
 
 /// The type of a tensor value: element type and shape. Printed as `f32[4, 8]`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

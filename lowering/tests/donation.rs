@@ -21,7 +21,7 @@ fn f32s(shape: &[usize], seed: u64) -> Tensor {
     let n: usize = shape.iter().product();
     let mut rng = Rng::new(seed);
     let v: Vec<f32> = (0..n).map(|_| (rng.unit() * 8.0 - 4.0) as f32).collect();
-    Tensor::from_vec(shape.to_vec(), v).unwrap()
+    Tensor::from_vec(v, shape.to_vec()).unwrap()
 }
 
 /// Runs `c` borrowing every input, then donating every input (clones), and checks that the
@@ -230,7 +230,7 @@ fn adam_like_updates_alias_each_state_and_the_parameter() {
                     .iter()
                     .map(|x| x.abs())
                     .collect();
-                Tensor::from_vec(vec![8, 16], v).unwrap()
+                Tensor::from_vec(v, vec![8, 16]).unwrap()
             } else {
                 t
             }
@@ -303,23 +303,23 @@ param %lr: f32[]
     let ins = vec![
         f32s(&[6, 10], 1),
         Tensor::from_vec(
-            vec![6, 10],
             f32s(&[6, 10], 2)
                 .as_slice::<f32>()
                 .unwrap()
                 .iter()
                 .map(|x| x.abs())
                 .collect(),
+            vec![6, 10],
         )
         .unwrap(),
         Tensor::from_vec(
-            vec![6, 10],
             f32s(&[6, 10], 3)
                 .as_slice::<f32>()
                 .unwrap()
                 .iter()
                 .map(|x| x.abs())
                 .collect(),
+            vec![6, 10],
         )
         .unwrap(),
         f32s(&[6, 10, 3], 4),
@@ -364,13 +364,13 @@ fn sgd_momentum_and_adamw_steps_write_each_update_into_its_own_state() {
     assert_eq!(c.aliasable(), &[Some(2), Some(1), Some(0)], "{}", c.plan());
     let ins = vec![
         Tensor::from_vec(
-            vec![7, 9],
             f32s(&[7, 9], 1)
                 .as_slice::<f32>()
                 .unwrap()
                 .iter()
                 .map(|x| x.abs())
                 .collect(),
+            vec![7, 9],
         )
         .unwrap(),
         f32s(&[7, 9], 2),
@@ -517,7 +517,7 @@ fn a_gather_or_an_index_check_after_the_write_blocks_aliasing() {
         c.plan()
     );
     assert_eq!(c.aliasable(), &[Some(0), None]);
-    let idx = Tensor::from_vec(vec![3], vec![0i32, 7, 1]).unwrap();
+    let idx = Tensor::from_vec(vec![0i32, 7, 1], vec![3]).unwrap();
     let p = f32s(&[4], 9);
     // SAFETY: nothing else uses `p` or `idx` during the call.
     let err = unsafe { c.run_in_place(&[&p, &idx], &[true, false]) }.unwrap_err();

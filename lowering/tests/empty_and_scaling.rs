@@ -41,13 +41,13 @@ fn input(ty: &TensorType, seed: usize) -> Tensor {
     let shape = ty.shape.clone();
     let f = |i: usize| ((i * 7 + seed * 13) % 17) as f64 * 0.25 - 2.0;
     match ty.dtype {
-        DType::F32 => Tensor::from_vec(shape, (0..n).map(|i| f(i) as f32).collect()),
-        DType::F64 => Tensor::from_vec(shape, (0..n).map(f).collect()),
-        DType::I32 => Tensor::from_vec(shape, (0..n).map(|i| (f(i) * 4.0) as i32).collect()),
-        DType::I64 => Tensor::from_vec(shape, vec![0i64; n]),
+        DType::F32 => Tensor::from_vec((0..n).map(|i| f(i) as f32).collect(), shape),
+        DType::F64 => Tensor::from_vec((0..n).map(f).collect(), shape),
+        DType::I32 => Tensor::from_vec((0..n).map(|i| (f(i) * 4.0) as i32).collect(), shape),
+        DType::I64 => Tensor::from_vec(vec![0i64; n], shape),
         DType::Bool => Tensor::from_vec(
-            shape,
             (0..n).map(|i| (i + seed).is_multiple_of(3)).collect(),
+            shape,
         ),
     }
     .expect("input of the parameter's type")

@@ -397,7 +397,7 @@ fn runner_self_checks() {
     let d = diff("a\nb\nc\n", "a\nx\nc\n");
     assert_eq!(d, "@@ -1 +1 @@\n a\n-b\n+x\n c\n");
     assert_eq!(diff("same\n", "same\n"), "");
-    let t = Tensor::from_vec(vec![2, 10], (0..20).map(|x| x as f32 * 0.5).collect()).unwrap();
+    let t = Tensor::from_vec((0..20).map(|x| x as f32 * 0.5).collect(), vec![2, 10]).unwrap();
     let s = format_results(&Ok(vec![t.clone()]));
     assert_eq!(
         s,

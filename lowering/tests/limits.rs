@@ -149,9 +149,9 @@ fn values_too_large_for_memory_are_user_errors_not_codegen_errors() {
 
 #[test]
 fn tensors_keep_the_limit() {
-    assert!(Tensor::from_slice::<f32>(vec![usize::MAX, 0], &[]).is_err());
+    assert!(Tensor::from_slice::<f32>(&[], vec![usize::MAX, 0]).is_err());
     assert!(Tensor::zeros(TensorType::new(DType::F32, [1usize << 57])).is_err());
-    assert!(Tensor::from_slice::<f32>(vec![0, 1 << 40], &[]).is_ok());
+    assert!(Tensor::from_slice::<f32>(&[], vec![0, 1 << 40]).is_ok());
 }
 
 /// Views near the limit index correctly: an expand of 3 * 2^54 virtual elements, flattened,
@@ -172,9 +172,9 @@ fn huge_virtual_views_index_correctly() {
     );
     let p = text::parse(&src).unwrap();
     let c = compile(&p, &CompileOptions::default()).unwrap();
-    let x = Tensor::from_slice(vec![1, 3], &[10.0f32, 20.0, 30.0]).unwrap();
+    let x = Tensor::from_slice(&[10.0f32, 20.0, 30.0], vec![1, 3]).unwrap();
     let last = (3 * rows - 1) as i64;
-    let idx = Tensor::from_slice(vec![5], &[0i64, 1, 2, last - 1, last]).unwrap();
+    let idx = Tensor::from_slice(&[0i64, 1, 2, last - 1, last], vec![5]).unwrap();
     let out = c.run(&[&x, &idx]).unwrap();
     assert_eq!(
         out[0].as_slice::<f32>().unwrap(),
@@ -182,7 +182,7 @@ fn huge_virtual_views_index_correctly() {
     );
     assert_eq!(out[1].as_slice::<f32>().unwrap(), &[10.0, 20.0, 30.0]);
     // Past the end is an index error, never a read.
-    let bad = Tensor::from_slice(vec![5], &[0i64, 0, 0, 0, last + 1]).unwrap();
+    let bad = Tensor::from_slice(&[0i64, 0, 0, 0, last + 1], vec![5]).unwrap();
     assert!(matches!(
         c.run(&[&x, &bad]),
         Err(Error::IndexOutOfRange { .. })
@@ -205,15 +205,15 @@ fn expanded_rows_index_correctly_at_the_limit() {
     let p = text::parse(&src).unwrap();
     let c = compile(&p, &CompileOptions::default()).unwrap();
     let data: Vec<f32> = (0..3usize << 20).map(|i| (i >> 20) as f32).collect();
-    let a = Tensor::from_slice(vec![3, 1, 1 << 20], &data).unwrap();
+    let a = Tensor::from_slice(&data, vec![3, 1, 1 << 20]).unwrap();
     let i = Tensor::from_slice(
-        vec![4],
         &[
             1i64 << 40,
             (1i64 << 54) + 5,
             (2i64 << 54) + 7,
             (3i64 << 54) - 1,
         ],
+        vec![4],
     )
     .unwrap();
     let out = c.run(&[&a, &i]).unwrap();

@@ -67,7 +67,7 @@ fn many_sites_go_out_of_line_with_identical_bits() {
     for (shape, n) in [("103", 103), ("5, 7", 35)] {
         let data = inputs(n);
         let dims: Vec<usize> = shape.split(", ").map(|d| d.parse().unwrap()).collect();
-        let x = Tensor::from_vec(dims.clone(), data.clone()).unwrap();
+        let x = Tensor::from_vec(data.clone(), dims.clone()).unwrap();
         for op in [
             "exp", "log", "tanh", "sigmoid", "erf", "sin", "cos", "softplus",
         ] {
@@ -96,7 +96,7 @@ fn many_sites_go_out_of_line_with_identical_bits() {
 
 #[test]
 fn few_sites_stay_inline() {
-    let x = Tensor::from_vec(vec![64], inputs(64)).unwrap();
+    let x = Tensor::from_vec(inputs(64), vec![64]).unwrap();
     for reps in [1, 2] {
         let (_, clif) = run(&chain("tanh", reps, "64"), &CompileOptions::default(), &x);
         assert!(!clif.contains("call_indirect"), "{reps} tanh:\n{clif}");

@@ -30,7 +30,7 @@ fn nan_anywhere_in_an_inner_reduction_propagates() {
         for pos in 0..n {
             let mut v: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
             v[pos] = f32::NAN;
-            let x = Tensor::from_vec(vec![n], v).unwrap();
+            let x = Tensor::from_vec(v, vec![n]).unwrap();
             let (j, r) = run_both(&src, &x);
             assert!(
                 j[0].is_nan() && r[0].is_nan(),
@@ -38,7 +38,7 @@ fn nan_anywhere_in_an_inner_reduction_propagates() {
             );
         }
         let v: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
-        let x = Tensor::from_vec(vec![n], v).unwrap();
+        let x = Tensor::from_vec(v, vec![n]).unwrap();
         let (j, r) = run_both(&src, &x);
         assert_eq!(j, r, "{op} without NaN");
     }
@@ -55,9 +55,9 @@ fn nan_in_an_outer_axis_reduction_stays_in_its_lane() {
         let mut v: Vec<f64> = (0..rows * cols).map(|i| (i as f64 * 0.71).cos()).collect();
         v[2 * cols + 3] = f64::NAN;
         v[4 * cols + 8] = f64::NAN;
-        let x64 = Tensor::from_vec(vec![rows, cols], v.clone()).unwrap();
+        let x64 = Tensor::from_vec(v.clone(), vec![rows, cols]).unwrap();
         let x32 =
-            Tensor::from_vec(vec![rows, cols], v.iter().map(|&a| a as f32).collect()).unwrap();
+            Tensor::from_vec(v.iter().map(|&a| a as f32).collect(), vec![rows, cols]).unwrap();
         for (s, x) in [(&src, &x64), (&src32, &x32)] {
             let (j, r) = run_both(s, x);
             assert!(same(&j, &r), "{op}: jit {j:?} reference {r:?}");

@@ -20,7 +20,7 @@ const E24: usize = 1 << 24;
 const E22: usize = 1 << 22;
 
 fn t<T: lazyjit_lowering::Element>(shape: &[usize], v: &[T]) -> Tensor {
-    Tensor::from_slice(shape.to_vec(), v).unwrap()
+    Tensor::from_slice(v, shape.to_vec()).unwrap()
 }
 
 /// Runs `src` and expects an allocation error from `op` at `value`, whose result type prints

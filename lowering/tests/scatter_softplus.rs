@@ -30,10 +30,10 @@ fn random(rng: &mut Rng, dtype: DType, dims: &[usize]) -> Tensor {
     let n: usize = dims.iter().product();
     let vals: Vec<i64> = (0..n).map(|_| rng.below(16) as i64 - 8).collect();
     match dtype {
-        DType::F32 => Tensor::from_vec(dims, vals.iter().map(|&v| v as f32 * 0.5).collect()),
-        DType::F64 => Tensor::from_vec(dims, vals.iter().map(|&v| v as f64 * 0.25).collect()),
-        DType::I32 => Tensor::from_vec(dims, vals.iter().map(|&v| v as i32).collect()),
-        DType::I64 => Tensor::from_vec(dims, vals),
+        DType::F32 => Tensor::from_vec(vals.iter().map(|&v| v as f32 * 0.5).collect(), dims),
+        DType::F64 => Tensor::from_vec(vals.iter().map(|&v| v as f64 * 0.25).collect(), dims),
+        DType::I32 => Tensor::from_vec(vals.iter().map(|&v| v as i32).collect(), dims),
+        DType::I64 => Tensor::from_vec(vals, dims),
         DType::Bool => unreachable!(),
     }
     .unwrap()
@@ -43,8 +43,8 @@ fn index_tensor(rng: &mut Rng, dtype: DType, dims: &[usize], bound: usize) -> Te
     let n: usize = dims.iter().product();
     let vals: Vec<i64> = (0..n).map(|_| rng.below(bound.max(1)) as i64).collect();
     match dtype {
-        DType::I32 => Tensor::from_vec(dims, vals.iter().map(|&v| v as i32).collect()),
-        _ => Tensor::from_vec(dims, vals),
+        DType::I32 => Tensor::from_vec(vals.iter().map(|&v| v as i32).collect(), dims),
+        _ => Tensor::from_vec(vals, dims),
     }
     .unwrap()
 }
@@ -119,9 +119,9 @@ fn scatter_add_sums_floats_in_row_major_order() {
         "param %x: f32[3]\nparam %i: i64[{n}]\nparam %u: f32[{n}]\n\
          %3: f32[3] = scatter_add %x, %i, %u, axis=0\nreturn %3\n"
     );
-    let x = Tensor::from_vec([3], vec![0.5f32, -2.0, 4.0]).unwrap();
-    let i = Tensor::from_vec([n], index).unwrap();
-    let u = Tensor::from_vec([n], updates.clone()).unwrap();
+    let x = Tensor::from_vec(vec![0.5f32, -2.0, 4.0], [3]).unwrap();
+    let i = Tensor::from_vec(index, [n]).unwrap();
+    let u = Tensor::from_vec(updates.clone(), [n]).unwrap();
     let (j, r) = both(&src, &[&x, &i, &u]);
     let (j, r) = (j.unwrap(), r.unwrap());
     let seq = updates.iter().fold(-2.0f32, |a, &b| a + b);
@@ -175,9 +175,9 @@ fn scatter_add_index_errors_are_reported_as_the_reference_reports_them() {
              %3: f32[{ds}] = scatter_add %x, %i, %u, axis={axis}\nreturn %3\n"
         );
         let n: usize = input.iter().product();
-        let x = Tensor::from_vec(input, vec![1.0f32; n]).unwrap();
-        let i = Tensor::from_vec(&idims[..], index.to_vec()).unwrap();
-        let u = Tensor::from_vec(&idims[..], vec![1.0f32; index.len()]).unwrap();
+        let x = Tensor::from_vec(vec![1.0f32; n], input).unwrap();
+        let i = Tensor::from_vec(index.to_vec(), &idims[..]).unwrap();
+        let u = Tensor::from_vec(vec![1.0f32; index.len()], &idims[..]).unwrap();
         let (j, rf) = both(&src, &[&x, &i, &u]);
         let (je, re) = (j.unwrap_err(), rf.unwrap_err());
         assert_eq!(je, re, "{src}");
@@ -197,9 +197,9 @@ fn scatter_add_index_errors_are_reported_as_the_reference_reports_them() {
 fn scatter_add_with_an_empty_index_copies_the_input() {
     let src = "param %x: i32[2, 3]\nparam %i: i32[2, 0]\nparam %u: i32[2, 5]\n\
                %3: i32[2, 3] = scatter_add %x, %i, %u, axis=1\nreturn %3\n";
-    let x = Tensor::from_vec([2, 3], vec![1, 2, 3, 4, 5, 6]).unwrap();
-    let i = Tensor::from_vec([2, 0], Vec::<i32>::new()).unwrap();
-    let u = Tensor::from_vec([2, 5], vec![9; 10]).unwrap();
+    let x = Tensor::from_vec(vec![1, 2, 3, 4, 5, 6], [2, 3]).unwrap();
+    let i = Tensor::from_vec(Vec::<i32>::new(), [2, 0]).unwrap();
+    let u = Tensor::from_vec(vec![9; 10], [2, 5]).unwrap();
     let (j, r) = both(src, &[&x, &i, &u]);
     let j = j.unwrap();
     assert_eq!(j[0].as_slice::<i32>().unwrap(), [1, 2, 3, 4, 5, 6]);
@@ -315,7 +315,7 @@ fn softplus_is_accurate_and_stable_in_both_float_dtypes() {
     // f32: vector lanes and the scalar tail both run (n is not a multiple of 4).
     let x32: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
     let src32 = format!("param %x: f32[{n}]\n%1: f32[{n}] = softplus %x\nreturn %1\n");
-    let t = Tensor::from_vec([n], x32.clone()).unwrap();
+    let t = Tensor::from_vec(x32.clone(), [n]).unwrap();
     let (j, r) = both(&src32, &[&t]);
     let (j, r) = (j.unwrap(), r.unwrap());
     let (j, r) = (
@@ -353,7 +353,7 @@ fn softplus_is_accurate_and_stable_in_both_float_dtypes() {
     assert!(ulps32(at(-1e-8), std::f32::consts::LN_2) <= 1);
 
     let src64 = format!("param %x: f64[{n}]\n%1: f64[{n}] = softplus %x\nreturn %1\n");
-    let t = Tensor::from_vec([n], xs.clone()).unwrap();
+    let t = Tensor::from_vec(xs.clone(), [n]).unwrap();
     let (j, r) = both(&src64, &[&t]);
     let (j, r) = (j.unwrap(), r.unwrap());
     let (j, r) = (

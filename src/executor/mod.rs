@@ -636,7 +636,7 @@ mod tests {
 
     fn leaf<T: lazyjit_lowering::Element>(v: Vec<T>) -> Arc<Node> {
         let n = v.len();
-        let t = Tensor::from_vec(vec![n], v).unwrap();
+        let t = Tensor::from_vec(v, vec![n]).unwrap();
         Arc::new(Node::new_data(
             Arc::new(t),
             DataSource::Tensor,

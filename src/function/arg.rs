@@ -143,8 +143,8 @@ where
     fn resolve(&self, loc: SourceLoc) -> Result<ArgValue<'_>> {
         let shape = self.shape().to_vec();
         let t = match self.as_slice() {
-            Some(s) => Tensor::from_slice(shape, s),
-            None => Tensor::from_vec(shape, self.iter().copied().collect()),
+            Some(s) => Tensor::from_slice(s, shape),
+            None => Tensor::from_vec(self.iter().copied().collect(), shape),
         }
         .map_err(|e| Error::data("call", e.to_string(), loc))?;
         Ok(ArgValue {

@@ -302,7 +302,7 @@ impl CompiledFn {
     /// ```
     /// use lazyjit::{lowering::Tensor, LazyTensor};
     /// let f = lazyjit::compile(|x: &[LazyTensor]| Ok(vec![x[0].add(&x[1])?]));
-    /// let a = Tensor::from_vec(vec![3], vec![1.0f32, 2.0, 3.0]).unwrap();
+    /// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], vec![3]).unwrap();
     /// let mut out = [Tensor::zeros(a.ty().clone()).unwrap()];
     /// f.call_into(&[&a, &a], &mut out)?;
     /// assert_eq!(out[0].as_slice::<f32>().unwrap(), &[2.0, 4.0, 6.0]);

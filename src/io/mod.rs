@@ -26,13 +26,13 @@
 //! use lazyjit::{io, lowering::Tensor, LazyTensor};
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("x.npy");
-//! let x = Tensor::from_vec(vec![2, 2], vec![1.0f32, 2.0, 3.0, 4.0])?;
+//! let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], vec![2, 2])?;
 //! io::write_npy(&path, &x)?;
 //! assert_eq!(io::read_npy(&path)?, x);
 //!
 //! // Named tensors: an .npz keeps their order.
 //! let npz = dir.path().join("weights.npz");
-//! let b = Tensor::from_vec(vec![2], vec![1i64, -1])?;
+//! let b = Tensor::from_vec(vec![1i64, -1], vec![2])?;
 //! io::write_npz(&npz, &[("w", &x), ("b", &b)])?;
 //! let back = io::read_npz(&npz)?;
 //! assert_eq!(back[0].0, "w");

@@ -15,7 +15,7 @@ use std::path::Path;
 /// use lazyjit::{io, lowering::Tensor, DType};
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("flags.npy");
-/// io::write_npy(&path, &Tensor::from_vec(vec![3], vec![true, false, true])?)?;
+/// io::write_npy(&path, &Tensor::from_vec(vec![true, false, true], vec![3])?)?;
 /// let t = io::read_npy(&path)?;
 /// assert_eq!(t.dtype(), DType::Bool);
 /// assert_eq!(t.as_slice::<bool>()?, &[true, false, true]);

@@ -18,7 +18,7 @@ use std::path::Path;
 /// use lazyjit::{io, lowering::Tensor};
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("batch.npz");
-/// let x = Tensor::from_vec(vec![2], vec![0.5f64, 1.5])?;
+/// let x = Tensor::from_vec(vec![0.5f64, 1.5], vec![2])?;
 /// let y = Tensor::scalar(3i32);
 /// io::write_npz(&path, &[("x", &x), ("labels/y", &y)])?;
 /// let named = io::read_npz(&path)?;
@@ -114,7 +114,7 @@ mod tests {
             decode_npz(b"not a zip").unwrap_err().0,
             FileErrorKind::Format
         );
-        let x = Tensor::from_vec(vec![4], vec![1i32, 2, 3, 4]).unwrap();
+        let x = Tensor::from_vec(vec![1i32, 2, 3, 4], vec![4]).unwrap();
         let good = encode_npz(&[("x", &x)]).unwrap();
         let (k, m) = decode_npz(&good[..good.len() - 30]).unwrap_err();
         assert_eq!(k, FileErrorKind::Format, "{m}");

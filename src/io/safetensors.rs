@@ -15,7 +15,7 @@ use std::path::Path;
 /// use lazyjit::{io, lowering::Tensor};
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("model.safetensors");
-/// let w = Tensor::from_vec(vec![2, 2], vec![1.0f32, 0.0, 0.0, 1.0])?;
+/// let w = Tensor::from_vec(vec![1.0f32, 0.0, 0.0, 1.0], vec![2, 2])?;
 /// let steps = Tensor::scalar(10i64);
 /// io::write_safetensors(&path, &[("w", &w), ("steps", &steps)])?;
 /// assert_eq!(io::read_safetensors(&path)?, vec![("steps".to_string(), steps), ("w".to_string(), w)]);
@@ -144,16 +144,16 @@ pub(crate) fn tensor_from_le_bytes(
         ));
     }
     let t = match dtype {
-        Dtype::F32 => Tensor::from_vec(shape, chunks(b, f32::from_le_bytes)),
-        Dtype::F64 => Tensor::from_vec(shape, chunks(b, f64::from_le_bytes)),
-        Dtype::I32 => Tensor::from_vec(shape, chunks(b, i32::from_le_bytes)),
-        Dtype::I64 => Tensor::from_vec(shape, chunks(b, i64::from_le_bytes)),
-        Dtype::BOOL => Tensor::from_vec(shape, b.iter().map(|&v| v != 0).collect::<Vec<_>>()),
-        Dtype::U8 => Tensor::from_vec(shape, b.iter().map(|&v| i32::from(v)).collect()),
-        Dtype::I8 => Tensor::from_vec(shape, b.iter().map(|&v| i32::from(v as i8)).collect()),
-        Dtype::U16 => Tensor::from_vec(shape, chunks(b, |c| i32::from(u16::from_le_bytes(c)))),
-        Dtype::I16 => Tensor::from_vec(shape, chunks(b, |c| i32::from(i16::from_le_bytes(c)))),
-        Dtype::U32 => Tensor::from_vec(shape, chunks(b, |c| i64::from(u32::from_le_bytes(c)))),
+        Dtype::F32 => Tensor::from_vec(chunks(b, f32::from_le_bytes), shape),
+        Dtype::F64 => Tensor::from_vec(chunks(b, f64::from_le_bytes), shape),
+        Dtype::I32 => Tensor::from_vec(chunks(b, i32::from_le_bytes), shape),
+        Dtype::I64 => Tensor::from_vec(chunks(b, i64::from_le_bytes), shape),
+        Dtype::BOOL => Tensor::from_vec(b.iter().map(|&v| v != 0).collect::<Vec<_>>(), shape),
+        Dtype::U8 => Tensor::from_vec(b.iter().map(|&v| i32::from(v)).collect(), shape),
+        Dtype::I8 => Tensor::from_vec(b.iter().map(|&v| i32::from(v as i8)).collect(), shape),
+        Dtype::U16 => Tensor::from_vec(chunks(b, |c| i32::from(u16::from_le_bytes(c))), shape),
+        Dtype::I16 => Tensor::from_vec(chunks(b, |c| i32::from(i16::from_le_bytes(c))), shape),
+        Dtype::U32 => Tensor::from_vec(chunks(b, |c| i64::from(u32::from_le_bytes(c))), shape),
         other => return Err(format!("dtype {other:?}, which lazyjit has no type for")),
     };
     t.map_err(|e| e.to_string())

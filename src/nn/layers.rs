@@ -84,7 +84,7 @@ impl Embedding {
     /// An `f32` table of `num_embeddings` rows of `dim`, N(0, 1) from `seed`.
     #[track_caller]
     pub fn new(num_embeddings: usize, dim: usize, seed: u64) -> Result<Embedding> {
-        let weight = LazyTensor::randn(
+        let weight = LazyTensor::randn_seeded(
             &[num_embeddings, dim],
             DType::F32,
             0.0,

@@ -145,10 +145,12 @@ pub(crate) fn uniform_parameter(
     loc: SourceLoc,
 ) -> Result<LazyTensor> {
     let bound = 1.0 / (fan_in as f64).sqrt();
-    let p = LazyTensor::rand_uniform(shape, dtype, -bound, bound, seed).map_err(|e| match e {
-        Error::Op { op, message, .. } => Error::op(op, message, loc),
-        other => other,
-    })?;
+    let p = LazyTensor::rand_uniform_seeded(shape, dtype, -bound, bound, seed).map_err(
+        |e| match e {
+            Error::Op { op, message, .. } => Error::op(op, message, loc),
+            other => other,
+        },
+    )?;
     p.set_requires_grad(true)?;
     Ok(p)
 }

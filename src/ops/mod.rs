@@ -12,9 +12,10 @@
 //! | module | ops |
 //! |---|---|
 //! | `elementwise` | unary and binary elementwise ops, ops with Rust scalars, `where_`, `cast` |
-//! | `reduce` | `sum`, `mean`, `max`, `min`, `prod`, `argmax`, `argmin`, `*_all`, `var`, `std`, `logsumexp` |
+//! | `reduce` | `sum`, `mean`, `max`, `min`, `prod` (and their `_keepdim` forms), `argmax`, `argmin`, `*_all`, `var`, `std`, `logsumexp` |
 //! | `shape` | `reshape`, `permute`, `transpose`, `t`, `expand`, `slice`, `narrow`, `concat`, `pad`, `flatten`, `squeeze`, `unsqueeze` |
 //! | `index` | `gather`, `index_select`, `scatter_add` |
+//! | `indexing` | `i` (the [`IndexOp`] trait: integers and ranges per axis, [`Idx`]), `get` (one element) |
 //! | `random` | `random_uniform` (counter-based, in the graph) |
 //! | `linalg` | `matmul`, `linear` |
 //! | `conv` | `conv2d` (im2col through layout ops and one batched matmul), `max_pool2d`, `avg_pool2d` (NCHW) |
@@ -28,6 +29,7 @@ mod composite;
 mod conv;
 mod elementwise;
 mod index;
+mod indexing;
 mod linalg;
 mod overload;
 mod random;
@@ -35,3 +37,5 @@ mod reduce;
 mod shape;
 
 pub use elementwise::ScalarArg;
+pub use indexing::{Idx, IndexOp};
+pub use reduce::Axes;

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result, SourceLoc};
 use crate::tensor::LazyTensor;
-use lazyjit_lowering::{DType, Op, TensorType};
+use lazyjit_lowering::{DType, Op, Shape, TensorType};
 
 impl LazyTensor {
     /// Uniform floats in `[0, 1)` of `shape` and a float `dtype`, drawn in the graph from
@@ -29,7 +29,7 @@ impl LazyTensor {
     /// ```
     #[track_caller]
     pub fn random_uniform(
-        shape: &[usize],
+        shape: impl Into<Shape>,
         dtype: DType,
         seed: &LazyTensor,
         offset: &LazyTensor,
@@ -41,7 +41,7 @@ impl LazyTensor {
                 SourceLoc::caller(),
             ));
         }
-        let ty = TensorType::new(dtype, shape.to_vec());
+        let ty = TensorType::new(dtype, shape);
         LazyTensor::apply(Op::RandomUniform, &[seed, offset], Some(ty))
     }
 }

@@ -4,11 +4,159 @@
 //! Axes count from the end when negative (`-1` is the last axis); out-of-range or repeated
 //! axes are an [`Error::Op`]. An empty axis list reduces nothing (the result equals the
 //! operand).
+//!
+//! Three forms of each of `sum`, `mean`, `max`, `min` and `prod`, all taking one axis or
+//! several (anything [`Axes`]: `-1`, `[0, 1]`, `&[0, 1]`, a `Vec<isize>`):
+//! `sum_axis(axes)` drops the reduced axes (NumPy's `sum(axis=...)`, candle's `sum`),
+//! `sum_keepdim(axes)` keeps them as size 1 (torch's `keepdim=True`, candle's
+//! `sum_keepdim`), and `sum(axes, keepdim)` takes the choice as a value; `sum_all()` reduces
+//! everything to a scalar.
 
 use super::shape::{resolve_axes, resolve_axis};
 use crate::error::{Error, Result, SourceLoc};
 use crate::tensor::LazyTensor;
 use lazyjit_lowering::{Op, ReduceOp, Scalar};
+
+/// The axes a reduction runs over: one axis (`-1`, `0usize`) or a list of them (`[0, 1]`,
+/// `&[0, -1]`, `vec![1]`, a `&[isize]`). Negative axes count from the end.
+///
+/// ```
+/// use lazyjit::LazyTensor;
+/// let t = LazyTensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], (2, 2))?;
+/// assert_eq!(t.sum_axis(-1)?.to_vec::<f32>()?, vec![3.0, 7.0]);
+/// assert_eq!(t.sum_axis([0, 1])?.item::<f32>()?, 10.0);
+/// let axes: Vec<isize> = vec![0];
+/// assert_eq!(t.sum_keepdim(&axes)?.shape(), &[1, 2]);
+/// # Ok::<(), lazyjit::Error>(())
+/// ```
+pub trait Axes {
+    /// The axes as a list, in the order given.
+    fn to_axes(&self) -> Vec<isize>;
+}
+
+macro_rules! one_axis {
+    ($($t:ty),*) => {$(
+        impl Axes for $t {
+            fn to_axes(&self) -> Vec<isize> {
+                // An axis beyond isize::MAX is out of range for every shape; saturating
+                // keeps it out of range (a wrap could make it a valid negative axis).
+                vec![isize::try_from(*self).unwrap_or(isize::MAX)]
+            }
+        }
+    )*};
+}
+one_axis!(i32, isize, usize);
+
+impl Axes for [isize] {
+    fn to_axes(&self) -> Vec<isize> {
+        self.to_vec()
+    }
+}
+
+impl<const N: usize> Axes for [isize; N] {
+    fn to_axes(&self) -> Vec<isize> {
+        self.to_vec()
+    }
+}
+
+impl Axes for Vec<isize> {
+    fn to_axes(&self) -> Vec<isize> {
+        self.clone()
+    }
+}
+
+impl<A: Axes + ?Sized> Axes for &A {
+    fn to_axes(&self) -> Vec<isize> {
+        (**self).to_axes()
+    }
+}
+
+/// `$name(axes, keepdim)`, `${name}_axis(axes)` and `${name}_keepdim(axes)` for one op.
+macro_rules! reduction {
+    ($op:ident, $name:ident, $axis:ident, $keep:ident, $what:literal, $example:literal) => {
+        #[doc = concat!($what, " over `axes` (one axis or several, see [`Axes`]); `keepdim` keeps them as size 1.")]
+        #[doc = ""]
+        #[doc = concat!("[`LazyTensor::", stringify!($axis), "`] and [`LazyTensor::", stringify!($keep), "`] fix `keepdim`.")]
+        #[doc = ""]
+        #[doc = "```"]
+        #[doc = "use lazyjit::LazyTensor;"]
+        #[doc = "let t = LazyTensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], (2, 3))?;"]
+        #[doc = $example]
+        #[doc = concat!("assert!(t.", stringify!($name), "(2, false).is_err()); // no axis 2 in a rank-2 tensor")]
+        #[doc = "# Ok::<(), lazyjit::Error>(())"]
+        #[doc = "```"]
+        #[track_caller]
+        pub fn $name(&self, axes: impl Axes, keepdim: bool) -> Result<LazyTensor> {
+            self.reduce(ReduceOp::$op, &axes.to_axes(), keepdim)
+        }
+
+        #[doc = concat!($what, " over `axes`, which are dropped from the shape (NumPy's `axis=`).")]
+        #[doc = ""]
+        #[doc = "```"]
+        #[doc = "use lazyjit::LazyTensor;"]
+        #[doc = "let t = LazyTensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], (2, 3))?;"]
+        #[doc = concat!("assert_eq!(t.", stringify!($axis), "(-1)?.shape(), &[2]);")]
+        #[doc = concat!("assert_eq!(t.", stringify!($axis), "([0, 1])?.shape(), &[] as &[usize]);")]
+        #[doc = "# Ok::<(), lazyjit::Error>(())"]
+        #[doc = "```"]
+        #[track_caller]
+        pub fn $axis(&self, axes: impl Axes) -> Result<LazyTensor> {
+            self.reduce(ReduceOp::$op, &axes.to_axes(), false)
+        }
+
+        #[doc = concat!($what, " over `axes`, which stay in the shape with size 1 (torch's `keepdim=True`), ready to broadcast against the operand.")]
+        #[doc = ""]
+        #[doc = "```"]
+        #[doc = "use lazyjit::LazyTensor;"]
+        #[doc = "let t = LazyTensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], (2, 3))?;"]
+        #[doc = concat!("assert_eq!(t.", stringify!($keep), "(-1)?.shape(), &[2, 1]);")]
+        #[doc = concat!("assert_eq!(t.", stringify!($keep), "([0, 1])?.shape(), &[1, 1]);")]
+        #[doc = "# Ok::<(), lazyjit::Error>(())"]
+        #[doc = "```"]
+        #[track_caller]
+        pub fn $keep(&self, axes: impl Axes) -> Result<LazyTensor> {
+            self.reduce(ReduceOp::$op, &axes.to_axes(), true)
+        }
+    };
+}
+
+impl LazyTensor {
+    reduction!(Sum, sum, sum_axis, sum_keepdim,
+        "Sum (numeric dtypes; integers wrap)",
+        "assert_eq!(t.sum(-1, false)?.to_vec::<f32>()?, vec![6.0, 15.0]);\nassert_eq!(t.sum(&[0], true)?.shape(), &[1, 3]);\nassert_eq!(t.sum([0, 1], false)?.item::<f32>()?, 21.0);");
+    reduction!(
+        Mean,
+        mean,
+        mean_axis,
+        mean_keepdim,
+        "Mean (float dtypes)",
+        "assert_eq!(t.mean(-1, false)?.to_vec::<f32>()?, vec![2.0, 5.0]);"
+    );
+    reduction!(
+        Max,
+        max,
+        max_axis,
+        max_keepdim,
+        "Maximum (NaN-propagating for floats)",
+        "assert_eq!(t.max(0, true)?.to_vec::<f32>()?, vec![4.0, 5.0, 6.0]);"
+    );
+    reduction!(
+        Min,
+        min,
+        min_axis,
+        min_keepdim,
+        "Minimum (NaN-propagating for floats)",
+        "assert_eq!(t.min([0, 1], false)?.item::<f32>()?, 1.0);"
+    );
+    reduction!(
+        Prod,
+        prod,
+        prod_axis,
+        prod_keepdim,
+        "Product (integers wrap)",
+        "assert_eq!(t.prod(-1, false)?.to_vec::<f32>()?, vec![6.0, 120.0]);"
+    );
+}
 
 impl LazyTensor {
     #[track_caller]
@@ -45,46 +193,6 @@ impl LazyTensor {
             &[self],
             None,
         )
-    }
-
-    /// Sum over `axes` (numeric dtypes; integers wrap); `keepdim` keeps them as size 1.
-    ///
-    /// ```
-    /// use lazyjit::LazyTensor;
-    /// let t = LazyTensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
-    /// assert_eq!(t.sum(&[-1], false)?.to_vec::<f32>()?, vec![6.0, 15.0]);
-    /// assert_eq!(t.sum(&[0], true)?.shape(), &[1, 3]);
-    /// assert_eq!(t.sum(&[0, 1], false)?.item::<f32>()?, 21.0);
-    /// assert!(t.sum(&[2], false).is_err()); // no axis 2 in a rank-2 tensor
-    /// # Ok::<(), lazyjit::Error>(())
-    /// ```
-    #[track_caller]
-    pub fn sum(&self, axes: &[isize], keepdim: bool) -> Result<LazyTensor> {
-        self.reduce(ReduceOp::Sum, axes, keepdim)
-    }
-
-    /// Mean over `axes` (float dtypes).
-    #[track_caller]
-    pub fn mean(&self, axes: &[isize], keepdim: bool) -> Result<LazyTensor> {
-        self.reduce(ReduceOp::Mean, axes, keepdim)
-    }
-
-    /// Maximum over `axes` (NaN-propagating for floats).
-    #[track_caller]
-    pub fn max(&self, axes: &[isize], keepdim: bool) -> Result<LazyTensor> {
-        self.reduce(ReduceOp::Max, axes, keepdim)
-    }
-
-    /// Minimum over `axes` (NaN-propagating for floats).
-    #[track_caller]
-    pub fn min(&self, axes: &[isize], keepdim: bool) -> Result<LazyTensor> {
-        self.reduce(ReduceOp::Min, axes, keepdim)
-    }
-
-    /// Product over `axes` (integers wrap).
-    #[track_caller]
-    pub fn prod(&self, axes: &[isize], keepdim: bool) -> Result<LazyTensor> {
-        self.reduce(ReduceOp::Prod, axes, keepdim)
     }
 
     /// Index (`i64`) of the first maximum along `axis` (a NaN counts as the maximum).
@@ -139,14 +247,14 @@ impl LazyTensor {
     /// is the unbiased sample variance, `0` the population variance). An error if
     /// `n <= correction`.
     #[track_caller]
-    pub fn var(&self, axes: &[isize], keepdim: bool, correction: usize) -> Result<LazyTensor> {
-        self.var_impl("var", axes, keepdim, correction)
+    pub fn var(&self, axes: impl Axes, keepdim: bool, correction: usize) -> Result<LazyTensor> {
+        self.var_impl("var", &axes.to_axes(), keepdim, correction)
     }
 
     /// Standard deviation over `axes`: the square root of [`LazyTensor::var`].
     #[track_caller]
-    pub fn std(&self, axes: &[isize], keepdim: bool, correction: usize) -> Result<LazyTensor> {
-        let v = self.var_impl("std", axes, keepdim, correction)?;
+    pub fn std(&self, axes: impl Axes, keepdim: bool, correction: usize) -> Result<LazyTensor> {
+        let v = self.var_impl("std", &axes.to_axes(), keepdim, correction)?;
         v.sqrt()
     }
 
@@ -203,10 +311,10 @@ impl LazyTensor {
     /// `m + log(sum(exp(x - m)))` with `m` the maximum (taken as 0 where it is infinite,
     /// so rows of `-inf` give `-inf`).
     #[track_caller]
-    pub fn logsumexp(&self, axes: &[isize], keepdim: bool) -> Result<LazyTensor> {
+    pub fn logsumexp(&self, axes: impl Axes, keepdim: bool) -> Result<LazyTensor> {
         let loc = SourceLoc::caller();
         require_float("logsumexp", self, loc)?;
-        let resolved = resolve_axes("logsumexp", axes, self.shape(), loc)?;
+        let resolved = resolve_axes("logsumexp", &axes.to_axes(), self.shape(), loc)?;
         let m = LazyTensor::apply(
             Op::Reduce {
                 op: ReduceOp::Max,

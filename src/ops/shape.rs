@@ -83,23 +83,18 @@ impl LazyTensor {
     /// ```
     /// use lazyjit::LazyTensor;
     /// let t = LazyTensor::from_vec(vec![1, 2, 3, 4, 5, 6], &[2, 3])?;
-    /// let r = t.reshape(&[3, 2])?;
+    /// let r = t.reshape((3, 2))?;
     /// assert_eq!(r.to_ndarray::<i32>()?, ndarray::array![[1, 2], [3, 4], [5, 6]].into_dyn());
     /// assert!(t.reshape(&[4, 2]).is_err()); // 6 elements do not make 8
     /// # Ok::<(), lazyjit::Error>(())
     /// ```
     #[track_caller]
-    pub fn reshape(&self, shape: &[usize]) -> Result<LazyTensor> {
-        if shape == self.shape() {
+    pub fn reshape(&self, shape: impl Into<Shape>) -> Result<LazyTensor> {
+        let shape = shape.into();
+        if shape.dims() == self.shape() {
             return Ok(self.clone());
         }
-        LazyTensor::apply(
-            Op::Reshape {
-                shape: Shape::new(shape),
-            },
-            &[self],
-            None,
-        )
+        LazyTensor::apply(Op::Reshape { shape }, &[self], None)
     }
 
     /// Reorders the axes: output axis `i` is input axis `perm[i]` (NumPy `transpose`).
@@ -164,25 +159,22 @@ impl LazyTensor {
     /// assert_eq!(v.expand(&[2, 3])?.to_vec::<f32>()?, vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
     /// assert_eq!(v.expand(&[4, 2, 3])?.shape(), &[4, 2, 3]); // a new leading axis
     /// assert!(v.expand(&[3, 3]).is_err()); // 2 rows do not stretch to 3
+    /// let row = LazyTensor::from_vec(vec![1i32, 2, 3], (1, 3))?; // any shape form
+    /// assert_eq!(row.expand((2, 3))?.to_vec::<i32>()?, vec![1, 2, 3, 1, 2, 3]);
     /// # Ok::<(), lazyjit::Error>(())
     /// ```
     #[track_caller]
-    pub fn expand(&self, shape: &[usize]) -> Result<LazyTensor> {
-        if shape == self.shape() {
+    pub fn expand(&self, shape: impl Into<Shape>) -> Result<LazyTensor> {
+        let shape = shape.into();
+        if shape.dims() == self.shape() {
             return Ok(self.clone());
         }
-        LazyTensor::apply(
-            Op::Expand {
-                shape: Shape::new(shape),
-            },
-            &[self],
-            None,
-        )
+        LazyTensor::apply(Op::Expand { shape }, &[self], None)
     }
 
     /// Alias of [`LazyTensor::expand`].
     #[track_caller]
-    pub fn broadcast_to(&self, shape: &[usize]) -> Result<LazyTensor> {
+    pub fn broadcast_to(&self, shape: impl Into<Shape>) -> Result<LazyTensor> {
         self.expand(shape)
     }
 

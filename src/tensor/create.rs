@@ -1,5 +1,20 @@
-//! Constructors: host data, scalars, constants, ranges and seeded random tensors.
+//! Constructors: host data, scalars, constants, ranges and random tensors.
+//!
+//! One rule for all of them: the shape comes first, as anything that converts into a
+//! [`Shape`] (`(2, 3)`, `[2, 3]`, `&[2, 3]`, `vec![2, 3]`, a `&Vec<usize>`, `5` for rank 1,
+//! `()` for a scalar), then the dtype or the fill value, then the distribution's
+//! parameters, then a seed (only the `_seeded` constructors take one); host data comes
+//! before its shape (`from_vec(data, shape)`, as in candle and
+//! [`lazyjit_lowering::Tensor::from_vec`]). Every constructor returns
+//! `Result<LazyTensor>` (a shape beyond the size limit, a wrong element count or a bad
+//! distribution parameter is an error) except [`LazyTensor::scalar`] and
+//! [`LazyTensor::from_tensor`], which cannot fail.
+//!
+//! The unseeded random constructors (`rand`, `rand_uniform`, `randn`, `normal`) draw a seed
+//! from the process-wide default generator ([`crate::manual_seed`]); the `_seeded` ones take
+//! their own and give the same tensor for the same seed.
 
+use super::generator::next_seed;
 use super::LazyTensor;
 use crate::error::{Error, Result, SourceLoc};
 use crate::executor;
@@ -72,21 +87,22 @@ impl LazyTensor {
     ///
     /// ```
     /// use lazyjit::LazyTensor;
-    /// let t = LazyTensor::from_vec(vec![1i64, 2, 3, 4, 5, 6], &[2, 3])?;
+    /// let t = LazyTensor::from_vec(vec![1i64, 2, 3, 4, 5, 6], (2, 3))?;
     /// assert_eq!(t.shape(), &[2, 3]);
     /// assert!(LazyTensor::from_vec(vec![1.0f32; 5], &[2, 3]).is_err());
+    /// assert_eq!(LazyTensor::from_vec(vec![7i32], ())?.shape(), &[] as &[usize]);
     /// # Ok::<(), lazyjit::Error>(())
     /// ```
     #[track_caller]
-    pub fn from_vec<T: NativeType>(data: Vec<T>, shape: &[usize]) -> Result<LazyTensor> {
+    pub fn from_vec<T: NativeType>(data: Vec<T>, shape: impl Into<Shape>) -> Result<LazyTensor> {
         LazyTensor::from_slice(&data, shape)
     }
 
     /// A tensor holding a copy of `data` with the given `shape` (row-major).
     #[track_caller]
-    pub fn from_slice<T: NativeType>(data: &[T], shape: &[usize]) -> Result<LazyTensor> {
+    pub fn from_slice<T: NativeType>(data: &[T], shape: impl Into<Shape>) -> Result<LazyTensor> {
         let loc = SourceLoc::caller();
-        let t = Tensor::from_slice(shape.to_vec(), data)
+        let t = Tensor::from_slice(data, shape)
             .map_err(|e| Error::data("from_vec", strip_data(&e), loc))?;
         Ok(LazyTensor::from_data(t, DataSource::Tensor, loc))
     }
@@ -113,7 +129,7 @@ impl LazyTensor {
         // reserve fallibly before copying it element by element.
         let n = checked_numel(op, a.shape(), T::DTYPE, loc)?;
         let t = match a.as_slice() {
-            Some(s) => Tensor::from_slice(a.shape().to_vec(), s),
+            Some(s) => Tensor::from_slice(s, a.shape().to_vec()),
             None => {
                 let mut v = Vec::new();
                 v.try_reserve_exact(n).map_err(|_| {
@@ -124,7 +140,7 @@ impl LazyTensor {
                     )
                 })?;
                 v.extend(a.iter().copied());
-                Tensor::from_vec(a.shape().to_vec(), v)
+                Tensor::from_vec(v, a.shape().to_vec())
             }
         }
         .map_err(|e| Error::data(op, strip_data(&e), loc))?;
@@ -235,23 +251,30 @@ impl LazyTensor {
     ///
     /// ```
     /// use lazyjit::{DType, LazyTensor};
-    /// let z = LazyTensor::zeros(&[2, 3], DType::F32)?;
+    /// let z = LazyTensor::zeros((2, 3), DType::F32)?;
     /// assert_eq!(z.to_vec::<f32>()?, vec![0.0; 6]);
     /// assert!(LazyTensor::zeros(&[usize::MAX, 2], DType::F32).is_err());
     /// # Ok::<(), lazyjit::Error>(())
     /// ```
     #[track_caller]
-    pub fn zeros(shape: &[usize], dtype: DType) -> Result<LazyTensor> {
+    pub fn zeros(shape: impl Into<Shape>, dtype: DType) -> Result<LazyTensor> {
         let s = canonical_scalar(dtype, Scalar::Int(0)).unwrap_or(Scalar::Bool(false));
-        LazyTensor::constant_node(dtype, s, Shape::new(shape), SourceLoc::caller())
+        LazyTensor::constant_node(dtype, s, shape.into(), SourceLoc::caller())
     }
 
     /// A tensor of ones (`true` for bool), recorded as a constant. Errors if the shape is
     /// beyond the size limit.
+    ///
+    /// ```
+    /// use lazyjit::{DType, LazyTensor};
+    /// assert_eq!(LazyTensor::ones(3, DType::I64)?.to_vec::<i64>()?, vec![1; 3]);
+    /// assert_eq!(LazyTensor::ones((), DType::Bool)?.item::<bool>()?, true);
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
     #[track_caller]
-    pub fn ones(shape: &[usize], dtype: DType) -> Result<LazyTensor> {
+    pub fn ones(shape: impl Into<Shape>, dtype: DType) -> Result<LazyTensor> {
         let s = canonical_scalar(dtype, Scalar::Int(1)).unwrap_or(Scalar::Bool(true));
-        LazyTensor::constant_node(dtype, s, Shape::new(shape), SourceLoc::caller())
+        LazyTensor::constant_node(dtype, s, shape.into(), SourceLoc::caller())
     }
 
     /// A tensor filled with `value`, of `value`'s type. The value follows the scalar rule
@@ -260,27 +283,22 @@ impl LazyTensor {
     ///
     /// ```
     /// use lazyjit::LazyTensor;
-    /// let t = LazyTensor::full(&[2, 2], 7i32)?;
+    /// let t = LazyTensor::full([2, 2], 7i32)?;
     /// assert_eq!(t.to_vec::<i32>()?, vec![7; 4]);
     /// # Ok::<(), lazyjit::Error>(())
     /// ```
     #[track_caller]
-    pub fn full<T: NativeType>(shape: &[usize], value: T) -> Result<LazyTensor> {
+    pub fn full<T: NativeType>(shape: impl Into<Shape>, value: T) -> Result<LazyTensor> {
         let loc = SourceLoc::caller();
+        let shape = shape.into();
         let s = value.to_scalar();
         let s = canonical_scalar(T::DTYPE, s).unwrap_or(s);
         if crate::config::get().special_scalars && is_special(s) {
-            return LazyTensor::constant_node(T::DTYPE, s, Shape::new(shape), loc);
+            return LazyTensor::constant_node(T::DTYPE, s, shape, loc);
         }
         let sc = LazyTensor::scalar_value(T::DTYPE, s, loc);
         // `full` and `apply` are both #[track_caller]: the node records the user's call.
-        LazyTensor::apply(
-            Op::Expand {
-                shape: Shape::new(shape),
-            },
-            &[&sc],
-            None,
-        )
+        LazyTensor::apply(Op::Expand { shape }, &[&sc], None)
     }
 
     /// A tensor of `shape` whose elements are their index along `axis` (numeric `dtype`),
@@ -294,12 +312,8 @@ impl LazyTensor {
     /// # Ok::<(), lazyjit::Error>(())
     /// ```
     #[track_caller]
-    pub fn iota(shape: &[usize], axis: usize, dtype: DType) -> Result<LazyTensor> {
-        LazyTensor::apply(
-            Op::Iota { axis },
-            &[],
-            Some(TensorType::new(dtype, Shape::new(shape))),
-        )
+    pub fn iota(shape: impl Into<Shape>, axis: usize, dtype: DType) -> Result<LazyTensor> {
+        LazyTensor::apply(Op::Iota { axis }, &[], Some(TensorType::new(dtype, shape)))
     }
 
     /// `[start, start + step, ...]` up to but excluding `end`, of `T`'s dtype (numeric).
@@ -357,94 +371,231 @@ impl LazyTensor {
         }
     }
 
-    /// Uniform random values in `[low, high)` of a float `dtype`, from a seeded generator
-    /// (the same seed gives the same tensor). Generated on the host as device data.
+    /// Uniform random values in `[0, 1)` of a float `dtype`, drawn from the default
+    /// generator ([`crate::manual_seed`]; torch `rand`).
     ///
     /// ```
     /// use lazyjit::{DType, LazyTensor};
-    /// let a = LazyTensor::rand_uniform(&[1000], DType::F32, -1.0, 1.0, 42)?;
-    /// let b = LazyTensor::rand_uniform(&[1000], DType::F32, -1.0, 1.0, 42)?;
+    /// let u = LazyTensor::rand((2, 500), DType::F64)?.to_vec::<f64>()?;
+    /// assert!(u.iter().all(|v| (0.0..1.0).contains(v)));
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn rand(shape: impl Into<Shape>, dtype: DType) -> Result<LazyTensor> {
+        uniform(
+            "rand",
+            shape.into(),
+            dtype,
+            0.0,
+            1.0,
+            None,
+            SourceLoc::caller(),
+        )
+    }
+
+    /// Uniform random values in `[low, high)` of a float `dtype`, drawn from the default
+    /// generator ([`crate::manual_seed`]). [`LazyTensor::rand_uniform_seeded`] takes a seed
+    /// of its own instead.
+    ///
+    /// ```
+    /// use lazyjit::{DType, LazyTensor};
+    /// let a = LazyTensor::rand_uniform([1000], DType::F32, -1.0, 1.0)?.to_vec::<f32>()?;
+    /// assert!(a.iter().all(|v| (-1.0..1.0).contains(v)));
+    /// assert!(LazyTensor::rand_uniform([2], DType::F32, 1.0, 1.0).is_err()); // empty range
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn rand_uniform(
+        shape: impl Into<Shape>,
+        dtype: DType,
+        low: f64,
+        high: f64,
+    ) -> Result<LazyTensor> {
+        let loc = SourceLoc::caller();
+        uniform("rand_uniform", shape.into(), dtype, low, high, None, loc)
+    }
+
+    /// Uniform random values in `[low, high)` of a float `dtype`, from `seed` (the same seed
+    /// gives the same tensor; the default generator is not touched). Generated on the host
+    /// as device data.
+    ///
+    /// ```
+    /// use lazyjit::{DType, LazyTensor};
+    /// let a = LazyTensor::rand_uniform_seeded(&[1000], DType::F32, -1.0, 1.0, 42)?;
+    /// let b = LazyTensor::rand_uniform_seeded(&[1000], DType::F32, -1.0, 1.0, 42)?;
     /// assert_eq!(a.to_vec::<f32>()?, b.to_vec::<f32>()?);
     /// assert!(a.to_vec::<f32>()?.iter().all(|v| (-1.0..1.0).contains(v)));
     /// # Ok::<(), lazyjit::Error>(())
     /// ```
     #[track_caller]
-    pub fn rand_uniform(
-        shape: &[usize],
+    pub fn rand_uniform_seeded(
+        shape: impl Into<Shape>,
         dtype: DType,
         low: f64,
         high: f64,
         seed: u64,
     ) -> Result<LazyTensor> {
         let loc = SourceLoc::caller();
-        let op = "rand_uniform";
-        if low >= high || !low.is_finite() || !high.is_finite() {
-            return Err(Error::op(
-                op,
-                format!("needs finite low < high, got [{low}, {high})"),
-                loc,
-            ));
-        }
-        random(
-            op,
-            shape,
+        uniform(
+            "rand_uniform",
+            shape.into(),
             dtype,
-            seed,
+            low,
+            high,
+            Some(seed),
             loc,
-            || {
-                Uniform::new(low as f32, high as f32)
-                    .map_err(|e| format!("[{low}, {high}) as f32: {e}"))
-            },
-            || Uniform::new(low, high).map_err(|e| format!("[{low}, {high}): {e}")),
         )
     }
 
-    /// Normally distributed random values (`mean`, `std`) of a float `dtype`, seeded.
+    /// Standard normal random values (mean 0, std 1) of a float `dtype`, drawn from the
+    /// default generator ([`crate::manual_seed`]; torch `randn`).
+    ///
+    /// ```
+    /// use lazyjit::{manual_seed, DType, LazyTensor};
+    /// manual_seed(3);
+    /// let x = LazyTensor::randn(10000, DType::F64)?;
+    /// assert!(x.mean_all()?.item::<f64>()?.abs() < 0.05);
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn randn(shape: impl Into<Shape>, dtype: DType) -> Result<LazyTensor> {
+        normal(
+            "randn",
+            shape.into(),
+            dtype,
+            0.0,
+            1.0,
+            None,
+            SourceLoc::caller(),
+        )
+    }
+
+    /// Normally distributed random values (`mean`, `std`) of a float `dtype`, drawn from
+    /// the default generator ([`crate::manual_seed`]; torch `normal`).
     ///
     /// ```
     /// use lazyjit::{DType, LazyTensor};
-    /// let x = LazyTensor::randn(&[10000], DType::F64, 2.0, 0.5, 7)?;
+    /// let x = LazyTensor::normal([10000], DType::F64, 2.0, 0.5)?;
+    /// assert!((x.mean_all()?.item::<f64>()? - 2.0).abs() < 0.05);
+    /// assert!(LazyTensor::normal([2], DType::F64, 0.0, -1.0).is_err());
+    /// # Ok::<(), lazyjit::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn normal(
+        shape: impl Into<Shape>,
+        dtype: DType,
+        mean: f64,
+        std: f64,
+    ) -> Result<LazyTensor> {
+        normal(
+            "normal",
+            shape.into(),
+            dtype,
+            mean,
+            std,
+            None,
+            SourceLoc::caller(),
+        )
+    }
+
+    /// Normally distributed random values (`mean`, `std`) of a float `dtype`, from `seed`
+    /// (the same seed gives the same tensor; the default generator is not touched).
+    ///
+    /// ```
+    /// use lazyjit::{DType, LazyTensor};
+    /// let x = LazyTensor::randn_seeded(&[10000], DType::F64, 2.0, 0.5, 7)?;
     /// let m = x.mean_all()?.item::<f64>()?;
     /// assert!((m - 2.0).abs() < 0.05);
     /// # Ok::<(), lazyjit::Error>(())
     /// ```
     #[track_caller]
-    pub fn randn(
-        shape: &[usize],
+    pub fn randn_seeded(
+        shape: impl Into<Shape>,
         dtype: DType,
         mean: f64,
         std: f64,
         seed: u64,
     ) -> Result<LazyTensor> {
-        let loc = SourceLoc::caller();
-        let op = "randn";
-        if std.is_nan() || std < 0.0 || !std.is_finite() || !mean.is_finite() {
-            return Err(Error::op(
-                op,
-                format!("needs a finite mean and std >= 0, got mean {mean}, std {std}"),
-                loc,
-            ));
-        }
-        random(
-            op,
-            shape,
+        normal(
+            "randn",
+            shape.into(),
             dtype,
-            seed,
-            loc,
-            || Normal::new(mean as f32, std as f32).map_err(|e| e.to_string()),
-            || Normal::new(mean, std).map_err(|e| e.to_string()),
+            mean,
+            std,
+            Some(seed),
+            SourceLoc::caller(),
         )
     }
 }
 
-/// A seeded random tensor of a float `dtype`, sampled from the distribution `f32_dist` or
-/// `f64_dist` builds.
+/// Uniform values in `[low, high)`, from `seed` or else the default generator.
+fn uniform(
+    op: &'static str,
+    shape: Shape,
+    dtype: DType,
+    low: f64,
+    high: f64,
+    seed: Option<u64>,
+    loc: SourceLoc,
+) -> Result<LazyTensor> {
+    if low >= high || !low.is_finite() || !high.is_finite() {
+        return Err(Error::op(
+            op,
+            format!("needs finite low < high, got [{low}, {high})"),
+            loc,
+        ));
+    }
+    random(
+        op,
+        shape,
+        dtype,
+        seed,
+        loc,
+        || {
+            Uniform::new(low as f32, high as f32)
+                .map_err(|e| format!("[{low}, {high}) as f32: {e}"))
+        },
+        || Uniform::new(low, high).map_err(|e| format!("[{low}, {high}): {e}")),
+    )
+}
+
+/// Normal values (`mean`, `std`), from `seed` or else the default generator.
+fn normal(
+    op: &'static str,
+    shape: Shape,
+    dtype: DType,
+    mean: f64,
+    std: f64,
+    seed: Option<u64>,
+    loc: SourceLoc,
+) -> Result<LazyTensor> {
+    if std.is_nan() || std < 0.0 || !std.is_finite() || !mean.is_finite() {
+        return Err(Error::op(
+            op,
+            format!("needs a finite mean and std >= 0, got mean {mean}, std {std}"),
+            loc,
+        ));
+    }
+    random(
+        op,
+        shape,
+        dtype,
+        seed,
+        loc,
+        || Normal::new(mean as f32, std as f32).map_err(|e| e.to_string()),
+        || Normal::new(mean, std).map_err(|e| e.to_string()),
+    )
+}
+
+/// A random tensor of a float `dtype`, sampled from the distribution `f32_dist` or
+/// `f64_dist` builds with a generator seeded by `seed`, or else by a seed drawn from the
+/// default generator.
 #[allow(clippy::too_many_arguments)]
 fn random<D32, D64>(
     op: &'static str,
-    shape: &[usize],
+    shape: Shape,
     dtype: DType,
-    seed: u64,
+    seed: Option<u64>,
     loc: SourceLoc,
     f32_dist: impl FnOnce() -> std::result::Result<D32, String>,
     f64_dist: impl FnOnce() -> std::result::Result<D64, String>,
@@ -454,7 +605,7 @@ where
     D64: Distribution<f64>,
 {
     fn sample<T: NativeType>(
-        shape: &[usize],
+        shape: Shape,
         n: usize,
         seed: u64,
         d: impl Distribution<T>,
@@ -468,22 +619,20 @@ where
             ))
         })?;
         v.extend((0..n).map(|_| d.sample(&mut rng)));
-        Tensor::from_vec(shape.to_vec(), v)
+        Tensor::from_vec(v, shape)
     }
-    let n = checked_numel(op, shape, dtype, loc)?;
+    let n = checked_numel(op, shape.dims(), dtype, loc)?;
+    // The seed is drawn last, so a rejected call leaves the default generator as it was.
+    let seed = || seed.unwrap_or_else(next_seed);
     let t = match dtype {
-        DType::F32 => sample(
-            shape,
-            n,
-            seed,
-            f32_dist().map_err(|e| Error::op(op, e, loc))?,
-        ),
-        DType::F64 => sample(
-            shape,
-            n,
-            seed,
-            f64_dist().map_err(|e| Error::op(op, e, loc))?,
-        ),
+        DType::F32 => {
+            let d = f32_dist().map_err(|e| Error::op(op, e, loc))?;
+            sample(shape, n, seed(), d)
+        }
+        DType::F64 => {
+            let d = f64_dist().map_err(|e| Error::op(op, e, loc))?;
+            sample(shape, n, seed(), d)
+        }
         _ => {
             return Err(Error::op(
                 op,

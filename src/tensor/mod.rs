@@ -7,6 +7,7 @@
 //! returns device buffers, and `sync` writes them back into the tensors.
 
 mod create;
+mod generator;
 mod grad_state;
 pub(crate) mod provenance;
 mod read;
@@ -17,6 +18,7 @@ pub(crate) mod tracing;
 
 pub(crate) use create::canonical_scalar;
 pub use create::NativeType;
+pub use generator::{initial_seed, manual_seed, next_seed};
 pub use registry::live_tensors;
 pub(crate) use registry::{live_handles, next_id};
 pub use sync::{graph_hash, mark_step, sync};

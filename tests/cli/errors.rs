@@ -6,7 +6,7 @@ use lazyjit::lowering::Tensor;
 
 fn f32s(shape: &[usize]) -> Tensor {
     let n = shape.iter().product();
-    Tensor::from_vec(shape.to_vec(), (0..n).map(|i| i as f32).collect()).unwrap()
+    Tensor::from_vec((0..n).map(|i| i as f32).collect(), shape.to_vec()).unwrap()
 }
 
 fn setup() -> (tempfile::TempDir, String, String, String) {
@@ -72,7 +72,7 @@ fn malformed_and_truncated_npy_files_are_code_4() {
 fn an_input_of_another_dtype_or_shape_is_code_4_naming_both() {
     let (dir, prog, x, _) = setup();
     let ints = dir.path().join("ints.npy");
-    io::write_npy(&ints, &Tensor::from_vec(vec![3], vec![1i64, 2, 3]).unwrap()).unwrap();
+    io::write_npy(&ints, &Tensor::from_vec(vec![1i64, 2, 3], vec![3]).unwrap()).unwrap();
     let ints = ints.display().to_string();
     fails(
         &["run", &prog, "--input", &x, "--input", &format!("b={ints}")],

@@ -6,11 +6,11 @@ use lazyjit::io;
 use lazyjit::lowering::Tensor;
 
 fn x() -> Tensor {
-    Tensor::from_vec(vec![2, 3], vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap()
+    Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], vec![2, 3]).unwrap()
 }
 
 fn b() -> Tensor {
-    Tensor::from_vec(vec![3], vec![0.5f32, -1.0, 0.0]).unwrap()
+    Tensor::from_vec(vec![0.5f32, -1.0, 0.0], vec![3]).unwrap()
 }
 
 /// x * 2 + b, as the binary prints it.

@@ -7,12 +7,12 @@ use lazyjit::{dump, io, DType, LazyTensor};
 #[test]
 fn a_saved_program_runs_through_the_binary() {
     let dir = tempfile::tempdir().unwrap();
-    let x = LazyTensor::rand_uniform(&[4, 6], DType::F32, -1.0, 1.0, 11)
+    let x = LazyTensor::rand_uniform_seeded(&[4, 6], DType::F32, -1.0, 1.0, 11)
         .unwrap()
         .to_tensor()
         .map(LazyTensor::from_tensor)
         .unwrap();
-    let w = LazyTensor::rand_uniform(&[6, 3], DType::F32, -1.0, 1.0, 12)
+    let w = LazyTensor::rand_uniform_seeded(&[6, 3], DType::F32, -1.0, 1.0, 12)
         .unwrap()
         .to_tensor()
         .map(LazyTensor::from_tensor)

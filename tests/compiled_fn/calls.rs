@@ -162,8 +162,8 @@ fn arrays_tensors_and_lazy_tensors_are_all_inputs() -> Result<()> {
 #[test]
 fn call_into_writes_caller_buffers_and_checks_them() -> Result<()> {
     let g = compile(|x: &[LazyTensor]| Ok(vec![x[0].add(&x[1])?, x[0].clone()]));
-    let a = Tensor::from_vec(vec![4], vec![1.0f32, 2.0, 3.0, 4.0]).unwrap();
-    let b = Tensor::from_vec(vec![4], vec![10.0f32; 4]).unwrap();
+    let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], vec![4]).unwrap();
+    let b = Tensor::from_vec(vec![10.0f32; 4], vec![4]).unwrap();
     let mut out = [
         Tensor::zeros(a.ty().clone()).unwrap(),
         Tensor::zeros(a.ty().clone()).unwrap(),

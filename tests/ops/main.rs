@@ -6,8 +6,10 @@ use ndarray::{ArrayD, Axis, Dimension, IxDyn};
 
 type R<T = LazyTensor> = lazyjit::Result<T>;
 
+mod api_forms;
 mod composites;
 mod conv;
+mod indexing;
 mod layout;
 mod linalg;
 mod operators;

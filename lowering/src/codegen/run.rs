@@ -50,7 +50,7 @@ pub(super) enum Step {
 /// use lazyjit_lowering::{codegen::{compile, CompileOptions}, text, Tensor};
 /// let p = text::parse("param %a: f32[3]\nparam %b: f32[3]\n%2: f32[3] = mul %a, %b\nreturn %2\n").unwrap();
 /// let c = compile(&p, &CompileOptions::default()).unwrap();
-/// let a = Tensor::from_vec(vec![3], vec![1.0f32, 2.0, 3.0]).unwrap();
+/// let a = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], vec![3]).unwrap();
 /// let out = c.run(&[&a, &a]).unwrap();
 /// assert_eq!(out[0].as_slice::<f32>().unwrap(), &[1.0, 4.0, 9.0]);
 /// ```
@@ -137,8 +137,8 @@ impl Compiled {
     ///            %3: f32[4] = mul %lr, %g\n%4: f32[4] = sub %p, %3\nreturn %4\n";
     /// let c = compile(&text::parse(src).unwrap(), &CompileOptions::default()).unwrap();
     /// assert_eq!(c.aliasable(), &[Some(0)]); // the update may overwrite p
-    /// let p = Tensor::from_vec(vec![4], vec![1.0f32, 2.0, 3.0, 4.0]).unwrap();
-    /// let g = Tensor::from_vec(vec![4], vec![1.0f32; 4]).unwrap();
+    /// let p = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], vec![4]).unwrap();
+    /// let g = Tensor::from_vec(vec![1.0f32; 4], vec![4]).unwrap();
     /// let lr = Tensor::scalar(0.5f32);
     /// let addr = p.buffer().as_ptr();
     /// let out = c

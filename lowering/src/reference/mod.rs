@@ -131,8 +131,8 @@ use crate::types::TensorType;
 /// let s = p.push(Op::Binary(BinaryOp::Add), &[a, b]).unwrap();
 /// p.output(s);
 ///
-/// let a = Tensor::from_vec(vec![2, 1], vec![10.0f32, 20.0]).unwrap();
-/// let b = Tensor::from_vec(vec![3], vec![1.0f32, 2.0, 3.0]).unwrap();
+/// let a = Tensor::from_vec(vec![10.0f32, 20.0], vec![2, 1]).unwrap();
+/// let b = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], vec![3]).unwrap();
 /// let out = reference::run(&p, &[&a, &b]).unwrap();
 /// assert_eq!(out[0].shape().dims(), &[2, 3]);
 /// assert_eq!(

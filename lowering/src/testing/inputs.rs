@@ -179,26 +179,26 @@ pub fn random_tensor(ty: &TensorType, fill: Fill, rng: &mut Rng) -> Tensor {
     let shape = ty.shape.clone();
     match ty.dtype {
         DType::F32 => Tensor::from_vec(
-            shape,
             (0..n)
                 .map(|_| gen_float(DType::F32, fill, rng) as f32)
                 .collect(),
+            shape,
         ),
         DType::F64 => Tensor::from_vec(
-            shape,
             (0..n).map(|_| gen_float(DType::F64, fill, rng)).collect(),
+            shape,
         ),
         DType::I32 => Tensor::from_vec(
-            shape,
             (0..n)
                 .map(|_| gen_int(DType::I32, fill, rng) as i32)
                 .collect(),
+            shape,
         ),
         DType::I64 => Tensor::from_vec(
-            shape,
             (0..n).map(|_| gen_int(DType::I64, fill, rng)).collect(),
+            shape,
         ),
-        DType::Bool => Tensor::from_vec(shape, (0..n).map(|_| rng.chance(0.5)).collect()),
+        DType::Bool => Tensor::from_vec((0..n).map(|_| rng.chance(0.5)).collect(), shape),
     }
     .expect("element count matches the shape")
 }

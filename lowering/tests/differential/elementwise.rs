@@ -110,14 +110,14 @@ fn binary_ops_with_equal_operands_and_signed_zeros() {
         }
         let inputs = if d == DType::F32 {
             vec![
-                Tensor::from_slice(vec![n], &a).unwrap(),
-                Tensor::from_slice(vec![n], &b).unwrap(),
+                Tensor::from_slice(&a, vec![n]).unwrap(),
+                Tensor::from_slice(&b, vec![n]).unwrap(),
             ]
         } else {
             let f = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
             vec![
-                Tensor::from_vec(vec![n], f(&a)).unwrap(),
-                Tensor::from_vec(vec![n], f(&b)).unwrap(),
+                Tensor::from_vec(f(&a), vec![n]).unwrap(),
+                Tensor::from_vec(f(&b), vec![n]).unwrap(),
             ]
         };
         fails.extend(check(&p, &inputs, &[Tol::Exact]).err());

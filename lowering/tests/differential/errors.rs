@@ -235,8 +235,8 @@ fn out_of_range_index_in_a_gather_that_is_not_an_output() {
     let g = push(&mut p, Op::IndexSelect { axis: 1 }, &[x[0], x[1]]);
     p.output(g);
     let d0 = Tensor::zeros(tt(DType::F32, &[0, 5])).unwrap();
-    let i_bad = Tensor::from_vec(vec![3], vec![1i32, 5, 2]).unwrap();
-    let i_good = Tensor::from_vec(vec![3], vec![1i32, 4, 2]).unwrap();
+    let i_bad = Tensor::from_vec(vec![1i32, 5, 2], vec![3]).unwrap();
+    let i_good = Tensor::from_vec(vec![1i32, 4, 2], vec![3]).unwrap();
     fails.extend(check_same_error(&p, &[d0.clone(), i_bad], &[d0, i_good]).err());
     report(fails);
 }
@@ -315,8 +315,8 @@ fn wrong_inputs_and_outputs_are_input_errors() {
         Err(Error::Input(_))
     ));
     // And after all that, a good run still works.
-    let a = Tensor::from_vec(vec![3, 4], (0..12).map(|i| i as f32).collect()).unwrap();
-    let b = Tensor::from_vec(vec![4], vec![1i32, 2, 3, 4]).unwrap();
+    let a = Tensor::from_vec((0..12).map(|i| i as f32).collect(), vec![3, 4]).unwrap();
+    let b = Tensor::from_vec(vec![1i32, 2, 3, 4], vec![4]).unwrap();
     let r = comp.run(&[&a, &b]).unwrap();
     assert_eq!(r, reference::run(&p, &[&a, &b]).unwrap());
 }

@@ -201,7 +201,7 @@ fn reductions_of_single_elements_are_exact_copies() {
                 p.output(y);
             }
         }
-        let inputs = vec![Tensor::from_slice(shape.to_vec(), &vals).unwrap()];
+        let inputs = vec![Tensor::from_slice(&vals, shape.to_vec()).unwrap()];
         fails.extend(check(&p, &inputs, &[Tol::Exact]).err());
     }
     report(fails);
@@ -408,9 +408,9 @@ fn max_min_reductions_of_signed_zeros() {
             let (lo, hi) = (gen(-1.0), gen(1.0));
             let t = |v: Vec<f64>| {
                 if d == DType::F32 {
-                    Tensor::from_vec(vec![rows, n], v.iter().map(|&x| x as f32).collect()).unwrap()
+                    Tensor::from_vec(v.iter().map(|&x| x as f32).collect(), vec![rows, n]).unwrap()
                 } else {
-                    Tensor::from_vec(vec![rows, n], v).unwrap()
+                    Tensor::from_vec(v, vec![rows, n]).unwrap()
                 }
             };
             fails.extend(check(&p, &[t(lo), t(hi)], &[Tol::Exact]).err());

@@ -19,8 +19,8 @@ fn regression_per_lane_root_is_computed_not_loaded() {
     regression(
         "param %a: f64[6]\nparam %b: f64[6]\n%2: bool[6] = eq %a, %b\nreturn %2\n",
         &[
-            Tensor::from_vec(vec![6], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap(),
-            Tensor::from_vec(vec![6], vec![1.0, 0.0, 3.0, 4.0, 0.0, 6.0]).unwrap(),
+            Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], vec![6]).unwrap(),
+            Tensor::from_vec(vec![1.0, 0.0, 3.0, 4.0, 0.0, 6.0], vec![6]).unwrap(),
         ],
     );
 }
@@ -31,11 +31,11 @@ fn regression_per_lane_root_is_computed_not_loaded() {
 fn regression_relu_and_sign_of_negative_zero() {
     regression(
         "param %x: f32[5]\n%1: f32[5] = relu %x\n%2: f32[5] = sign %x\nreturn %1, %2\n",
-        &[Tensor::from_vec(vec![5], vec![-0.0f32, 0.0, -0.0, -0.0, f32::NAN]).unwrap()],
+        &[Tensor::from_vec(vec![-0.0f32, 0.0, -0.0, -0.0, f32::NAN], vec![5]).unwrap()],
     );
     regression(
         "param %x: f64[2]\n%1: f64[2] = relu %x\n%2: f64[2] = sign %x\nreturn %1, %2\n",
-        &[Tensor::from_vec(vec![2], vec![-0.0f64, 0.0]).unwrap()],
+        &[Tensor::from_vec(vec![-0.0f64, 0.0], vec![2]).unwrap()],
     );
 }
 
@@ -45,7 +45,7 @@ fn regression_relu_and_sign_of_negative_zero() {
 fn regression_f32_constant_from_an_integer_literal_rounds_once() {
     regression(
         "param %x: f32[5]\n%1: f32[5] = constant 1152921573326323713\n%2: f32[5] = add %x, %1\nreturn %1, %2\n",
-        &[Tensor::from_vec(vec![5], vec![0.0f32; 5]).unwrap()],
+        &[Tensor::from_vec(vec![0.0f32; 5], vec![5]).unwrap()],
     );
 }
 
@@ -57,7 +57,7 @@ fn regression_sum_keeps_negative_zero() {
         "param %x: f32[3, 1]\n%1: f32[3] = reduce_sum %x, axes=[1], keepdim=false\n\
          %2: f32[3, 1] = reduce_mean %x, axes=[], keepdim=false\n\
          %3: f32[] = reduce_sum %1, axes=[0], keepdim=false\nreturn %1, %2, %3\n",
-        &[Tensor::from_vec(vec![3, 1], vec![-0.0f32, -0.0, -0.0]).unwrap()],
+        &[Tensor::from_vec(vec![-0.0f32, -0.0, -0.0], vec![3, 1]).unwrap()],
     );
 }
 
@@ -91,8 +91,8 @@ fn regression_index_errors_of_unread_gathers() {
          %3: f32[1] = slice %2, starts=[0], stops=[1], steps=[1]\n%4: f32[4] = neg %d\nreturn %3, %4\n",
     )
     .unwrap();
-    let d = Tensor::from_vec(vec![4], vec![1.0f32, 2.0, 3.0, 4.0]).unwrap();
-    let i = Tensor::from_vec(vec![3], vec![0i32, -3, 9]).unwrap();
+    let d = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], vec![4]).unwrap();
+    let i = Tensor::from_vec(vec![0i32, -3, 9], vec![3]).unwrap();
     let c = compile(&p, &opts()).unwrap();
     let want = Error::IndexOutOfRange {
         op: "gather",
@@ -114,12 +114,12 @@ fn regression_flat_loop_with_a_last_dim_of_size_one() {
         "param %x: f32[4, 1]\nparam %y: f32[4, 1]\n%2: f32[4, 1] = exp %x\n%3: f32[4, 1] = add %x, %y\n\
          %4: f32[2, 4, 1] = expand %3, shape=[2, 4, 1]\n%5: f32[2, 4, 1] = neg %4\nreturn %3, %5\n",
         &[
-            Tensor::from_vec(vec![4, 1], vec![0.5f32, -1.0, 2.0, 3.0]).unwrap(),
-            Tensor::from_vec(vec![4, 1], vec![1.0f32, 2.0, 3.0, 4.0]).unwrap(),
+            Tensor::from_vec(vec![0.5f32, -1.0, 2.0, 3.0], vec![4, 1]).unwrap(),
+            Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], vec![4, 1]).unwrap(),
         ],
     );
     let p = text::parse("param %x: f32[4, 1]\n%1: f32[4, 1] = exp %x\nreturn %1\n").unwrap();
-    let x = Tensor::from_vec(vec![4, 1], vec![0.5f32, -1.0, 2.0, 3.0]).unwrap();
+    let x = Tensor::from_vec(vec![0.5f32, -1.0, 2.0, 3.0], vec![4, 1]).unwrap();
     let tol = unary_tol(UnaryOp::Exp, DType::F32);
     if let Err(m) = check(&p, &[x], &[tol]) {
         panic!("{m}");
@@ -133,14 +133,14 @@ fn regression_max_min_reduction_ties_of_signed_zeros() {
     regression(
         "param %x: f64[2]\n%1: f64[] = reduce_min %x, axes=[0], keepdim=false\n\
          %2: f64[] = reduce_max %x, axes=[0], keepdim=false\nreturn %1, %2\n",
-        &[Tensor::from_vec(vec![2], vec![0.0f64, -0.0]).unwrap()],
+        &[Tensor::from_vec(vec![0.0f64, -0.0], vec![2]).unwrap()],
     );
     regression(
         "param %x: f32[9]\n%1: f32[] = reduce_min %x, axes=[0], keepdim=false\n\
          %2: f32[] = reduce_max %x, axes=[0], keepdim=false\nreturn %1, %2\n",
         &[Tensor::from_vec(
-            vec![9],
             vec![0.0f32, -0.0, 0.0, -0.0, -0.0, 0.0, 0.0, -0.0, 0.0],
+            vec![9],
         )
         .unwrap()],
     );

@@ -47,11 +47,11 @@ pub(crate) fn make_input(
     };
     let shape = ty.shape.clone();
     let t = match ty.dtype {
-        DType::F32 => Tensor::from_vec(shape, vals.iter().map(|&v| v as f32).collect()),
-        DType::F64 => Tensor::from_vec(shape, vals),
-        DType::I32 => Tensor::from_vec(shape, vals.iter().map(|&v| v as i32).collect()),
-        DType::I64 => Tensor::from_vec(shape, vals.iter().map(|&v| v as i64).collect()),
-        DType::Bool => Tensor::from_vec(shape, vals.iter().map(|&v| v != 0.0).collect()),
+        DType::F32 => Tensor::from_vec(vals.iter().map(|&v| v as f32).collect(), shape),
+        DType::F64 => Tensor::from_vec(vals, shape),
+        DType::I32 => Tensor::from_vec(vals.iter().map(|&v| v as i32).collect(), shape),
+        DType::I64 => Tensor::from_vec(vals.iter().map(|&v| v as i64).collect(), shape),
+        DType::Bool => Tensor::from_vec(vals.iter().map(|&v| v != 0.0).collect(), shape),
     };
     t.map_err(|e| e.to_string())
 }

@@ -15,7 +15,7 @@ mod reductions;
 // ---------------------------------------------------------------- helpers
 
 fn t<T: Element>(shape: &[usize], v: &[T]) -> Tensor {
-    Tensor::from_slice(shape.to_vec(), v).unwrap()
+    Tensor::from_slice(v, shape.to_vec()).unwrap()
 }
 
 fn ty(d: DType, shape: &[usize]) -> TensorType {

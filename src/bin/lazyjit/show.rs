@@ -69,23 +69,23 @@ mod tests {
     #[test]
     fn small_tensors_print_like_numpy() {
         let t =
-            Tensor::from_vec(vec![2, 3], vec![1.0f32, -0.5, 2.25, 0.0, 1e-7, f32::NAN]).unwrap();
+            Tensor::from_vec(vec![1.0f32, -0.5, 2.25, 0.0, 1e-7, f32::NAN], vec![2, 3]).unwrap();
         assert_eq!(
             show("y", &t),
             "y: f32[2, 3] =\n[[ 1.0000e+00, -5.0000e-01,  2.2500e+00],\n [ 0.0000e+00,  1.0000e-07,         nan]]"
         );
-        let t = Tensor::from_vec(vec![2, 1, 2], vec![1i64, 2, 3, 4]).unwrap();
+        let t = Tensor::from_vec(vec![1i64, 2, 3, 4], vec![2, 1, 2]).unwrap();
         assert_eq!(show("i", &t), "i: i64[2, 1, 2] =\n[[[1, 2]],\n\n [[3, 4]]]");
         assert_eq!(show("s", &Tensor::scalar(true)), "s: bool[] =\ntrue");
         assert_eq!(
-            show("e", &Tensor::from_vec(vec![0], Vec::<f32>::new()).unwrap()),
+            show("e", &Tensor::from_vec(Vec::<f32>::new(), vec![0]).unwrap()),
             "e: f32[0] =\n[]"
         );
     }
 
     #[test]
     fn large_tensors_are_summarised() {
-        let t = Tensor::from_vec(vec![30], (0..30).map(|i| i as f32).collect()).unwrap();
+        let t = Tensor::from_vec((0..30).map(|i| i as f32).collect(), vec![30]).unwrap();
         assert_eq!(
             show("x", &t),
             "x: f32[30] (30 elements) min 0.0 max 29.0 mean 14.5"

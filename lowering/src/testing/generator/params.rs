@@ -115,11 +115,11 @@ pub fn tame_tensor(ty: &TensorType, f: ParamFill, rng: &mut Rng) -> Tensor {
     let v: Vec<f64> = (0..n).map(|_| tame_value(ty.dtype, f, rng)).collect();
     let shape = ty.shape.clone();
     match ty.dtype {
-        DType::F32 => Tensor::from_vec(shape, v.iter().map(|&x| x as f32).collect()),
-        DType::F64 => Tensor::from_vec(shape, v),
-        DType::I32 => Tensor::from_vec(shape, v.iter().map(|&x| x as i32).collect()),
-        DType::I64 => Tensor::from_vec(shape, v.iter().map(|&x| x as i64).collect()),
-        DType::Bool => Tensor::from_vec(shape, (0..n).map(|_| rng.chance(0.5)).collect()),
+        DType::F32 => Tensor::from_vec(v.iter().map(|&x| x as f32).collect(), shape),
+        DType::F64 => Tensor::from_vec(v, shape),
+        DType::I32 => Tensor::from_vec(v.iter().map(|&x| x as i32).collect(), shape),
+        DType::I64 => Tensor::from_vec(v.iter().map(|&x| x as i64).collect(), shape),
+        DType::Bool => Tensor::from_vec((0..n).map(|_| rng.chance(0.5)).collect(), shape),
     }
     .unwrap()
 }
