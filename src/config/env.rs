@@ -112,6 +112,9 @@ impl Config {
         if let Some(v) = env.parse("LAZYJIT_DONATE", parse_bool) {
             c.donate = v;
         }
+        if let Some(v) = env.parse("LAZYJIT_THREADS", parse_num) {
+            c.threads = v;
+        }
         if let Some(v) = env.parse("LAZYJIT_TRIM_GRAPH_DEPTH", parse_num) {
             c.trim_graph_depth = v;
         }

@@ -13,6 +13,7 @@
 //! | `LAZYJIT_DEBUG` | [`Config::debug`] | 0 |
 //! | `LAZYJIT_OPT_LEVEL` | [`Config::opt_level`] | `speed` |
 //! | `LAZYJIT_DONATE` | [`Config::donate`] | 1 |
+//! | `LAZYJIT_THREADS` | [`Config::threads`] | 0 (all cores) |
 //!
 //! Each variable is parsed on its own. A variable with a value that cannot be used (not a
 //! number, out of range, not UTF-8, an unknown op name in `LAZYJIT_FORCE_FALLBACK`) is
@@ -115,6 +116,14 @@ pub struct Config {
     /// training step allocates no new parameter or optimizer-state memory. Off: every
     /// output gets a new buffer.
     pub donate: bool,
+    /// Threads a large f32/f64 matmul may use: 0 = as many as the machine has cores, 1 = only
+    /// the calling thread. Products below
+    /// [`lazyjit_lowering::kernels::PARALLEL_WORK`] multiply-adds always run on the calling
+    /// thread. The matmul kernel reads a process-wide copy, which each run of a compiled
+    /// computation sets from the configuration it runs under (so a [`with`] override applies
+    /// to what runs inside it; runs on other threads at the same time with another value set
+    /// their own).
+    pub threads: usize,
 }
 
 impl Default for Config {
@@ -130,6 +139,7 @@ impl Default for Config {
             debug: 0,
             opt_level: OptLevel::Speed,
             donate: true,
+            threads: 0,
         }
     }
 }
@@ -190,6 +200,7 @@ pub(crate) struct Hot {
     /// `nodes > trim_graph_nodes` test is right either way.
     pub trim_graph_nodes: usize,
     pub debug: u8,
+    pub threads: usize,
 }
 
 impl Hot {
@@ -199,6 +210,7 @@ impl Hot {
         trim_graph_depth: usize::MAX,
         trim_graph_nodes: usize::MAX,
         debug: 0,
+        threads: 0,
     };
 
     fn of(c: &Config) -> Hot {
@@ -211,6 +223,7 @@ impl Hot {
                 n => n,
             },
             debug: c.debug,
+            threads: c.threads,
         }
     }
 }
@@ -228,6 +241,12 @@ pub(crate) fn hot() -> Hot {
     let h = Hot::of(&get());
     HOT.with(|c| c.set((generation, h)));
     h
+}
+
+/// Hands [`Config::threads`] of the current configuration to the matmul kernel (called by
+/// every run of a compiled computation; a relaxed atomic store).
+pub(crate) fn apply_matmul_threads() {
+    lazyjit_lowering::kernels::set_matmul_threads(hot().threads);
 }
 
 /// The current configuration: this thread's override from [`with`], else the global one.

@@ -19,7 +19,7 @@ fn os_lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
 }
 
 /// Every variable set to a good value, different from the default.
-const GOOD: [(&str, &str); 10] = [
+const GOOD: [(&str, &str); 11] = [
     ("LAZYJIT_BACKEND", "reference"),
     ("LAZYJIT_CACHE_SIZE", "7"),
     ("LAZYJIT_DATA_CACHE_SIZE", "5"),
@@ -30,6 +30,7 @@ const GOOD: [(&str, &str); 10] = [
     ("LAZYJIT_DEBUG", "2"),
     ("LAZYJIT_OPT_LEVEL", "none"),
     ("LAZYJIT_DONATE", "0"),
+    ("LAZYJIT_THREADS", "3"),
 ];
 
 fn good_config() -> Config {
@@ -44,6 +45,7 @@ fn good_config() -> Config {
         debug: 2,
         opt_level: OptLevel::None,
         donate: false,
+        threads: 3,
     }
 }
 
@@ -100,6 +102,7 @@ fn each_bad_variable_is_reported_and_the_others_apply() {
         ("LAZYJIT_DEBUG", &["x", "3", "9", "-1", "256"]),
         ("LAZYJIT_OPT_LEVEL", &["3", "fast"]),
         ("LAZYJIT_DONATE", &["maybe", "2"]),
+        ("LAZYJIT_THREADS", &["-1", "all", "2.5"]),
     ];
     for (var, values) in bad_values {
         for &value in values {
@@ -130,6 +133,7 @@ fn each_bad_variable_is_reported_and_the_others_apply() {
                 "LAZYJIT_DEBUG" => want.debug = d.debug,
                 "LAZYJIT_OPT_LEVEL" => want.opt_level = d.opt_level,
                 "LAZYJIT_DONATE" => want.donate = d.donate,
+                "LAZYJIT_THREADS" => want.threads = d.threads,
                 _ => unreachable!(),
             }
             assert_eq!(c, want, "{var}={value:?}");

@@ -8,4 +8,8 @@
 
 pub use crate::codegen::matmul::gemm;
 
+pub use crate::codegen::matmul::threads::{
+    matmul_parallel_work, matmul_threads, set_matmul_parallel_work, set_matmul_threads,
+    PARALLEL_WORK,
+};
 pub use gemm::{matmul_plan_run, FloatKernel, MatMulPlan};
