@@ -11,7 +11,12 @@
 //!   (transposed and broadcast views need no copy). It was chosen by measurement against
 //!   `matrixmultiply` and ndarray's `dot`; see `docs/matmul.md` and `benches/gemm_choice.rs`.
 //!   Tiny products (`m * k * n <= 768`) use the loop kernel below, which beats any packing
-//!   GEMM's per-call overhead there.
+//!   GEMM's per-call overhead there. f32 products with a column-major B (a linear layer's
+//!   `x · w^T`) of up to 2^23 multiply-adds use the in-house AVX-512 kernel
+//!   (`f32_avx512.rs`) on CPUs that have AVX-512F, where it measured faster than the crate.
+//! - Products of at least `matmul_parallel_work()` multiply-adds (all batch elements
+//!   together) are split over `matmul_threads()` threads (`threads.rs`): whole batch elements
+//!   per thread, or column blocks of one matrix.
 //! - i32 / i64: a blocked i-k-j loop with wrapping arithmetic (the result of an integer matmul
 //!   is the exact product modulo 2^32 / 2^64, whatever the summation order).
 
@@ -24,6 +29,11 @@ use crate::types::{DType, Shape};
 /// call) dominates. Measured per product: 8^3 loop 160 ns vs gemm 255 ns, 12^3 loop 690 ns vs
 /// gemm 345 ns; the crossover is around 700-900 multiply-adds (`docs/matmul.md`).
 const SMALL_FLOAT_WORK: usize = 768;
+
+/// `FloatKernel::Auto` uses the in-house AVX-512 kernel for f32 products with a
+/// column-major B of at most this many multiply-adds (the MLP's 64 x 784 x 128 forward product
+/// is 6.4M; conv2's weight gradient, 10.6M per image, was no faster than the crate).
+const OWN_AUTO_WORK: usize = 1 << 23;
 
 /// Columns of C (and of the B panel) handled per block by the loop kernel.
 const LOOP_NB: usize = 512;
@@ -74,7 +84,9 @@ pub struct MatMulPlan {
 /// Which kernel runs f32/f64 products (integers always use the loop kernel).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub enum FloatKernel {
-    /// The loop kernel for tiny products (`m * k * n <= 768`), the `gemm` crate otherwise.
+    /// The loop kernel for tiny products (`m * k * n <= 768`); for f32 with a column-major B
+    /// (a transposed view) up to 2^23 multiply-adds, the AVX-512 kernel when the CPU has it;
+    /// the `gemm` crate otherwise (see `docs/matmul.md` for the measurements behind this).
     #[default]
     Auto,
     /// Always the `gemm` crate.
@@ -341,9 +353,15 @@ impl MatMulPlan {
     fn float_choice<T: LoopElem>(&self) -> Chosen {
         let work = self.m.saturating_mul(self.k).saturating_mul(self.n);
         let own = T::IS_F32 && own_f32_available();
+        // Where the in-house kernel measurably beat the crate (docs/matmul.md): a B stored
+        // column-major (a linear layer's `w.t()`, packed by in-register transposes), up to
+        // OWN_AUTO_WORK multiply-adds. Row-major B and larger products stay with the crate.
+        let b_col_major = self.b_rs == 1 && self.b_cs != 1;
+        let own_auto = own && b_col_major && work <= OWN_AUTO_WORK;
         match self.float_kernel {
             FloatKernel::Auto if work <= SMALL_FLOAT_WORK => Chosen::Loop,
-            FloatKernel::Auto | FloatKernel::Avx512 if own => Chosen::Own,
+            FloatKernel::Auto if own_auto => Chosen::Own,
+            FloatKernel::Avx512 if own => Chosen::Own,
             FloatKernel::Auto | FloatKernel::Avx512 | FloatKernel::Gemm => Chosen::Crate,
             FloatKernel::Loop => Chosen::Loop,
         }

@@ -9,9 +9,12 @@ use std::sync::OnceLock;
 
 /// Default of [`matmul_parallel_work`]: multiply-adds (`batch * m * k * n`) from which a
 /// float matmul is split over threads. Measured in `benches/gemm_choice.rs` (`threads_*`
-/// groups, `docs/matmul.md`); the MLP step's largest product (64 x 784 x 128, 6.4M MACs)
-/// stays on the calling thread.
-pub const PARALLEL_WORK: usize = 1 << 24;
+/// groups, `docs/matmul.md`): a split spawns scoped threads, which cost 0.1-1 ms on the shared
+/// 2-vCPU machine, so 2 threads lost at every size up to 2^25 MACs (0.4 ms on one core);
+/// 2^26 MACs (~0.5 ms or more) keeps that overhead small. The MLP step's products (at most
+/// 6.4M MACs) stay on the calling thread; the CNN step's conv2 GEMMs (680M MACs per batch)
+/// are split.
+pub const PARALLEL_WORK: usize = 1 << 26;
 
 /// 0: all available cores.
 static THREADS: AtomicUsize = AtomicUsize::new(0);
