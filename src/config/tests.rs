@@ -92,7 +92,7 @@ fn one_bad_variable_keeps_the_others() {
 
 #[test]
 fn each_bad_variable_is_reported_and_the_others_apply() {
-    let bad_values: [(&str, &[&str]); 9] = [
+    let bad_values: [(&str, &[&str]); 10] = [
         ("LAZYJIT_BACKEND", &["gpu", ""]),
         ("LAZYJIT_CACHE_SIZE", &["-1", "lots", "1e3", ""]),
         ("LAZYJIT_DATA_CACHE_SIZE", &["-1", "x"]),
