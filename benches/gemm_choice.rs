@@ -13,11 +13,16 @@
 //! Results and the decision: `docs/matmul.md`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use lazyjit_lowering::kernels::{FloatKernel, MatMulPlan};
+use lazyjit_lowering::kernels::{
+    set_matmul_parallel_work, set_matmul_threads, FloatKernel, MatMulPlan, PARALLEL_WORK,
+};
 use lazyjit_lowering::DType;
 use ndarray::Array2;
 use std::hint::black_box;
 use std::time::Duration;
+
+mod common;
+use common::fma::fma_flops;
 
 /// One float type and its two candidate kernels, both called as `c = a x b` on strided
 /// operands with a dense row-major `c`.
@@ -372,5 +377,163 @@ fn ints(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, floats, tiny, ints);
+/// One product shape of a training step, in the orientation the step issues it, single
+/// threaded: the `gemm` crate called directly, `MatMulPlan` forced to the crate and to the
+/// in-house AVX-512 kernel, `MatMulPlan` with `Auto`, and the FMA loop doing the same FLOPs
+/// (the compute limit). `batch > 1` is one plan over `batch` matrices with `a` broadcast (the
+/// convolutions' weight) unless `a_batched`.
+#[allow(clippy::too_many_arguments)]
+fn training_case(
+    c: &mut Criterion,
+    name: &str,
+    batch: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    a_t: bool,
+    b_t: bool,
+    a_batched: bool,
+) {
+    set_matmul_threads(1);
+    let a_len = if a_batched { batch * m * k } else { m * k };
+    let a: Vec<f32> = common::seq(a_len, 1);
+    let b: Vec<f32> = common::seq(batch * k * n, 2);
+    let mut out = vec![0f32; batch * m * n];
+    let (rsa, csa) = if a_t { (1, m) } else { (k, 1) };
+    let (rsb, csb) = if b_t { (1, k) } else { (n, 1) };
+    let flops = 2 * (batch * m * k * n) as u64;
+    let mut g = c.benchmark_group(format!("train_{name}_{batch}x{m}x{k}x{n}"));
+    let big = batch * m * k * n >= 1 << 26;
+    g.sample_size(if big { 10 } else { 30 })
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(if big { 2000 } else { 1000 }))
+        .throughput(Throughput::Elements(flops));
+    g.bench_function("fma_limit", |bch| bch.iter(|| black_box(fma_flops(flops))));
+    let (ap, bp) = (a.as_ptr(), b.as_ptr());
+    g.bench_function("gemm", |bch| {
+        bch.iter(|| {
+            for t in 0..batch {
+                let ao = if a_batched { t * m * k } else { 0 };
+                // SAFETY: matrix t of each buffer in the layouts above; out is separate.
+                unsafe {
+                    gemm_crate(
+                        m,
+                        k,
+                        n,
+                        ap.add(ao),
+                        rsa as isize,
+                        csa as isize,
+                        bp.add(t * k * n),
+                        rsb as isize,
+                        csb as isize,
+                        out.as_mut_ptr().add(t * m * n),
+                    )
+                };
+            }
+            black_box(&mut out);
+        })
+    });
+    let (a_shape, a_strides) = if batch > 1 && a_batched {
+        (vec![batch, m, k], vec![m * k, rsa, csa])
+    } else {
+        (vec![m, k], vec![rsa, csa])
+    };
+    let (b_shape, b_strides) = if batch > 1 {
+        (vec![batch, k, n], vec![k * n, rsb, csb])
+    } else {
+        (vec![k, n], vec![rsb, csb])
+    };
+    let plan = MatMulPlan::new(DType::F32, &a_shape, &a_strides, &b_shape, &b_strides).unwrap();
+    let mut results = Vec::new();
+    for (label, kernel) in [
+        ("MatMulPlan_gemm", FloatKernel::Gemm),
+        ("MatMulPlan_avx512", FloatKernel::Avx512),
+        ("MatMulPlan_auto", FloatKernel::Auto),
+    ] {
+        let plan = plan.clone().with_float_kernel(kernel);
+        g.bench_function(label, |bch| {
+            bch.iter(|| {
+                // SAFETY: buffers of at least a_min_len / b_min_len / out_numel f32; out is
+                // separate.
+                unsafe { plan.run(ap.cast(), bp.cast(), out.as_mut_ptr().cast()) };
+                black_box(&mut out);
+            })
+        });
+        results.push(out.clone());
+    }
+    g.finish();
+    // Outside the timed loops: the kernels agree.
+    let worst = results[0]
+        .iter()
+        .zip(&results[1])
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
+    assert!(worst < 1e-2, "{name}: avx512 and gemm disagree by {worst}");
+}
+
+/// The products of `benches/training.rs`' steps, as their autograd rules issue them
+/// (`src/autograd/vjp.rs`: a linear layer's weight is a transposed view, so its gradient is
+/// computed as `(g^T x)^T` and comes out as a plain product of a transposed `g` and `x`).
+fn training_shapes(c: &mut Criterion) {
+    // mlp_step: forward x·w1^T, h·w2^T; dW1 = g1^T·x, dW2 = g2^T·h; dh = g2·w2.
+    training_case(c, "mlp_fwd1", 1, 64, 784, 128, false, true, false);
+    training_case(c, "mlp_dw1", 1, 128, 64, 784, true, false, false);
+    training_case(c, "mlp_fwd2", 1, 64, 128, 10, false, true, false);
+    training_case(c, "mlp_dw2", 1, 10, 64, 128, true, false, false);
+    training_case(c, "mlp_dh", 1, 64, 10, 128, false, false, false);
+    // cnn_step's conv2 (per image: weight [64, 288] x cols [288, 576], batch 64): forward,
+    // weight gradient dY·cols^T, input gradient W^T·dY; conv1's forward (k = 9).
+    training_case(c, "conv2_fwd", 64, 64, 288, 576, false, false, false);
+    training_case(c, "conv2_dw", 64, 64, 576, 288, false, true, true);
+    training_case(c, "conv2_dcols", 64, 288, 64, 576, true, false, false);
+    training_case(c, "conv1_fwd", 64, 32, 9, 676, false, false, false);
+    training_case(c, "square", 1, 1024, 1024, 1024, false, false, false);
+    set_matmul_threads(0);
+}
+
+/// 1024^3 f32 through `MatMulPlan` (`Auto`) with 1 and 2 threads, and the region of the
+/// thread split's threshold (products of 2^21 to 2^25 multiply-adds; the threshold is
+/// lowered to 0 here so that every size can be split).
+fn threads(c: &mut Criterion) {
+    set_matmul_parallel_work(0);
+    for (m, k, n) in [
+        (1024, 1024, 1024),
+        (128, 128, 128),
+        (128, 256, 128),
+        (256, 256, 128),
+        (256, 256, 256),
+        (256, 256, 512),
+    ] {
+        let a: Vec<f32> = common::seq(m * k, 3);
+        let b: Vec<f32> = common::seq(k * n, 4);
+        let mut out = vec![0f32; m * n];
+        let plan = MatMulPlan::contiguous(DType::F32, &[m, k], &[k, n]).unwrap();
+        let mut g = c.benchmark_group(format!("threads_{m}x{k}x{n}"));
+        g.sample_size(10)
+            .warm_up_time(Duration::from_millis(300))
+            .measurement_time(Duration::from_millis(1500))
+            .throughput(Throughput::Elements(2 * (m * k * n) as u64));
+        for threads in [1, 2] {
+            set_matmul_threads(threads);
+            g.bench_function(format!("MatMulPlan_{threads}_threads"), |bch| {
+                bch.iter(|| {
+                    // SAFETY: row-major buffers of the plan's lengths; out is separate.
+                    unsafe {
+                        plan.run(
+                            a.as_ptr().cast(),
+                            b.as_ptr().cast(),
+                            out.as_mut_ptr().cast(),
+                        )
+                    };
+                    black_box(&mut out);
+                })
+            });
+        }
+        g.finish();
+    }
+    set_matmul_threads(0);
+    set_matmul_parallel_work(PARALLEL_WORK);
+}
+
+criterion_group!(benches, training_shapes, threads, floats, tiny, ints);
 criterion_main!(benches);

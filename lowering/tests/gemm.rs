@@ -222,7 +222,12 @@ fn check<T: Elem>(
     let (shape, want) = naive(&a, a_shape, a_strides, &b, b_shape, b_strides);
     assert_eq!(plan.out_shape(), &shape[..], "{what}: out shape");
     let kernels: &[FloatKernel] = if T::DTYPE.is_float() {
-        &[FloatKernel::Auto, FloatKernel::Gemm, FloatKernel::Loop]
+        &[
+            FloatKernel::Auto,
+            FloatKernel::Gemm,
+            FloatKernel::Loop,
+            FloatKernel::Avx512,
+        ]
     } else {
         &[FloatKernel::Auto]
     };

@@ -115,6 +115,9 @@ impl Config {
         if let Some(v) = env.parse("LAZYJIT_BUFFER_POOL_BYTES", parse_num) {
             c.buffer_pool_bytes = v;
         }
+        if let Some(v) = env.parse("LAZYJIT_THREADS", parse_num) {
+            c.threads = v;
+        }
         if let Some(v) = env.parse("LAZYJIT_TRIM_GRAPH_DEPTH", parse_num) {
             c.trim_graph_depth = v;
         }

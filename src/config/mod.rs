@@ -14,6 +14,7 @@
 //! | `LAZYJIT_OPT_LEVEL` | [`Config::opt_level`] | `speed` |
 //! | `LAZYJIT_DONATE` | [`Config::donate`] | 1 |
 //! | `LAZYJIT_BUFFER_POOL_BYTES` | [`Config::buffer_pool_bytes`] | 268435456 (256 MiB) |
+//! | `LAZYJIT_THREADS` | [`Config::threads`] | 0 (all cores) |
 //!
 //! Each variable is parsed on its own. A variable with a value that cannot be used (not a
 //! number, out of range, not UTF-8, an unknown op name in `LAZYJIT_FORCE_FALLBACK`) is
@@ -127,6 +128,14 @@ pub struct Config {
     /// read), not by a thread's [`with`]: the pool is shared by every thread. Its use is in
     /// [`crate::metrics::buffer_pool`].
     pub buffer_pool_bytes: usize,
+    /// Threads a large f32/f64 matmul may use: 0 = as many as the machine has cores, 1 = only
+    /// the calling thread. Products below
+    /// [`lazyjit_lowering::kernels::PARALLEL_WORK`] multiply-adds always run on the calling
+    /// thread. The matmul kernel reads a process-wide copy, which each run of a compiled
+    /// computation sets from the configuration it runs under (so a [`with`] override applies
+    /// to what runs inside it; runs on other threads at the same time with another value set
+    /// their own).
+    pub threads: usize,
 }
 
 impl Default for Config {
@@ -143,6 +152,7 @@ impl Default for Config {
             opt_level: OptLevel::Speed,
             donate: true,
             buffer_pool_bytes: lazyjit_lowering::tensor::POOL_MAX_BYTES,
+            threads: 0,
         }
     }
 }
@@ -213,6 +223,7 @@ pub(crate) struct Hot {
     /// `nodes > trim_graph_nodes` test is right either way.
     pub trim_graph_nodes: usize,
     pub debug: u8,
+    pub threads: usize,
 }
 
 impl Hot {
@@ -222,6 +233,7 @@ impl Hot {
         trim_graph_depth: usize::MAX,
         trim_graph_nodes: usize::MAX,
         debug: 0,
+        threads: 0,
     };
 
     fn of(c: &Config) -> Hot {
@@ -234,6 +246,7 @@ impl Hot {
                 n => n,
             },
             debug: c.debug,
+            threads: c.threads,
         }
     }
 }
@@ -251,6 +264,12 @@ pub(crate) fn hot() -> Hot {
     let h = Hot::of(&get());
     HOT.with(|c| c.set((generation, h)));
     h
+}
+
+/// Hands [`Config::threads`] of the current configuration to the matmul kernel (called by
+/// every run of a compiled computation; a relaxed atomic store).
+pub(crate) fn apply_matmul_threads() {
+    lazyjit_lowering::kernels::set_matmul_threads(hot().threads);
 }
 
 /// The current configuration: this thread's override from [`with`], else the global one.

@@ -19,7 +19,7 @@ fn os_lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
 }
 
 /// Every variable set to a good value, different from the default.
-const GOOD: [(&str, &str); 11] = [
+const GOOD: [(&str, &str); 12] = [
     ("LAZYJIT_BACKEND", "reference"),
     ("LAZYJIT_CACHE_SIZE", "7"),
     ("LAZYJIT_DATA_CACHE_SIZE", "5"),
@@ -31,6 +31,7 @@ const GOOD: [(&str, &str); 11] = [
     ("LAZYJIT_OPT_LEVEL", "none"),
     ("LAZYJIT_DONATE", "0"),
     ("LAZYJIT_BUFFER_POOL_BYTES", "0"),
+    ("LAZYJIT_THREADS", "3"),
 ];
 
 fn good_config() -> Config {
@@ -46,6 +47,7 @@ fn good_config() -> Config {
         opt_level: OptLevel::None,
         donate: false,
         buffer_pool_bytes: 0,
+        threads: 3,
     }
 }
 
@@ -92,7 +94,7 @@ fn one_bad_variable_keeps_the_others() {
 
 #[test]
 fn each_bad_variable_is_reported_and_the_others_apply() {
-    let bad_values: [(&str, &[&str]); 10] = [
+    let bad_values: [(&str, &[&str]); 11] = [
         ("LAZYJIT_BACKEND", &["gpu", ""]),
         ("LAZYJIT_CACHE_SIZE", &["-1", "lots", "1e3", ""]),
         ("LAZYJIT_DATA_CACHE_SIZE", &["-1", "x"]),
@@ -103,6 +105,7 @@ fn each_bad_variable_is_reported_and_the_others_apply() {
         ("LAZYJIT_OPT_LEVEL", &["3", "fast"]),
         ("LAZYJIT_DONATE", &["maybe", "2"]),
         ("LAZYJIT_BUFFER_POOL_BYTES", &["256MiB", "-1", ""]),
+        ("LAZYJIT_THREADS", &["-1", "all", "2.5"]),
     ];
     for (var, values) in bad_values {
         for &value in values {
@@ -134,6 +137,7 @@ fn each_bad_variable_is_reported_and_the_others_apply() {
                 "LAZYJIT_OPT_LEVEL" => want.opt_level = d.opt_level,
                 "LAZYJIT_DONATE" => want.donate = d.donate,
                 "LAZYJIT_BUFFER_POOL_BYTES" => want.buffer_pool_bytes = d.buffer_pool_bytes,
+                "LAZYJIT_THREADS" => want.threads = d.threads,
                 _ => unreachable!(),
             }
             assert_eq!(c, want, "{var}={value:?}");

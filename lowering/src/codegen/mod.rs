@@ -26,7 +26,7 @@
 //! | `prune` | dropping empty and dead kernels | `kernel` |
 //! | `slots` | the buffer table layout | `plan` |
 //! | `alias` | which parameter each output may be written into when donated | `plan`, `slots` |
-//! | `matmul` | matmul operand layout, the GEMM step and kernel (`matmul::gemm`, public as `crate::kernels::gemm`) | — |
+//! | `matmul` | matmul operand layout, the GEMM step and kernel (`matmul::gemm`, public as `crate::kernels::gemm`), the AVX-512 f32 kernel (`f32_avx512`, `f32_pack`), the thread setting (`threads`) | — |
 //! | `segments` | cutting a loop at concat seams | `plan` |
 //! | `bases` | buffer base pointers of one function | `plan` |
 //! | `emit` | one kernel group as a Cranelift function (`emit/mod.rs` maps its parts) | `bases`, [`index`], `kernel`, [`math`], `plan`, `segments` |

@@ -11,10 +11,16 @@
 //!   (transposed and broadcast views need no copy). It was chosen by measurement against
 //!   `matrixmultiply` and ndarray's `dot`; see `docs/matmul.md` and `benches/gemm_choice.rs`.
 //!   Tiny products (`m * k * n <= 768`) use the loop kernel below, which beats any packing
-//!   GEMM's per-call overhead there.
+//!   GEMM's per-call overhead there. f32 products with a column-major B (a linear layer's
+//!   `x · w^T`) of up to 2^23 multiply-adds use the in-house AVX-512 kernel
+//!   (`f32_avx512.rs`) on CPUs that have AVX-512F, where it measured faster than the crate.
+//! - Products of at least `matmul_parallel_work()` multiply-adds (all batch elements
+//!   together) are split over `matmul_threads()` threads (`threads.rs`): whole batch elements
+//!   per thread, or column blocks of one matrix.
 //! - i32 / i64: a blocked i-k-j loop with wrapping arithmetic (the result of an integer matmul
 //!   is the exact product modulo 2^32 / 2^64, whatever the summation order).
 
+use super::threads::{matmul_parallel_work, matmul_threads, split};
 use crate::op::broadcast_shapes;
 use crate::types::{DType, Shape};
 
@@ -23,6 +29,11 @@ use crate::types::{DType, Shape};
 /// call) dominates. Measured per product: 8^3 loop 160 ns vs gemm 255 ns, 12^3 loop 690 ns vs
 /// gemm 345 ns; the crossover is around 700-900 multiply-adds (`docs/matmul.md`).
 const SMALL_FLOAT_WORK: usize = 768;
+
+/// `FloatKernel::Auto` uses the in-house AVX-512 kernel for f32 products with a
+/// column-major B of at most this many multiply-adds (the MLP's 64 x 784 x 128 forward product
+/// is 6.4M; conv2's weight gradient, 10.6M per image, was no faster than the crate).
+const OWN_AUTO_WORK: usize = 1 << 23;
 
 /// Columns of C (and of the B panel) handled per block by the loop kernel.
 const LOOP_NB: usize = 512;
@@ -73,13 +84,53 @@ pub struct MatMulPlan {
 /// Which kernel runs f32/f64 products (integers always use the loop kernel).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub enum FloatKernel {
-    /// The loop kernel for tiny products (`m * k * n <= 768`), the `gemm` crate otherwise.
+    /// The loop kernel for tiny products (`m * k * n <= 768`); for f32 with a column-major B
+    /// (a transposed view) up to 2^23 multiply-adds, the AVX-512 kernel when the CPU has it;
+    /// the `gemm` crate otherwise (see `docs/matmul.md` for the measurements behind this).
     #[default]
     Auto,
     /// Always the `gemm` crate.
     Gemm,
     /// Always the blocked loop kernel.
     Loop,
+    /// The in-house AVX-512 f32 kernel (`codegen/matmul/f32_avx512.rs`) for f32 when the CPU
+    /// has AVX-512F; the `gemm` crate for f64 or on other CPUs.
+    Avx512,
+}
+
+/// The kernel [`MatMulPlan::run_float`] picked.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Chosen {
+    Loop,
+    Crate,
+    Own,
+}
+
+/// The operand and output pointers, shared with the helper threads of a split product.
+struct Ptrs<T> {
+    a: *const T,
+    b: *const T,
+    c: *mut T,
+}
+
+// SAFETY: the pointers are only dereferenced under `MatMulPlan::run`'s contract, which holds
+// for the whole call (the scoped threads end before it returns), and the threads write
+// disjoint parts of `c`.
+unsafe impl<T: Sync> Sync for Ptrs<T> {}
+
+/// Column blocks handed to threads start on a multiple of this (the register tile's width).
+const COLUMN_ALIGN: usize = 48;
+
+/// Whether this CPU runs the in-house f32 kernel.
+fn own_f32_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        super::f32_avx512::available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 impl MatMulPlan {
@@ -299,51 +350,152 @@ impl MatMulPlan {
         }
     }
 
+    /// Which kernel runs this plan's f32/f64 products.
+    fn float_choice<T: LoopElem>(&self) -> Chosen {
+        let work = self.m.saturating_mul(self.k).saturating_mul(self.n);
+        let own = T::IS_F32 && own_f32_available();
+        // Where the in-house kernel measurably beat the crate (docs/matmul.md): a B stored
+        // column-major (a linear layer's `w.t()`, packed by in-register transposes), up to
+        // OWN_AUTO_WORK multiply-adds. Row-major B and larger products stay with the crate.
+        let b_col_major = self.b_rs == 1 && self.b_cs != 1;
+        let own_auto = own && b_col_major && work <= OWN_AUTO_WORK;
+        match self.float_kernel {
+            FloatKernel::Auto if work <= SMALL_FLOAT_WORK => Chosen::Loop,
+            FloatKernel::Auto if own_auto => Chosen::Own,
+            FloatKernel::Avx512 if own => Chosen::Own,
+            FloatKernel::Auto | FloatKernel::Avx512 | FloatKernel::Gemm => Chosen::Crate,
+            FloatKernel::Loop => Chosen::Loop,
+        }
+    }
+
     /// # Safety: as [`MatMulPlan::run`], with `k > 0` and a non-empty output.
     unsafe fn run_float<T: LoopElem>(&self, a: *const T, b: *const T, c: *mut T) {
-        let (m, k, n) = (self.m, self.k, self.n);
-        let use_loop = match self.float_kernel {
-            FloatKernel::Auto => m.saturating_mul(k).saturating_mul(n) <= SMALL_FLOAT_WORK,
-            FloatKernel::Gemm => false,
-            FloatKernel::Loop => true,
-        };
-        if use_loop {
+        let chosen = self.float_choice::<T>();
+        if chosen == Chosen::Loop {
             // SAFETY: forwarded contract.
             return unsafe { self.run_loop(a, b, c) };
+        }
+        let mut jobs = Vec::new();
+        self.for_each_batch(|ao, bo, co| jobs.push((ao, bo, co)));
+        let work = (self.m * self.n)
+            .saturating_mul(self.k)
+            .saturating_mul(jobs.len());
+        let threads = if work >= matmul_parallel_work() {
+            matmul_threads()
+        } else {
+            1
+        };
+        let ptrs = Ptrs { a, b, c };
+        let part = |jobs: &[(usize, usize, usize)], j0: usize, j1: usize| {
+            let ptrs = &ptrs;
+            for &(ao, bo, co) in jobs {
+                // SAFETY: forwarded contract; the batch offsets come from `for_each_batch` and
+                // every column range from `split(n, ..)`, and the parts handed to threads
+                // below are disjoint batch elements or disjoint columns, so no two threads
+                // write the same element.
+                unsafe { self.float_product(chosen, ptrs, ao, bo, co, j0, j1) };
+            }
+        };
+        if threads <= 1 {
+            return part(&jobs, 0, self.n);
+        }
+        // Whole batch elements per thread when there are enough of them, else column blocks
+        // (on the register tile's width, so no thread gets a sliver).
+        let (by_batch, ranges) = if jobs.len() >= threads {
+            (true, split(jobs.len(), threads, 1))
+        } else {
+            (false, split(self.n, threads, COLUMN_ALIGN))
+        };
+        let run_range = |&(s, e): &(usize, usize)| {
+            if by_batch {
+                part(&jobs[s..e], 0, self.n)
+            } else {
+                part(&jobs, s, e)
+            }
+        };
+        std::thread::scope(|scope| {
+            for r in &ranges[1..] {
+                // `Scope::spawn` panics when the OS refuses a thread, and this runs under an
+                // `extern "C"` call from JIT code: a refused thread's share runs here instead.
+                let spawned = std::thread::Builder::new().spawn_scoped(scope, move || run_range(r));
+                if spawned.is_err() {
+                    run_range(r);
+                }
+            }
+            run_range(&ranges[0]);
+        });
+    }
+
+    /// Columns `j0..j1` of one product: batch element offsets `ao`, `bo`, `co`.
+    ///
+    /// # Safety
+    /// As [`MatMulPlan::run`]; the offsets are one batch element's, `j0 < j1 <= n`, and no
+    /// other thread writes these columns of this output matrix meanwhile.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn float_product<T: LoopElem>(
+        &self,
+        chosen: Chosen,
+        p: &Ptrs<T>,
+        ao: usize,
+        bo: usize,
+        co: usize,
+        j0: usize,
+        j1: usize,
+    ) {
+        let (m, k, n) = (self.m, self.k, self.n);
+        // SAFETY: inside the views (the plan's offsets, columns j0..j1 < n).
+        let (a, b, c) = unsafe { (p.a.add(ao), p.b.add(bo + j0 * self.b_cs), p.c.add(co + j0)) };
+        #[cfg(target_arch = "x86_64")]
+        if chosen == Chosen::Own && T::IS_F32 {
+            // SAFETY: T is f32 (IS_F32), the CPU has AVX-512F (`float_choice` checked it),
+            // m, k, n > 0, the views are in bounds and c's rows (stride n) are ours.
+            unsafe {
+                return super::f32_avx512::sgemm(
+                    m,
+                    k,
+                    j1 - j0,
+                    a.cast(),
+                    self.a_rs,
+                    self.a_cs,
+                    b.cast(),
+                    self.b_rs,
+                    self.b_cs,
+                    c.cast(),
+                    n,
+                );
+            }
         }
         // Casts cannot wrap: `new` checked that every used stride times its extent fits isize.
         let (rsa, csa) = (self.a_rs as isize, self.a_cs as isize);
         let (rsb, csb) = (self.b_rs as isize, self.b_cs as isize);
-        self.for_each_batch(|ao, bo, co| {
-            // SAFETY: the offsets and the strided m x k / k x n / m x n views stay within
-            // a_min_len / b_min_len / out_numel elements (computed by `new` from the same
-            // shapes and strides); c does not overlap a or b. gemm computes
-            // dst = alpha*dst + beta*lhs*rhs with (column, row) strides; read_dst = false means
-            // dst is only written, never read. T is f32 or f64, which gemm supports.
-            unsafe {
-                gemm::gemm(
-                    m,
-                    n,
-                    k,
-                    c.add(co),
-                    1,
-                    n as isize,
-                    false,
-                    a.add(ao),
-                    csa,
-                    rsa,
-                    b.add(bo),
-                    csb,
-                    rsb,
-                    T::ZERO,
-                    T::ONE,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                )
-            }
-        });
+        // SAFETY: the strided m x k / k x (j1 - j0) / m x (j1 - j0) views stay within
+        // a_min_len / b_min_len / out_numel elements (computed by `new` from the same shapes
+        // and strides); c does not overlap a or b. gemm computes dst = alpha*dst +
+        // beta*lhs*rhs with (column, row) strides; read_dst = false means dst is only written,
+        // never read. T is f32 or f64, which gemm supports.
+        unsafe {
+            gemm::gemm(
+                m,
+                j1 - j0,
+                k,
+                c,
+                1,
+                n as isize,
+                false,
+                a,
+                csa,
+                rsa,
+                b,
+                csb,
+                rsb,
+                T::ZERO,
+                T::ONE,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            )
+        }
     }
 
     /// # Safety: as [`MatMulPlan::run`], with `k > 0` and a non-empty output.
@@ -414,6 +566,8 @@ fn min_len(name: &str, shape: &[usize], strides: &[usize], esize: usize) -> Resu
 
 /// Element types of the loop kernel: `acc + x * y`, wrapping for integers.
 trait LoopElem: Copy + Send + Sync + 'static {
+    /// f32: the element type of the AVX-512 kernel.
+    const IS_F32: bool = false;
     const ZERO: Self;
     const ONE: Self;
     fn mul_add(self, x: Self, y: Self) -> Self;
@@ -438,6 +592,7 @@ impl LoopElem for i64 {
 }
 
 impl LoopElem for f32 {
+    const IS_F32: bool = true;
     const ZERO: f32 = 0.0;
     const ONE: f32 = 1.0;
     #[inline(always)]
