@@ -14,7 +14,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lazyjit_lowering::kernels::{
-    set_matmul_parallel_work, set_matmul_threads, FloatKernel, MatMulPlan, PARALLEL_WORK,
+    set_matmul_parallel_work, set_threads, FloatKernel, MatMulPlan, PARALLEL_WORK,
 };
 use lazyjit_lowering::DType;
 use ndarray::Array2;
@@ -394,7 +394,7 @@ fn training_case(
     b_t: bool,
     a_batched: bool,
 ) {
-    set_matmul_threads(1);
+    set_threads(1);
     let a_len = if a_batched { batch * m * k } else { m * k };
     let a: Vec<f32> = common::seq(a_len, 1);
     let b: Vec<f32> = common::seq(batch * k * n, 2);
@@ -488,7 +488,7 @@ fn training_shapes(c: &mut Criterion) {
     training_case(c, "conv2_dcols", 64, 288, 64, 576, true, false, false);
     training_case(c, "conv1_fwd", 64, 32, 9, 676, false, false, false);
     training_case(c, "square", 1, 1024, 1024, 1024, false, false, false);
-    set_matmul_threads(0);
+    set_threads(0);
 }
 
 /// 1024^3 f32 through `MatMulPlan` (`Auto`) with 1 and 2 threads, and the region of the
@@ -514,7 +514,7 @@ fn threads(c: &mut Criterion) {
             .measurement_time(Duration::from_millis(1500))
             .throughput(Throughput::Elements(2 * (m * k * n) as u64));
         for threads in [1, 2] {
-            set_matmul_threads(threads);
+            set_threads(threads);
             g.bench_function(format!("MatMulPlan_{threads}_threads"), |bch| {
                 bch.iter(|| {
                     // SAFETY: row-major buffers of the plan's lengths; out is separate.
@@ -531,7 +531,7 @@ fn threads(c: &mut Criterion) {
         }
         g.finish();
     }
-    set_matmul_threads(0);
+    set_threads(0);
     set_matmul_parallel_work(PARALLEL_WORK);
 }
 

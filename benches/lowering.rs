@@ -22,6 +22,9 @@ fn tensor(shape: &[usize], seed: u32) -> Tensor {
 }
 
 fn jit(src: &str) -> Compiled {
+    // One thread, as the header says (`benches/threads.rs` compares one with two); every
+    // group compiles through here first.
+    lazyjit::lowering::kernels::set_threads(1);
     let p: Program = text::parse(src).unwrap();
     compile(&p, &CompileOptions::default()).unwrap()
 }

@@ -7,7 +7,7 @@
 //! plans run the `gemm` crate, and the tests check that instead.
 
 use lazyjit_lowering::kernels::{
-    set_matmul_parallel_work, set_matmul_threads, FloatKernel, MatMulPlan, PARALLEL_WORK,
+    set_matmul_parallel_work, set_threads, FloatKernel, MatMulPlan, PARALLEL_WORK,
 };
 use lazyjit_lowering::DType;
 use proptest::prelude::*;
@@ -240,7 +240,7 @@ fn split_over_two_threads() {
     // Every product here has at least 2^24 multiply-adds, above the threshold set here, so
     // each is split: one matrix by column blocks, a batch by batch elements. (Process-wide
     // settings: other tests running meanwhile may be split too, which must not change results.)
-    set_matmul_threads(2);
+    set_threads(2);
     set_matmul_parallel_work(1 << 24);
     check_2d(256, 256, 257, Layout::RowMajor, Layout::RowMajor, 11);
     check_2d(256, 257, 256, Layout::ColMajor, Layout::ColMajor, 12);
@@ -269,7 +269,7 @@ fn split_over_two_threads() {
         &a,
         &b,
     );
-    set_matmul_threads(0);
+    set_threads(0);
     set_matmul_parallel_work(PARALLEL_WORK);
 }
 

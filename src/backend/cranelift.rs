@@ -17,12 +17,12 @@ impl Computation for Compiled {
     }
 
     fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, Error> {
-        crate::config::apply_matmul_threads();
+        crate::config::apply_threads();
         Compiled::run(self, inputs)
     }
 
     fn run_into(&self, inputs: &[&Tensor], outputs: &mut [Tensor]) -> Result<(), Error> {
-        crate::config::apply_matmul_threads();
+        crate::config::apply_threads();
         Compiled::run_into(self, inputs, outputs)
     }
 
@@ -35,7 +35,7 @@ impl Computation for Compiled {
         inputs: &[&Tensor],
         donated: &[bool],
     ) -> Result<Vec<Option<Tensor>>, Error> {
-        crate::config::apply_matmul_threads();
+        crate::config::apply_threads();
         // SAFETY: the caller's contract (`Computation::run_in_place`) is the lowering
         // crate's (`Compiled::run_in_place`).
         unsafe { Compiled::run_in_place(self, inputs, donated) }

@@ -128,13 +128,14 @@ pub struct Config {
     /// read), not by a thread's [`with`]: the pool is shared by every thread. Its use is in
     /// [`crate::metrics::buffer_pool`].
     pub buffer_pool_bytes: usize,
-    /// Threads a large f32/f64 matmul may use: 0 = as many as the machine has cores, 1 = only
-    /// the calling thread. Products below
-    /// [`lazyjit_lowering::kernels::PARALLEL_WORK`] multiply-adds always run on the calling
-    /// thread. The matmul kernel reads a process-wide copy, which each run of a compiled
-    /// computation sets from the configuration it runs under (so a [`with`] override applies
-    /// to what runs inside it; runs on other threads at the same time with another value set
-    /// their own).
+    /// Threads a large kernel or f32/f64 matmul may use: 0 = as many as the machine has
+    /// cores, 1 = only the calling thread. Kernels with less than
+    /// [`lazyjit_lowering::kernels::KERNEL_PARALLEL_WORK`] elements of work and products
+    /// below [`lazyjit_lowering::kernels::PARALLEL_WORK`] multiply-adds always run on the
+    /// calling thread (`docs/codegen.md`, "Threads"). The lowering crate reads a
+    /// process-wide copy, which each run of a compiled computation sets from the
+    /// configuration it runs under (so a [`with`] override applies to what runs inside it;
+    /// runs on other threads at the same time with another value set their own).
     pub threads: usize,
 }
 
@@ -266,10 +267,10 @@ pub(crate) fn hot() -> Hot {
     h
 }
 
-/// Hands [`Config::threads`] of the current configuration to the matmul kernel (called by
-/// every run of a compiled computation; a relaxed atomic store).
-pub(crate) fn apply_matmul_threads() {
-    lazyjit_lowering::kernels::set_matmul_threads(hot().threads);
+/// Hands [`Config::threads`] of the current configuration to the lowering crate's kernels
+/// and matmuls (called by every run of a compiled computation; a relaxed atomic store).
+pub(crate) fn apply_threads() {
+    lazyjit_lowering::kernels::set_threads(hot().threads);
 }
 
 /// The current configuration: this thread's override from [`with`], else the global one.

@@ -5,15 +5,16 @@
 //! (or a GEMM step), and finalize the JIT module into the steps a [`Compiled`] runs.
 
 use super::alias;
-use super::emit::KernelEmitter;
+use super::emit::{Emitted, KernelEmitter};
 use super::isa::{has_flag, host_isa};
 use super::math::{register_symbols, MathEmitter, Sites};
 use super::matmul::MatMulStep;
 use super::options::{CompileOptions, CompileStats, KernelText};
 use super::plan::{FusionPlan, Kernel, KernelKind};
-use super::run::{Compiled, KernelFn, Step};
+use super::run::{Compiled, Step};
 use super::segments::{parts, split_group, Part};
 use super::slots::Slots;
+use super::split::{group_work, JitStep, KernelFn, SplitLoop};
 use crate::error::Error;
 use crate::program::{Program, ValueId};
 use cranelift_codegen::ir::{AbiParam, UserFuncName};
@@ -117,7 +118,7 @@ struct Lowered {
 }
 
 enum LoweredStep {
-    Jit(FuncId),
+    Jit(FuncId, Option<SplitLoop>, usize),
     MatMul(MatMulStep),
 }
 
@@ -146,6 +147,7 @@ fn lower(
             }
         }
         let root = kerns.last().map(|k| k.root).unwrap_or(ValueId(0));
+        let work = group_work(program, &kerns);
         let cuts = split_group(program, plan, &kerns, &group.outer);
         let parts: Vec<Option<Part>> = match &cuts {
             Some(c) => parts(c).map(Some).collect(),
@@ -157,7 +159,7 @@ fn lower(
             } else {
                 format!("k{k}.{part}")
             };
-            let (id, text) =
+            let (id, split, text) =
                 jit.define(&name, root, steps.len() as u32, opts, |b, math, tcfg| {
                     KernelEmitter::emit(
                         program,
@@ -175,7 +177,7 @@ fn lower(
                     )
                 })?;
             texts.push(text);
-            steps.push(LoweredStep::Jit(id));
+            steps.push(LoweredStep::Jit(id, split, work));
         }
     }
     Ok(Lowered {
@@ -197,11 +199,12 @@ fn finalize(
     let steps = lowered
         .into_iter()
         .map(|s| match s {
-            LoweredStep::Jit(id) => {
+            LoweredStep::Jit(id, split, work) => {
                 let ptr = module.get_finalized_function(id);
                 // SAFETY: the function was declared with signature (ptr, ptr) -> () in the
                 // host calling convention, which is KernelFn.
-                Step::Jit(unsafe { std::mem::transmute::<*const u8, KernelFn>(ptr) })
+                let f = unsafe { std::mem::transmute::<*const u8, KernelFn>(ptr) };
+                Step::Jit(JitStep { f, split, work })
             }
             LoweredStep::MatMul(m) => Step::MatMul(m),
         })
@@ -248,8 +251,8 @@ impl KernelModule {
             FunctionBuilder<'_>,
             MathEmitter<'_, JITModule>,
             cranelift_codegen::isa::TargetFrontendConfig,
-        ) -> Result<usize, Error>,
-    ) -> Result<(FuncId, KernelText), Error> {
+        ) -> Result<Emitted, Error>,
+    ) -> Result<(FuncId, Option<SplitLoop>, KernelText), Error> {
         let ptr_ty = self.module.target_config().pointer_type();
         let ctx = &mut self.ctx;
         let id = {
@@ -265,21 +268,21 @@ impl KernelModule {
         // Counting first costs a second emission only for functions with math in them, and
         // the counting pass is small: every site is one call.
         let mut how = Sites::Count;
-        loop {
+        let split = loop {
             ctx.func.name = UserFuncName::user(0, index);
             let math = MathEmitter::new(&mut self.module, self.has_fma).sites_as(how);
             let b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
-            let sites = emit(b, math, tcfg)?;
+            let Emitted { sites, split } = emit(b, math, tcfg)?;
             how = match how {
-                Sites::Count if sites == 0 => break,
+                Sites::Count if sites == 0 => break split,
                 Sites::Count if sites <= opts.inline_math => Sites::Inline,
                 Sites::Count => Sites::OutOfLine,
-                Sites::Inline | Sites::OutOfLine => break,
+                Sites::Inline | Sites::OutOfLine => break split,
             };
             let sig = ctx.func.signature.clone();
             ctx.func.clear();
             ctx.func.signature = sig;
-        }
+        };
         let mut text = KernelText {
             name: name.to_string(),
             ..Default::default()
@@ -307,6 +310,6 @@ impl KernelModule {
             text.disasm = ctx.compiled_code().and_then(|c| c.vcode.clone());
         }
         self.module.clear_context(ctx);
-        Ok((id, text))
+        Ok((id, split, text))
     }
 }

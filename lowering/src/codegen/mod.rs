@@ -12,24 +12,27 @@
 //!    cut at concat seams may become several, `segments.rs`), or a GEMM step per matmul
 //!    (`matmul/`);
 //! 4. **finalize** the JIT module into the steps a [`Compiled`] runs; `Compiled::run` checks
-//!    every input before calling the machine code (`run.rs`).
+//!    every input before calling the machine code (`run.rs`), and runs a large kernel's
+//!    split loop over threads (`split.rs`, `threads.rs`).
 //!
 //! Module map (an arrow is "uses"; there are no cycles):
 //!
 //! | module | what it is for | uses |
 //! |---|---|---|
 //! | `compile` | the passes above, the JIT module | everything below |
-//! | `run` | [`Compiled`]: run, run_into, run_donating, runtime errors | `kernel`, `matmul`, `options`, `plan`, `slots` |
+//! | `run` | [`Compiled`]: run, run_into, run_donating, runtime errors | `kernel`, `matmul`, `options`, `plan`, `slots`, `split` |
+//! | `split` | a kernel function's split loop: calling it over threads, the work estimate | `threads` |
+//! | `threads` | the thread count, the persistent pool, the split thresholds | — |
 //! | `options` | [`CompileOptions`], [`CompileStats`], [`KernelText`] | — |
 //! | [`plan`] | fusion planning, row groups, fused loops, kernel order | `kernel`, `matmul`, `prune` |
 //! | `kernel` | [`Kernel`], [`KernelKind`], which ops get check kernels, which have a four-lane form | — |
 //! | `prune` | dropping empty and dead kernels | `kernel` |
 //! | `slots` | the buffer table layout | `plan` |
 //! | `alias` | which parameter each output may be written into when donated | `plan`, `slots` |
-//! | `matmul` | matmul operand layout, the GEMM step and kernel (`matmul::gemm`, public as `crate::kernels::gemm`), the AVX-512 f32 kernel (`f32_avx512`, `f32_pack`), the thread setting (`threads`) | — |
+//! | `matmul` | matmul operand layout, the GEMM step and kernel (`matmul::gemm`, public as `crate::kernels::gemm`), the AVX-512 f32 kernel (`f32_avx512`, `f32_pack`) | `threads` |
 //! | `segments` | cutting a loop at concat seams | `plan` |
 //! | `bases` | buffer base pointers of one function | `plan` |
-//! | `emit` | one kernel group as a Cranelift function (`emit/mod.rs` maps its parts) | `bases`, [`index`], `kernel`, [`math`], `plan`, `segments` |
+//! | `emit` | one kernel group as a Cranelift function (`emit/mod.rs` maps its parts) | `bases`, [`index`], `kernel`, [`math`], `plan`, `segments`, `split` |
 //! | [`index`] | symbolic affine indices | — |
 //! | [`math`] | transcendental functions (inline polynomials, their out-of-line copies, shims) | `isa` |
 //! | `isa` | the host ISA, built once per setting and shared by every compile | `options` |
@@ -56,6 +59,8 @@ mod prune;
 mod run;
 mod segments;
 mod slots;
+mod split;
+pub(crate) mod threads;
 
 pub use compile::compile;
 pub use options::{CompileOptions, CompileStats, KernelText, OptLevel};

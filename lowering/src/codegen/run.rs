@@ -6,6 +6,7 @@ use super::matmul::MatMulStep;
 use super::options::{CompileStats, KernelText};
 use super::plan::FusionPlan;
 use super::slots::Slots;
+use super::split::{JitStep, STATUS_CODE, STATUS_INDEX};
 use crate::error::Error;
 use crate::inputs::check_inputs;
 use crate::program::{Program, ValueId};
@@ -13,8 +14,6 @@ use crate::tensor::{Buffer, Tensor};
 use cranelift_jit::JITModule;
 use std::fmt;
 use std::sync::Mutex;
-
-pub(super) type KernelFn = unsafe extern "C" fn(*const *mut u8, *mut i64);
 
 /// An input of [`Compiled::run_donating`]: borrowed, or donated (the run may write an output
 /// into its buffer and return it as that output).
@@ -40,8 +39,16 @@ impl Input<'_> {
 /// One call of a compiled program's run, in order.
 pub(super) enum Step {
     /// A Cranelift function: one kernel group, or one part of a cut group.
-    Jit(KernelFn),
+    Jit(JitStep),
     MatMul(MatMulStep),
+}
+
+/// Memory a run needs besides its inputs and outputs, kept between runs.
+pub(super) struct Temps {
+    /// One buffer per slot (empty for parameters and outputs).
+    main: Vec<Buffer>,
+    /// Row scratch of the extra parts of kernels split over threads (`split.rs`).
+    spare: Vec<Vec<Buffer>>,
 }
 
 /// A compiled program: call [`Compiled::run`] with input tensors.
@@ -62,7 +69,7 @@ pub struct Compiled {
     pub(super) texts: Vec<KernelText>,
     pub(super) stats: CompileStats,
     /// Intermediate buffers kept between runs (taken by one run at a time).
-    pub(super) temps: Mutex<Option<Vec<Buffer>>>,
+    pub(super) temps: Mutex<Option<Temps>>,
     /// Per output, the parameter it may be written into when donated (`alias.rs`).
     pub(super) aliasable: Vec<Option<usize>>,
     pub(super) module: Mutex<Option<JITModule>>,
@@ -264,16 +271,19 @@ impl Compiled {
         let pooled = self.temps.lock().ok().and_then(|mut t| t.take());
         let mut temps = match pooled {
             Some(t) => t,
-            None => self
-                .slots
-                .bytes
-                .iter()
-                .enumerate()
-                .map(|(i, &n)| {
-                    let keep = i >= np && direct[i].is_none();
-                    Buffer::try_zeroed(if keep { n } else { 0 })
-                })
-                .collect::<Result<Vec<Buffer>, Error>>()?,
+            None => Temps {
+                main: self
+                    .slots
+                    .bytes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &n)| {
+                        let keep = i >= np && direct[i].is_none();
+                        Buffer::try_zeroed(if keep { n } else { 0 })
+                    })
+                    .collect::<Result<Vec<Buffer>, Error>>()?,
+                spare: Vec::new(),
+            },
         };
         let mut table: smallvec::SmallVec<[*mut u8; 16]> =
             smallvec::SmallVec::with_capacity(self.slots.bytes.len());
@@ -283,7 +293,7 @@ impl Compiled {
             } else if let Some(o) = direct[i] {
                 outputs[o]
             } else {
-                temps[i].as_mut_ptr()
+                temps.main[i].as_mut_ptr()
             });
         }
         let mut status = [0i64; 4];
@@ -299,14 +309,23 @@ impl Compiled {
                 // the loop kernel computing that output, which reads each parameter element
                 // before storing the same element, after every other reader of the parameter
                 // ran (`alias.rs`); the caller guaranteed nothing else accesses that buffer.
-                Step::Jit(f) => unsafe { f(table.as_ptr(), status.as_mut_ptr()) },
+                // `slots.scratch` lists every row-scratch slot, as `JitStep::call` needs.
+                Step::Jit(j) => {
+                    let called = unsafe {
+                        j.call(&table, &mut status, &self.slots.scratch, &mut temps.spare)
+                    };
+                    if let Err(e) = called {
+                        result = Err(e);
+                        break;
+                    }
+                }
                 // SAFETY: every slot holds a live buffer of its full size (as above), and a
                 // matmul's output is a buffer distinct from both operands (a matmul result is
                 // never aliased to a parameter).
                 Step::MatMul(m) => unsafe { m.run(&table) },
             }
-            if status[0] != 0 {
-                result = Err(self.index_error(status[0], status[1]));
+            if status[STATUS_CODE] != 0 {
+                result = Err(self.index_error(status[STATUS_CODE], status[STATUS_INDEX]));
                 break;
             }
         }
@@ -365,6 +384,28 @@ impl Compiled {
     /// The fusion plan (which instructions went into which kernel).
     pub fn plan(&self) -> &FusionPlan {
         &self.plan
+    }
+
+    /// Per kernel function (in the order of [`Compiled::kernel_texts`]), the extent of its
+    /// split loop: the loop whose iterations a run may spread over threads when the kernel
+    /// has at least [`kernel_parallel_work`](crate::kernels::kernel_parallel_work) elements
+    /// of work and [`threads`](crate::kernels::threads) is above 1 (`docs/codegen.md`,
+    /// "Threads"); `None` for a kernel that always runs whole on the calling thread.
+    ///
+    /// ```
+    /// use lazyjit_lowering::{codegen::{compile, CompileOptions}, text};
+    /// let p = text::parse("param %x: f32[64, 32]\n%1: f32[64, 32] = exp %x\nreturn %1\n").unwrap();
+    /// let c = compile(&p, &CompileOptions::default()).unwrap();
+    /// assert_eq!(c.split_loops(), vec![Some(2048)]); // one flat loop over all elements
+    /// ```
+    pub fn split_loops(&self) -> Vec<Option<usize>> {
+        self.steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Jit(j) => Some(j.split.map(|s| s.extent)),
+                Step::MatMul(_) => None,
+            })
+            .collect()
     }
 
     /// Kernel texts (CLIF / disassembly) kept according to [`CompileOptions`](super::CompileOptions).

@@ -14,6 +14,9 @@ pub(super) struct Slots {
     /// kernel writes into the caller's output tensor); other outputs naming the same value
     /// or a parameter are copied after the run.
     pub direct_output: Vec<Option<usize>>,
+    /// The row-scratch slots (`Storage::Scratch` with memory) and their byte sizes: a kernel
+    /// split over threads gives each part its own (`split.rs`).
+    pub scratch: Vec<(usize, usize)>,
 }
 
 impl Slots {
@@ -29,6 +32,7 @@ impl Slots {
         }
         let mut bytes = Vec::new();
         let mut of = HashMap::new();
+        let mut scratch = Vec::new();
         for (v, s) in plan.storage.iter().enumerate() {
             let ty = program.value_type(ValueId(v as u32));
             let n = match *s {
@@ -40,6 +44,9 @@ impl Slots {
                 }
                 Storage::Param(_) | Storage::Buffer => ty.size_bytes(),
             };
+            if matches!(s, Storage::Scratch { .. }) && n > 0 {
+                scratch.push((bytes.len(), n));
+            }
             of.insert(ValueId(v as u32), bytes.len());
             bytes.push(n);
         }
@@ -55,6 +62,7 @@ impl Slots {
             bytes,
             of,
             direct_output,
+            scratch,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Loop nests: counted loops, loop kernels (flat, cut at concat seams, vectorised over the
-//! innermost dim) and check kernels.
+//! Loop nests: counted loops, the split loop (a loop over the sub-range a call is given,
+//! `split.rs`), loop kernels (flat, cut at concat seams, vectorised over the innermost dim)
+//! and check kernels.
 
 use super::{cg, row_major_offset, vec_dtype, KernelEmitter, Mode, LANES, R};
 use crate::codegen::index::{Idx, Var};
@@ -40,7 +41,67 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         Ok(())
     }
 
-    /// Nested scalar loops over `vars` (outermost first), then `inner`.
+    /// `for (i = start; i + step <= end; i += step) { body(i) }` with bounds known only at
+    /// run time: a guard, then a bottom-tested loop (one branch per iteration, as
+    /// [`Self::counted_loop`]). Returns the first `i` not run (where a tail loop starts).
+    fn dyn_loop(
+        &mut self,
+        start: Value,
+        end: Value,
+        step: i64,
+        body: &mut dyn FnMut(&mut Self, Value) -> R<()>,
+    ) -> R<Value> {
+        let lp = self.b.create_block();
+        let i = self.b.append_block_param(lp, types::I64);
+        let exit = self.b.create_block();
+        let out = self.b.append_block_param(exit, types::I64);
+        let first_end = self.b.ins().iadd_imm_s(start, step);
+        let any = self
+            .b
+            .ins()
+            .icmp(IntCC::SignedLessThanOrEqual, first_end, end);
+        self.b
+            .ins()
+            .brif(any, lp, &[start.into()], exit, &[start.into()]);
+        self.b.switch_to_block(lp);
+        body(self, i)?;
+        let next = self.b.ins().iadd_imm_s(i, step);
+        let next_end = self.b.ins().iadd_imm_s(next, step);
+        let more = self
+            .b
+            .ins()
+            .icmp(IntCC::SignedLessThanOrEqual, next_end, end);
+        self.b
+            .ins()
+            .brif(more, lp, &[next.into()], exit, &[next.into()]);
+        self.b.switch_to_block(exit);
+        Ok(out)
+    }
+
+    /// The range of the split loop this call runs: the status words' `[lo, hi)` clamped to
+    /// `0 <= lo <= hi <= n`, so that whatever a caller passes, the loop stays inside the
+    /// extent every access was derived from.
+    fn split_range(&mut self, n: i64) -> R<(Value, Value)> {
+        let (lo, hi) = self
+            .split
+            .bounds
+            .ok_or_else(|| cg("a split loop in a function that loads no range"))?;
+        self.split.loops += 1;
+        let zero = self.b.ins().iconst(types::I64, 0);
+        let n = self.b.ins().iconst(types::I64, n);
+        let clamp = |e: &mut Self, v: Value, min: Value| {
+            let below = e.b.ins().icmp(IntCC::SignedLessThan, v, min);
+            let v = e.b.ins().select(below, min, v);
+            let above = e.b.ins().icmp(IntCC::SignedGreaterThan, v, n);
+            e.b.ins().select(above, n, v)
+        };
+        let lo = clamp(self, lo, zero);
+        let hi = clamp(self, hi, lo);
+        Ok((lo, hi))
+    }
+
+    /// Nested scalar loops over `vars` (outermost first), then `inner`. The split loop's
+    /// variable runs over the range the call passed.
     pub(super) fn nest(
         &mut self,
         vars: &[Var],
@@ -48,6 +109,15 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     ) -> R<()> {
         match vars.split_first() {
             None => inner(self),
+            Some((&v, rest)) if self.is_split(v) => {
+                let n = self.ext[v as usize] as i64;
+                let (lo, hi) = self.split_range(n)?;
+                self.dyn_loop(lo, hi, 1, &mut |e, i| {
+                    e.bind_split(v, i);
+                    e.nest(rest, inner)
+                })?;
+                Ok(())
+            }
             Some((&v, rest)) => {
                 let n = self.ext[v as usize] as i64;
                 self.counted_loop(0, n, 1, &mut |e, i| {
@@ -96,6 +166,63 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         }
     }
 
+    /// The innermost loop over `inner`: four lanes at a time when `vectorize`, then a scalar
+    /// tail; `body` gets the mode, with `inner` bound (and, for vectors, the lane variable
+    /// set). As the split loop, it runs the range the call passed: vectors while four lanes
+    /// fit, then the rest one by one.
+    pub(super) fn inner_loop(
+        &mut self,
+        inner: Var,
+        vectorize: bool,
+        body: &mut dyn FnMut(&mut Self, Mode) -> R<()>,
+    ) -> R<()> {
+        let n = self.ext[inner as usize] as i64;
+        let split = self.is_split(inner);
+        let mut vector = |e: &mut Self, i: Value| -> R<()> {
+            if split {
+                e.bind_split(inner, i);
+            } else {
+                e.bind(inner, i);
+            }
+            e.lane = Some(inner);
+            body(e, Mode::Vector)?;
+            e.lane = None;
+            Ok(())
+        };
+        if split {
+            let (lo, hi) = self.split_range(n)?;
+            let tail = if vectorize {
+                self.dyn_loop(lo, hi, LANES, &mut vector)?
+            } else {
+                lo
+            };
+            self.dyn_loop(tail, hi, 1, &mut |e, i| {
+                e.bind_split(inner, i);
+                body(e, Mode::Scalar)
+            })?;
+            return Ok(());
+        }
+        let nv = if vectorize { n - n % LANES } else { 0 };
+        self.counted_loop(0, nv, LANES, &mut vector)?;
+        self.counted_loop(nv, n, 1, &mut |e, i| {
+            e.bind(inner, i);
+            body(e, Mode::Scalar)
+        })
+    }
+
+    /// Offers the first of `looped` as the function's split loop (`SplitState`); a lone
+    /// vectorised loop splits on whole groups of vectors.
+    fn offer_split(&mut self, looped: &[Var], vectorize: bool) {
+        if let Some(&v) = looped.first() {
+            let align = if looped.len() == 1 && vectorize {
+                4 * LANES as usize
+            } else {
+                1
+            };
+            self.choose_split(v, align);
+        }
+    }
+
     pub(super) fn loop_kernel(&mut self, root: ValueId, outer: &[Idx]) -> R<()> {
         let ty = self.p.value_type(root).clone();
         if ty.shape.numel() == 0 {
@@ -113,6 +240,8 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 return self.cut_loops(root, &idx, &looped, &cuts, all);
             }
         }
+        let vectorize = self.vectorizes(ty.dtype, &looped);
+        self.offer_split(&looped, vectorize);
         self.loop_nest(root, &idx, &looped)
     }
 
@@ -154,20 +283,9 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let Some((&inner, outer)) = looped.split_last() else {
             return body(self, Mode::Scalar);
         };
-        let n = self.ext[inner as usize] as i64;
+        self.offer_split(&looped, vectorize);
         self.nest(outer, &mut |e| {
-            let nv = if vectorize { n - n % LANES } else { 0 };
-            e.counted_loop(0, nv, LANES, &mut |e, i| {
-                e.bind(inner, i);
-                e.lane = Some(inner);
-                body(e, Mode::Vector)?;
-                e.lane = None;
-                Ok(())
-            })?;
-            e.counted_loop(nv, n, 1, &mut |e, i| {
-                e.bind(inner, i);
-                body(e, Mode::Scalar)
-            })
+            e.inner_loop(inner, vectorize, &mut |e, mode| body(e, mode))
         })
     }
 
@@ -239,23 +357,11 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             let val = self.value_at(root, src, idx, Mode::Scalar)?;
             return self.store(root, &out_off, val, Mode::Scalar);
         };
-        let n = self.ext[inner as usize] as i64;
         self.nest(outer, &mut |e| {
-            let nv = if vectorize { n - n % LANES } else { 0 };
-            e.counted_loop(0, nv, LANES, &mut |e, i| {
-                e.bind(inner, i);
-                e.lane = Some(inner);
+            e.inner_loop(inner, vectorize, &mut |e, mode| {
                 e.clear_memo();
-                let val = e.value_at(root, src, idx, Mode::Vector)?;
-                e.store(root, &out_off, val, Mode::Vector)?;
-                e.lane = None;
-                Ok(())
-            })?;
-            e.counted_loop(nv, n, 1, &mut |e, i| {
-                e.bind(inner, i);
-                e.clear_memo();
-                let val = e.value_at(root, src, idx, Mode::Scalar)?;
-                e.store(root, &out_off, val, Mode::Scalar)
+                let val = e.value_at(root, src, idx, mode)?;
+                e.store(root, &out_off, val, mode)
             })
         })
     }

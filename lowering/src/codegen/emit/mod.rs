@@ -2,7 +2,11 @@
 //!
 //! Kernel ABI: `extern "C" fn(bufs: *const *mut u8, status: *mut i64)`. `bufs` is the
 //! executor's buffer table (parameters, outputs, temporaries), checked against the program
-//! before the call; `status` receives the first runtime error (an out-of-range gather index).
+//! before the call; `status` points to four words: the first two receive the first runtime
+//! error (an out-of-range gather index), the last two are the range `[lo, hi)` of the
+//! function's *split loop* to run, when it has one (`split.rs`; `0, i64::MAX` runs it all).
+//! The function clamps that range to the loop's extent itself, so no value of it can move an
+//! access out of bounds.
 //!
 //! Values are computed by walking the expression tree from the kernel root down to buffers,
 //! carrying a symbolic index ([`Idx`]) per dimension. In vector mode the innermost loop
@@ -16,7 +20,7 @@
 //!
 //! | module | what it emits |
 //! |---|---|
-//! | `loops` | counted loops and nests, loop kernels (flat, cut, vectorised), check kernels |
+//! | `loops` | counted loops and nests, the split loop, loop kernels (flat, cut, vectorised), check kernels |
 //! | `random` | `random_uniform`: Philox4x32-10 per element, as `reference/random.rs` |
 //! | `scatter` | scatter kernels (`scatter_add`): copy the input, then add each update in index order |
 //! | `reduce` | reduction kernels: identities, combining, NaN / signed-zero tracking, arg reductions |
@@ -38,10 +42,11 @@ use super::kernel::vec_dtype;
 use super::math::MathEmitter;
 use super::plan::{FusionPlan, Kernel, KernelKind, Storage};
 use super::segments::Part;
+use super::split::{SplitLoop, STATUS_HI, STATUS_LO};
 use crate::error::Error;
 use crate::program::{Program, ValueId};
 use crate::types::{DType, Shape};
-use cranelift_codegen::ir::{types, InstBuilder, Type, Value};
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::FunctionBuilder;
 use cranelift_module::Module;
 use std::collections::HashMap;
@@ -109,6 +114,33 @@ pub(crate) struct KernelEmitter<'a, 'f, 'm, M: Module> {
     /// Roots of a fused loop computed but not yet stored in the current element: loading one
     /// would read a stale value (a reader must find it memoised), so it is an error.
     pending: Vec<ValueId>,
+    split: SplitState,
+}
+
+/// What [`KernelEmitter::emit`] made of a function besides its code.
+pub(crate) struct Emitted {
+    /// Transcendental sites ([`MathEmitter::sites`]).
+    pub sites: usize,
+    /// The loop whose iterations a call may be limited to, when the function has one.
+    pub split: Option<SplitLoop>,
+}
+
+/// The function's split loop: the outermost loop of a kernel whose iterations write
+/// disjoint elements and read nothing another iteration writes (every row of a row group,
+/// every element of a fused or plain elementwise loop, every output element of a reduction),
+/// so that any partition of its range over calls computes the same values.
+#[derive(Default)]
+struct SplitState {
+    /// Whether the kernel allows one (the first looped variable that qualifies is taken).
+    wanted: bool,
+    /// The variable, and the alignment of sub-range starts (a vector loop's: whole vectors).
+    var: Option<(Var, usize)>,
+    /// `[lo, hi)` as passed in the status words, loaded in the entry block.
+    bounds: Option<(Value, Value)>,
+    /// Loops emitted over the variable with the passed range.
+    loops: usize,
+    /// The variable was bound some other way (then the range cannot be honoured).
+    broken: bool,
 }
 
 impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
@@ -129,12 +161,30 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         math: MathEmitter<'m, M>,
         ptr_ty: Type,
         tcfg: cranelift_codegen::isa::TargetFrontendConfig,
-    ) -> R<usize> {
+    ) -> R<Emitted> {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
         let bufs = b.block_params(entry)[0];
         let status = b.block_params(entry)[1];
+        let kinds_split = kernels
+            .iter()
+            .all(|k| matches!(k.kind, KernelKind::Loop | KernelKind::Reduce));
+        // A row group splits its outer rows; a fused loop or a lone loop or reduction kernel
+        // its first loop, found while it is emitted. Inside a row group's rows, kernels read
+        // each other's results at other positions: no inner loop may be split there.
+        let row_group = kinds_split && !fused && !outer.is_empty();
+        let wanted =
+            kinds_split && (fused || (outer.is_empty() && kernels.len() == 1 && part.is_none()));
+        let bounds = (row_group || wanted).then(|| {
+            let flags = MemFlagsData::new().with_notrap().with_aligned();
+            (
+                b.ins()
+                    .load(types::I64, flags, status, 8 * STATUS_LO as i32),
+                b.ins()
+                    .load(types::I64, flags, status, 8 * STATUS_HI as i32),
+            )
+        });
         let bases = Bases::new(&mut b, bufs, ptr_ty, slot_of, kernels)?;
         let mut e = KernelEmitter {
             p,
@@ -151,14 +201,20 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             concat_starts,
             part,
             pending: Vec::new(),
+            split: SplitState {
+                wanted,
+                bounds,
+                ..SplitState::default()
+            },
         };
         if fused {
             let roots: Vec<ValueId> = kernels.iter().map(|k| k.root).collect();
             e.fused_loop(&roots)?;
             e.b.ins().return_(&[]);
             e.b.seal_all_blocks();
+            let emitted = e.emitted();
             e.b.finalize(tcfg);
-            return Ok(e.math.sites());
+            return Ok(emitted);
         }
         let mut outer_idx = Vec::with_capacity(outer.len());
         let mut outer_vars = Vec::new();
@@ -170,6 +226,9 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             } else {
                 outer_idx.push(Idx::konst(0));
             }
+        }
+        if let Some(&v) = outer_vars.first().filter(|_| row_group) {
+            e.split.var = Some((v, 1));
         }
         if outer.iter().product::<usize>() > 0 {
             e.nest(&outer_vars, &mut |e| {
@@ -189,8 +248,36 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         }
         e.b.ins().return_(&[]);
         e.b.seal_all_blocks();
+        let emitted = e.emitted();
         e.b.finalize(tcfg);
-        Ok(e.math.sites())
+        Ok(emitted)
+    }
+
+    fn emitted(&self) -> Emitted {
+        let s = &self.split;
+        let split = match s.var {
+            Some((v, align)) if s.loops > 0 && !s.broken => Some(SplitLoop {
+                extent: self.ext[v as usize],
+                align,
+            }),
+            _ => None,
+        };
+        Emitted {
+            sites: self.math.sites(),
+            split,
+        }
+    }
+
+    /// Makes `v` the split loop's variable if the function wants one and has none yet.
+    fn choose_split(&mut self, v: Var, align: usize) {
+        if self.split.wanted && self.split.var.is_none() {
+            self.split.var = Some((v, align));
+        }
+    }
+
+    /// Whether `v` is the split loop's variable.
+    fn is_split(&self, v: Var) -> bool {
+        self.split.var.is_some_and(|(s, _)| s == v)
     }
 
     /// `idx` with the leading row dims zeroed when `v` lives in a row scratch buffer.
@@ -218,6 +305,14 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     }
 
     fn bind(&mut self, v: Var, val: Value) {
+        if self.is_split(v) {
+            self.split.broken = true;
+        }
+        self.env[v as usize] = Some(val);
+    }
+
+    /// [`Self::bind`] for the split loop's own counter.
+    fn bind_split(&mut self, v: Var, val: Value) {
         self.env[v as usize] = Some(val);
     }
 }

@@ -83,7 +83,12 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             }
         }
         let count: usize = axes.iter().map(|&a| dims[a]).product();
+        // Every path below loops over the output's kept dims outermost (`out_vars`; the
+        // across-outputs form vectorises the last of them): a lone reduction splits its first.
         if count == 0 {
+            if let Some(&v) = out_vars.first() {
+                self.choose_split(v, 1);
+            }
             // A reduced axis has size 0 (the output is not empty): every output element is
             // the empty fold. The loops below would not iterate a size-0 axis (only dims > 1
             // get a loop variable) and would read element 0 of an empty buffer instead.
@@ -118,6 +123,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                     && dims[d + 1..].iter().product::<usize>() <= MAX_UNROLLED_REDUCTION
             });
 
+        if let Some(&v) = out_vars.first() {
+            let lane_only = !inner_vec && outer_vec && out_vars.len() == 1;
+            self.choose_split(v, if lane_only { 4 * LANES as usize } else { 1 });
+        }
         if op.is_arg() {
             let axis = axes[0];
             return self.nest(&out_vars.clone(), &mut |e| {
@@ -135,20 +144,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         if outer_vec {
             let (&lane, outer_out) = out_vars.split_last().expect("an output looped dim");
             let outer_out = outer_out.to_vec();
-            let n = self.ext[lane as usize] as i64;
             let red = red_vars.clone();
             return self.nest(&outer_out, &mut |e| {
-                let nv = n - n % LANES;
-                e.counted_loop(0, nv, LANES, &mut |e, i| {
-                    e.bind(lane, i);
-                    e.lane = Some(lane);
-                    e.simple_reduce(root, op, arg, &in_idx, &red, &out_off, count, Mode::Vector)?;
-                    e.lane = None;
-                    Ok(())
-                })?;
-                e.counted_loop(nv, n, 1, &mut |e, i| {
-                    e.bind(lane, i);
-                    e.simple_reduce(root, op, arg, &in_idx, &red, &out_off, count, Mode::Scalar)
+                e.inner_loop(lane, true, &mut |e, mode| {
+                    e.simple_reduce(root, op, arg, &in_idx, &red, &out_off, count, mode)
                 })
             });
         }

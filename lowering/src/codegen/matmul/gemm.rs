@@ -15,12 +15,12 @@
 //!   `x · w^T`) of up to 2^23 multiply-adds use the in-house AVX-512 kernel
 //!   (`f32_avx512.rs`) on CPUs that have AVX-512F, where it measured faster than the crate.
 //! - Products of at least `matmul_parallel_work()` multiply-adds (all batch elements
-//!   together) are split over `matmul_threads()` threads (`threads.rs`): whole batch elements
+//!   together) are split over `threads()` parts on the persistent pool (`codegen/threads.rs`): whole batch elements
 //!   per thread, or column blocks of one matrix.
 //! - i32 / i64: a blocked i-k-j loop with wrapping arithmetic (the result of an integer matmul
 //!   is the exact product modulo 2^32 / 2^64, whatever the summation order).
 
-use super::threads::{matmul_parallel_work, matmul_threads, split};
+use crate::codegen::threads::{matmul_parallel_work, partition, run_parts, threads};
 use crate::op::broadcast_shapes;
 use crate::types::{DType, Shape};
 
@@ -114,7 +114,7 @@ struct Ptrs<T> {
 }
 
 // SAFETY: the pointers are only dereferenced under `MatMulPlan::run`'s contract, which holds
-// for the whole call (the scoped threads end before it returns), and the threads write
+// for the whole call (`run_parts` returns only when every part is done), and the parts write
 // disjoint parts of `c`.
 unsafe impl<T: Sync> Sync for Ptrs<T> {}
 
@@ -381,7 +381,7 @@ impl MatMulPlan {
             .saturating_mul(self.k)
             .saturating_mul(jobs.len());
         let threads = if work >= matmul_parallel_work() {
-            matmul_threads()
+            threads()
         } else {
             1
         };
@@ -390,7 +390,7 @@ impl MatMulPlan {
             let ptrs = &ptrs;
             for &(ao, bo, co) in jobs {
                 // SAFETY: forwarded contract; the batch offsets come from `for_each_batch` and
-                // every column range from `split(n, ..)`, and the parts handed to threads
+                // every column range from `partition(n, ..)`, and the parts handed to threads
                 // below are disjoint batch elements or disjoint columns, so no two threads
                 // write the same element.
                 unsafe { self.float_product(chosen, ptrs, ao, bo, co, j0, j1) };
@@ -402,9 +402,9 @@ impl MatMulPlan {
         // Whole batch elements per thread when there are enough of them, else column blocks
         // (on the register tile's width, so no thread gets a sliver).
         let (by_batch, ranges) = if jobs.len() >= threads {
-            (true, split(jobs.len(), threads, 1))
+            (true, partition(jobs.len(), threads, 1))
         } else {
-            (false, split(self.n, threads, COLUMN_ALIGN))
+            (false, partition(self.n, threads, COLUMN_ALIGN))
         };
         let run_range = |&(s, e): &(usize, usize)| {
             if by_batch {
@@ -413,17 +413,7 @@ impl MatMulPlan {
                 part(&jobs, s, e)
             }
         };
-        std::thread::scope(|scope| {
-            for r in &ranges[1..] {
-                // `Scope::spawn` panics when the OS refuses a thread, and this runs under an
-                // `extern "C"` call from JIT code: a refused thread's share runs here instead.
-                let spawned = std::thread::Builder::new().spawn_scoped(scope, move || run_range(r));
-                if spawned.is_err() {
-                    run_range(r);
-                }
-            }
-            run_range(&ranges[0]);
-        });
+        run_parts(ranges.len(), &|i| run_range(&ranges[i]));
     }
 
     /// Columns `j0..j1` of one product: batch element offsets `ao`, `bo`, `co`.

@@ -15,7 +15,6 @@ mod f32_avx512;
 #[cfg(target_arch = "x86_64")]
 mod f32_pack;
 pub mod gemm;
-pub mod threads;
 
 use crate::error::Error;
 use crate::op::Op;

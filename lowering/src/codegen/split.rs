@@ -1,0 +1,254 @@
+//! Running one kernel function over several threads: the function's *split loop*.
+//!
+//! A kernel function may have one loop whose iterations are independent (the emitter's
+//! `SplitState` says which: every row of a row group, every element of a fused or plain
+//! elementwise loop, every output element of a lone reduction). Its range comes from the
+//! status words `STATUS_LO` and `STATUS_HI` of each call, clamped by the function to the
+//! loop's extent. A call with the whole range computes what a function without a split loop
+//! computes; calls over a partition of the range, in any order or at the same time, compute
+//! the same values, provided each has its own row scratch (a row group reuses one row
+//! buffer for every row) and its own status words.
+//!
+//! [`JitStep::call`] splits a function whose work is at least
+//! [`kernel_parallel_work`](super::threads::kernel_parallel_work) elements over
+//! [`threads`](super::threads::threads) parts on the persistent pool (`threads.rs`).
+
+use super::threads::{kernel_parallel_work, partition, run_parts, threads};
+use crate::error::Error;
+use crate::tensor::Buffer;
+
+/// A compiled kernel function (the ABI of `emit/mod.rs`).
+pub(super) type KernelFn = unsafe extern "C" fn(*const *mut u8, *mut i64);
+
+/// Status word receiving the error code (0: none).
+pub(crate) const STATUS_CODE: usize = 0;
+/// Status word receiving the offending index.
+pub(crate) const STATUS_INDEX: usize = 1;
+/// Status word with the first iteration of the split loop to run.
+pub(crate) const STATUS_LO: usize = 2;
+/// Status word with the end (exclusive) of the iterations to run.
+pub(crate) const STATUS_HI: usize = 3;
+
+/// The status words of a call that runs the split loop's iterations `lo..hi`.
+pub(crate) fn status_for(lo: usize, hi: usize) -> [i64; 4] {
+    let mut s = [0; 4];
+    s[STATUS_LO] = lo as i64;
+    s[STATUS_HI] = hi as i64;
+    s
+}
+
+/// The status words of a call that runs the whole function.
+pub(crate) fn status_all() -> [i64; 4] {
+    status_for(0, i64::MAX as usize)
+}
+
+/// A function's split loop: its extent, and the multiple sub-range starts keep to (whole
+/// vector groups for a vectorised loop, so every part computes the lanes a whole run does).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SplitLoop {
+    pub extent: usize,
+    pub align: usize,
+}
+
+/// A compiled kernel function, with its split loop and the work that decides whether a run
+/// splits it.
+pub(crate) struct JitStep {
+    pub f: KernelFn,
+    pub split: Option<SplitLoop>,
+    /// Elements the function writes, plus the elements its reductions read.
+    pub work: usize,
+}
+
+/// A buffer table for one part of a split call: the run's table with every row-scratch slot
+/// pointing at the part's own scratch.
+struct Table(Vec<*mut u8>);
+
+// SAFETY: the table is only read by the kernel function during `JitStep::call`, which returns
+// after every part is done; see the safety comment there for what the parts write.
+unsafe impl Send for Table {}
+unsafe impl Sync for Table {}
+
+impl JitStep {
+    /// Calls the function on `table`, split into up to [`threads`] parts when it has a split
+    /// loop and enough work. `scratch` lists the row-scratch slots (with their byte sizes);
+    /// `spare` holds the extra scratch of parts after the first between runs. On return,
+    /// `status` holds the first runtime error in iteration order, as a whole call would.
+    ///
+    /// # Safety
+    ///
+    /// As a direct call of `self.f` with `table` and `status` (every slot a live buffer of
+    /// its size, checked against the program), and `scratch` names every row-scratch slot
+    /// of the program.
+    pub(crate) unsafe fn call(
+        &self,
+        table: &[*mut u8],
+        status: &mut [i64; 4],
+        scratch: &[(usize, usize)],
+        spare: &mut Vec<Vec<Buffer>>,
+    ) -> Result<(), Error> {
+        let parts = match self.split {
+            Some(s) if self.work >= kernel_parallel_work() && threads() > 1 => {
+                partition(s.extent, threads(), s.align)
+            }
+            _ => Vec::new(),
+        };
+        if parts.len() <= 1 {
+            *status = status_all();
+            // SAFETY: the caller's contract.
+            unsafe { (self.f)(table.as_ptr(), status.as_mut_ptr()) };
+            return Ok(());
+        }
+        // SAFETY: the caller's contract; `partition` covers the loop's range once, in order.
+        unsafe { self.call_parts(&parts, table, status, scratch, spare) }
+    }
+
+    /// Calls the function once per range of `parts` (disjoint, in iteration order), part 0 on
+    /// the calling thread and the others on the pool, each with its own status words and row
+    /// scratch (parts after the first use `spare`, grown as needed).
+    ///
+    /// # Safety
+    ///
+    /// As [`JitStep::call`], and `parts` are disjoint ranges of the split loop, in order.
+    unsafe fn call_parts(
+        &self,
+        parts: &[(usize, usize)],
+        table: &[*mut u8],
+        status: &mut [i64; 4],
+        scratch: &[(usize, usize)],
+        spare: &mut Vec<Vec<Buffer>>,
+    ) -> Result<(), Error> {
+        while spare.len() < parts.len() - 1 {
+            let bufs = scratch
+                .iter()
+                .map(|&(_, bytes)| Buffer::try_zeroed(bytes))
+                .collect::<Result<Vec<Buffer>, Error>>()?;
+            spare.push(bufs);
+        }
+        let tables: Vec<Table> = (0..parts.len())
+            .map(|i| {
+                let mut t = table.to_vec();
+                if i > 0 {
+                    for (&(slot, _), buf) in scratch.iter().zip(&mut spare[i - 1]) {
+                        t[slot] = buf.as_mut_ptr();
+                    }
+                }
+                Table(t)
+            })
+            .collect();
+        let statuses: Vec<std::sync::Mutex<[i64; 4]>> = parts
+            .iter()
+            .map(|&(lo, hi)| std::sync::Mutex::new(status_for(lo, hi)))
+            .collect();
+        let f = self.f;
+        run_parts(parts.len(), &|i| {
+            let mut st = statuses[i].lock().unwrap_or_else(|e| e.into_inner());
+            // SAFETY: part `i` runs the split loop's iterations `parts[i]`, disjoint from
+            // every other part's. The split loop's iterations write disjoint elements and
+            // read nothing another iteration writes, except row scratch, which `tables[i]`
+            // gives each part its own of (`spare[i - 1]`, each buffer of the slot's size);
+            // every other slot is the caller's live buffer, as for a direct call. The
+            // status words are the part's own. `run_parts` returns only when every part
+            // is done, before `tables`, `spare` or the caller's buffers can go away.
+            unsafe { f(tables[i].0.as_ptr(), st.as_mut_ptr()) };
+        });
+        // The parts run in iteration order within the loop: the first part with an error
+        // has the first error a whole call would have found.
+        *status = status_all();
+        for s in statuses {
+            let s = s.into_inner().unwrap_or_else(|e| e.into_inner());
+            if s[STATUS_CODE] != 0 {
+                status[STATUS_CODE] = s[STATUS_CODE];
+                status[STATUS_INDEX] = s[STATUS_INDEX];
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The work of a kernel group for the thread cost model: elements its kernels write, plus
+/// the elements its reductions read.
+pub(super) fn group_work(
+    program: &crate::program::Program,
+    kernels: &[&super::plan::Kernel],
+) -> usize {
+    kernels
+        .iter()
+        .map(|k| {
+            let out = program.value_type(k.root).shape.numel();
+            let read = match program.inst(k.root) {
+                Some(inst) if k.kind == super::plan::KernelKind::Reduce => inst
+                    .args
+                    .first()
+                    .map_or(0, |a| program.value_type(*a).shape.numel()),
+                _ => 0,
+            };
+            out.saturating_add(read)
+        })
+        .fold(0usize, usize::saturating_add)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Calls seen by `record`: (lo, hi, slot 0, slot 1), slot 1 being the row scratch.
+    static SEEN: Mutex<Vec<(i64, i64, usize, usize)>> = Mutex::new(Vec::new());
+
+    unsafe extern "C" fn record(bufs: *const *mut u8, status: *mut i64) {
+        // SAFETY: called by `call_parts` with a table of two slots and four status words.
+        let (lo, hi, a, b) = unsafe {
+            (
+                *status.add(STATUS_LO),
+                *status.add(STATUS_HI),
+                *bufs as usize,
+                *bufs.add(1) as usize,
+            )
+        };
+        if lo <= 40 && 40 < hi {
+            // SAFETY: as above.
+            unsafe {
+                *status.add(STATUS_CODE) = 9;
+                *status.add(STATUS_INDEX) = 40;
+            }
+        }
+        SEEN.lock().unwrap().push((lo, hi, a, b));
+    }
+
+    #[test]
+    fn parts_get_their_range_their_own_scratch_and_the_first_error() {
+        let step = JitStep {
+            f: record,
+            split: Some(SplitLoop {
+                extent: 100,
+                align: 16,
+            }),
+            work: 1 << 30,
+        };
+        let mut shared = Buffer::zeroed(64);
+        let mut own = Buffer::zeroed(32);
+        let table = [shared.as_mut_ptr(), own.as_mut_ptr()];
+        let scratch = [(1usize, 32usize)];
+        let mut spare = Vec::new();
+        let mut status = [0; 4];
+        let parts = partition(100, 4, 16);
+        // SAFETY: `record` only reads the table and writes the status words.
+        unsafe { step.call_parts(&parts, &table, &mut status, &scratch, &mut spare) }.unwrap();
+        let mut seen = std::mem::take(&mut *SEEN.lock().unwrap());
+        seen.sort();
+        let ranges: Vec<(i64, i64)> = seen.iter().map(|s| (s.0, s.1)).collect();
+        let want: Vec<(i64, i64)> = parts.iter().map(|&(a, b)| (a as i64, b as i64)).collect();
+        assert_eq!(ranges, want);
+        // Every part sees the shared buffer, and its own scratch: part 0 the run's.
+        assert!(seen.iter().all(|s| s.2 == shared.as_ptr() as usize));
+        let mut scratches: Vec<usize> = seen.iter().map(|s| s.3).collect();
+        assert_eq!(scratches[0], own.as_ptr() as usize);
+        scratches.sort();
+        scratches.dedup();
+        assert_eq!(scratches.len(), parts.len());
+        assert_eq!(spare.len(), parts.len() - 1);
+        // The part holding iteration 40 reported; the merged status is its error.
+        assert_eq!((status[STATUS_CODE], status[STATUS_INDEX]), (9, 40));
+    }
+}
