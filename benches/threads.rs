@@ -2,8 +2,8 @@
 //! `set_threads(1)` and `set_threads(2)`, against the memory-bandwidth baseline measured the
 //! same way — a triad-style `stream` loop moving the same bytes on one thread and split over
 //! two (rayon, each half on its own core). Also: a tiny graph (16 elements), which must not
-//! get slower with two threads allowed, and the cost of one hand-off to the pool (`split_cost`:
-//! a 2^14-element add forced to split, against the same add on one thread).
+//! get slower with two threads allowed, and where a split starts to pay (`split_cost_add`:
+//! adds of 2^12 to 2^18 elements forced to split, against the same adds on one thread).
 //!
 //! Run: `cargo bench --bench threads` (figures in BENCHMARKS.md, "Both cores").
 
@@ -107,28 +107,30 @@ fn kernels(c: &mut Criterion) {
     one_vs_two(c, "tiny_add16", &tiny, &[&ta, &tb], 192);
 }
 
-/// What one split costs: a 2^14-element add (64 KiB per operand, in L2) on one thread, and
-/// forced over two threads (threshold 0).
+/// Where splitting starts to pay: an add (the cheapest kernel per byte, so the worst case
+/// for a split) of 2^12 to 2^18 elements on one thread and forced over two (threshold 0).
 fn split_cost(c: &mut Criterion) {
-    let n = 1usize << 14;
-    let k = jit(&format!(
-        "param %a: f32[{n}]\nparam %b: f32[{n}]\n%2: f32[{n}] = add %a, %b\nreturn %2\n"
-    ));
-    let (a, b) = (tensor(&[n], 1), tensor(&[n], 2));
-    let mut outs = k.run(&[&a, &b]).unwrap();
-    let mut g = c.benchmark_group("split_cost_add16k");
-    g.bench_function("one_thread", |bch| {
-        set_threads(1);
-        bch.iter(|| k.run_into(&[&a, &b], &mut outs).unwrap())
-    });
-    g.bench_function("forced_two", |bch| {
-        set_threads(2);
-        set_kernel_parallel_work(0);
-        bch.iter(|| k.run_into(&[&a, &b], &mut outs).unwrap())
-    });
+    let mut g = c.benchmark_group("split_cost_add");
+    for log in [12, 14, 15, 16, 17, 18] {
+        let n = 1usize << log;
+        let k = jit(&format!(
+            "param %a: f32[{n}]\nparam %b: f32[{n}]\n%2: f32[{n}] = add %a, %b\nreturn %2\n"
+        ));
+        let (a, b) = (tensor(&[n], 1), tensor(&[n], 2));
+        let mut outs = k.run(&[&a, &b]).unwrap();
+        g.bench_function(format!("2^{log}/one_thread"), |bch| {
+            set_threads(1);
+            bch.iter(|| k.run_into(&[&a, &b], &mut outs).unwrap())
+        });
+        g.bench_function(format!("2^{log}/forced_two"), |bch| {
+            set_threads(2);
+            set_kernel_parallel_work(0);
+            bch.iter(|| k.run_into(&[&a, &b], &mut outs).unwrap())
+        });
+        set_kernel_parallel_work(KERNEL_PARALLEL_WORK);
+    }
     g.finish();
     set_threads(0);
-    set_kernel_parallel_work(KERNEL_PARALLEL_WORK);
 }
 
 criterion_group! {

@@ -22,7 +22,8 @@
 //! | `compile` | the passes above, the JIT module | everything below |
 //! | `run` | [`Compiled`]: run, run_into, run_donating, runtime errors | `kernel`, `matmul`, `options`, `plan`, `slots`, `split` |
 //! | `split` | a kernel function's split loop: calling it over threads, the work estimate | `threads` |
-//! | `threads` | the thread count, the persistent pool, the split thresholds | — |
+//! | `threads` | the thread count, the split thresholds | `pool` |
+//! | `pool` | the persistent worker pool (spin, then park) | — |
 //! | `options` | [`CompileOptions`], [`CompileStats`], [`KernelText`] | — |
 //! | [`plan`] | fusion planning, row groups, fused loops, kernel order | `kernel`, `matmul`, `prune` |
 //! | `kernel` | [`Kernel`], [`KernelKind`], which ops get check kernels, which have a four-lane form | — |
@@ -55,6 +56,7 @@ pub mod math;
 pub(crate) mod matmul;
 mod options;
 pub mod plan;
+mod pool;
 mod prune;
 mod run;
 mod segments;

@@ -16,6 +16,8 @@
 use super::threads::{kernel_parallel_work, partition, run_parts, threads};
 use crate::error::Error;
 use crate::tensor::Buffer;
+use smallvec::SmallVec;
+use std::cell::UnsafeCell;
 
 /// A compiled kernel function (the ABI of `emit/mod.rs`).
 pub(super) type KernelFn = unsafe extern "C" fn(*const *mut u8, *mut i64);
@@ -59,14 +61,20 @@ pub(crate) struct JitStep {
     pub work: usize,
 }
 
-/// A buffer table for one part of a split call: the run's table with every row-scratch slot
-/// pointing at the part's own scratch.
-struct Table(Vec<*mut u8>);
+/// A buffer table for one part of a split call: the run's table, or a copy with every
+/// row-scratch slot pointing at the part's own scratch.
+struct Table(SmallVec<[*mut u8; 16]>);
 
 // SAFETY: the table is only read by the kernel function during `JitStep::call`, which returns
 // after every part is done; see the safety comment there for what the parts write.
-unsafe impl Send for Table {}
 unsafe impl Sync for Table {}
+
+/// One part's status words, written only by that part's call.
+struct Status(UnsafeCell<[i64; 4]>);
+
+// SAFETY: part `i` is the only one to access `statuses[i]` while the parts run; the caller
+// reads them after `run_parts` returned.
+unsafe impl Sync for Status {}
 
 impl JitStep {
     /// Calls the function on `table`, split into up to [`threads`] parts when it has a split
@@ -90,7 +98,7 @@ impl JitStep {
             Some(s) if self.work >= kernel_parallel_work() && threads() > 1 => {
                 partition(s.extent, threads(), s.align)
             }
-            _ => Vec::new(),
+            _ => Default::default(),
         };
         if parts.len() <= 1 {
             *status = status_all();
@@ -124,38 +132,44 @@ impl JitStep {
                 .collect::<Result<Vec<Buffer>, Error>>()?;
             spare.push(bufs);
         }
-        let tables: Vec<Table> = (0..parts.len())
-            .map(|i| {
-                let mut t = table.to_vec();
-                if i > 0 {
-                    for (&(slot, _), buf) in scratch.iter().zip(&mut spare[i - 1]) {
-                        t[slot] = buf.as_mut_ptr();
+        // Parts share the run's table unless the function has row scratch to keep apart.
+        let tables: SmallVec<[Table; 4]> = if scratch.is_empty() {
+            SmallVec::new()
+        } else {
+            (0..parts.len())
+                .map(|i| {
+                    let mut t: SmallVec<[*mut u8; 16]> = SmallVec::from_slice(table);
+                    if i > 0 {
+                        for (&(slot, _), buf) in scratch.iter().zip(&mut spare[i - 1]) {
+                            t[slot] = buf.as_mut_ptr();
+                        }
                     }
-                }
-                Table(t)
-            })
-            .collect();
-        let statuses: Vec<std::sync::Mutex<[i64; 4]>> = parts
+                    Table(t)
+                })
+                .collect()
+        };
+        let shared = Table(SmallVec::from_slice(table));
+        let statuses: SmallVec<[Status; 4]> = parts
             .iter()
-            .map(|&(lo, hi)| std::sync::Mutex::new(status_for(lo, hi)))
+            .map(|&(lo, hi)| Status(UnsafeCell::new(status_for(lo, hi))))
             .collect();
         let f = self.f;
         run_parts(parts.len(), &|i| {
-            let mut st = statuses[i].lock().unwrap_or_else(|e| e.into_inner());
+            let t = tables.get(i).unwrap_or(&shared);
             // SAFETY: part `i` runs the split loop's iterations `parts[i]`, disjoint from
             // every other part's. The split loop's iterations write disjoint elements and
             // read nothing another iteration writes, except row scratch, which `tables[i]`
             // gives each part its own of (`spare[i - 1]`, each buffer of the slot's size);
-            // every other slot is the caller's live buffer, as for a direct call. The
-            // status words are the part's own. `run_parts` returns only when every part
+            // every other slot is the caller's live buffer, as for a direct call. Part `i`
+            // is the only user of `statuses[i]`. `run_parts` returns only when every part
             // is done, before `tables`, `spare` or the caller's buffers can go away.
-            unsafe { f(tables[i].0.as_ptr(), st.as_mut_ptr()) };
+            unsafe { f(t.0.as_ptr(), (*statuses[i].0.get()).as_mut_ptr()) };
         });
         // The parts run in iteration order within the loop: the first part with an error
         // has the first error a whole call would have found.
         *status = status_all();
         for s in statuses {
-            let s = s.into_inner().unwrap_or_else(|e| e.into_inner());
+            let s = s.0.into_inner();
             if s[STATUS_CODE] != 0 {
                 status[STATUS_CODE] = s[STATUS_CODE];
                 status[STATUS_INDEX] = s[STATUS_INDEX];

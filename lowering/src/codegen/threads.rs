@@ -4,8 +4,8 @@
 //! Two kinds of work are split: large float matmuls (column blocks or batch elements,
 //! `matmul/gemm.rs`) and large loop kernels whose outermost loop may run a sub-range per
 //! call (`split.rs`). Both hand their parts to one process-wide pool of persistent worker
-//! threads (rayon), built on first use with one thread fewer than the machine has cores: the
-//! calling thread always runs the first part itself. The front end's `LAZYJIT_THREADS` /
+//! threads (`pool.rs`), started on first use with one thread fewer than the machine has
+//! cores: the calling thread runs parts too. The front end's `LAZYJIT_THREADS` /
 //! `Config::threads` sets the count through [`set_threads`].
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,15 +13,16 @@ use std::sync::OnceLock;
 
 /// Default of [`matmul_parallel_work`]: multiply-adds (`batch * m * k * n`) from which a
 /// float matmul is split over threads. Measured in `benches/gemm_choice.rs` (`threads_*`
-/// groups, `docs/matmul.md`) with the persistent pool: below it the hand-off and the
-/// narrower per-thread tiles cost more than the second core saves.
-pub const PARALLEL_WORK: usize = 1 << 22;
+/// groups, `docs/matmul.md`) with the persistent pool: two threads won at every size from
+/// 128³ = 2^21 (1.07x) up (1.55x at 2^24, 1.86x at 1024³).
+pub const PARALLEL_WORK: usize = 1 << 21;
 
 /// Default of [`kernel_parallel_work`]: elements (written, or read by a reduction) from
 /// which a loop kernel whose outermost loop can be split runs on several threads. Measured
-/// in `benches/threads.rs`: a hand-off to the pool costs a few microseconds, about the time
-/// one core takes to stream this many f32 in and out.
-pub const KERNEL_PARALLEL_WORK: usize = 1 << 16;
+/// in `benches/threads.rs` (`split_cost_add`) on the cheapest kernel, an add: split over two
+/// threads it lost up to 2^16 elements (6.3 µs on one thread, 6.8 µs on two) and won from
+/// 2^17 (16.5 µs, 13.8 µs; 2.6x at 2^18, where each half fits its core's L2).
+pub const KERNEL_PARALLEL_WORK: usize = 1 << 17;
 
 /// 0: all available cores.
 static THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -87,48 +88,22 @@ fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// The worker pool: one thread fewer than the cores (the caller runs a part too), none on a
-/// one-core machine or when the OS refuses the threads (then every part runs on the caller).
-fn pool() -> Option<&'static rayon::ThreadPool> {
-    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
-    POOL.get_or_init(|| {
-        let workers = cores().saturating_sub(1);
-        if workers == 0 {
-            return None;
-        }
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(workers)
-            .thread_name(|i| format!("lazyjit-worker-{i}"))
-            .build()
-            .ok()
-    })
-    .as_ref()
+/// Runs `part(i)` for every `i in 0..parts`, on the calling thread and the persistent pool
+/// (`pool.rs`; all on the caller when there is no pool or it is busy), and returns when all
+/// are done. A panic in a part is resumed on the caller.
+pub(crate) fn run_parts(parts: usize, part: &(dyn Fn(usize) + Sync)) {
+    super::pool::run_parts(cores(), parts, part);
 }
 
-/// Runs `part(i)` for every `i in 0..parts`, part 0 on the calling thread and the others on
-/// the pool (or all on the caller when there is no pool), and returns when all are done.
-/// A panic in a part is resumed on the caller.
-pub(crate) fn run_parts(parts: usize, part: &(dyn Fn(usize) + Sync)) {
-    if parts == 0 {
-        return;
-    }
-    match pool() {
-        Some(pool) if parts > 1 => pool.in_place_scope(|s| {
-            for i in 1..parts {
-                s.spawn(move |_| part(i));
-            }
-            part(0);
-        }),
-        _ => (0..parts).for_each(part),
-    }
-}
+/// Ranges of a partition (inline up to 8, the usual thread counts).
+pub(crate) type Parts = smallvec::SmallVec<[(usize, usize); 8]>;
 
 /// Splits `0..len` into at most `parts` contiguous ranges whose starts (but the first) are
 /// multiples of `align`, as evenly as that allows; empty ranges are left out.
-pub(crate) fn partition(len: usize, parts: usize, align: usize) -> Vec<(usize, usize)> {
+pub(crate) fn partition(len: usize, parts: usize, align: usize) -> Parts {
     let parts = parts.max(1);
     let align = align.max(1);
-    let mut out = Vec::with_capacity(parts);
+    let mut out = Parts::new();
     let mut start = 0;
     for t in 1..=parts {
         let end = if t == parts {
