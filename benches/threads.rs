@@ -130,6 +130,29 @@ fn split_cost(c: &mut Criterion) {
         set_kernel_parallel_work(KERNEL_PARALLEL_WORK);
     }
     g.finish();
+    // A kernel several times as expensive per element (work weight 11, `split.rs`):
+    // splitting pays at a fraction of the add's size.
+    let mut g = c.benchmark_group("split_cost_sigmoid_mul");
+    for log in [12, 13, 14, 15, 16] {
+        let n = 1usize << log;
+        let k = jit(&format!(
+            "param %a: f32[{n}]\nparam %b: f32[{n}]\n%2: f32[{n}] = sigmoid %a\n\
+             %3: f32[{n}] = mul %2, %b\nreturn %3\n"
+        ));
+        let (a, b) = (tensor(&[n], 1), tensor(&[n], 2));
+        let mut outs = k.run(&[&a, &b]).unwrap();
+        g.bench_function(format!("2^{log}/one_thread"), |bch| {
+            set_threads(1);
+            bch.iter(|| k.run_into(&[&a, &b], &mut outs).unwrap())
+        });
+        g.bench_function(format!("2^{log}/forced_two"), |bch| {
+            set_threads(2);
+            set_kernel_parallel_work(0);
+            bch.iter(|| k.run_into(&[&a, &b], &mut outs).unwrap())
+        });
+        set_kernel_parallel_work(KERNEL_PARALLEL_WORK);
+    }
+    g.finish();
     set_threads(0);
 }
 

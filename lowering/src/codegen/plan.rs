@@ -88,7 +88,7 @@ pub struct FusionPlan {
     pub storage: Vec<Storage>,
 }
 
-fn op_cost(op: &Op) -> u32 {
+pub(crate) fn op_cost(op: &Op) -> u32 {
     use crate::op::{BinaryOp as B, UnaryOp as U};
     match op {
         Op::Unary(u) if u.is_transcendental() => 10,

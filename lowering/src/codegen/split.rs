@@ -57,7 +57,7 @@ pub(crate) struct SplitLoop {
 pub(crate) struct JitStep {
     pub f: KernelFn,
     pub split: Option<SplitLoop>,
-    /// Elements the function writes, plus the elements its reductions read.
+    /// Add-equivalent elements of work (`group_work`).
     pub work: usize,
 }
 
@@ -180,8 +180,14 @@ impl JitStep {
     }
 }
 
-/// The work of a kernel group for the thread cost model: elements its kernels write, plus
-/// the elements its reductions read.
+/// The work of a kernel group for the thread cost model, in elements of an add (the kernel
+/// [`KERNEL_PARALLEL_WORK`](super::threads::KERNEL_PARALLEL_WORK) was measured on): per
+/// kernel, the elements it writes (plus those a reduction reads), times one plus the fusion
+/// planner's cost (`plan::op_cost`) of every expensive op computed per element (a
+/// transcendental function counts as ten adds, a division as two). A fused `sigmoid(a) * b`
+/// counts 11 per element and splits from 2^14 elements; measured (`benches/threads.rs`,
+/// `split_cost_sigmoid_mul`), two threads already won from 2^12 there (3.7 µs against
+/// 2.6 µs), so the rule errs on the side of staying on one thread.
 pub(super) fn group_work(
     program: &crate::program::Program,
     kernels: &[&super::plan::Kernel],
@@ -197,7 +203,15 @@ pub(super) fn group_work(
                     .map_or(0, |a| program.value_type(*a).shape.numel()),
                 _ => 0,
             };
-            out.saturating_add(read)
+            let heavy: u32 = k
+                .fused
+                .iter()
+                .filter_map(|v| program.inst(*v))
+                .map(|inst| super::plan::op_cost(&inst.op))
+                .filter(|&c| c >= 2)
+                .sum();
+            let weight = 1 + heavy as usize;
+            out.saturating_add(read).saturating_mul(weight)
         })
         .fold(0usize, usize::saturating_add)
 }
@@ -228,6 +242,33 @@ mod tests {
             }
         }
         SEEN.lock().unwrap().push((lo, hi, a, b));
+    }
+
+    #[test]
+    fn work_counts_elements_weighted_by_expensive_ops() {
+        let work = |src: &str| {
+            let p = crate::text::parse(src).unwrap();
+            let plan = super::super::plan::FusionPlan::new(&p);
+            plan.groups
+                .iter()
+                .map(|g| {
+                    let ks: Vec<&super::super::plan::Kernel> =
+                        g.kernels.iter().map(|&i| &plan.kernels[i]).collect();
+                    group_work(&p, &ks)
+                })
+                .collect::<Vec<usize>>()
+        };
+        let add =
+            "param %a: f32[1000]\nparam %b: f32[1000]\n%2: f32[1000] = add %a, %b\nreturn %2\n";
+        assert_eq!(work(add), vec![1000]);
+        let sig = "param %a: f32[1000]\nparam %b: f32[1000]\n%2: f32[1000] = sigmoid %a\n\
+                   %3: f32[1000] = mul %2, %b\nreturn %3\n";
+        assert_eq!(work(sig), vec![11_000]);
+        let div =
+            "param %a: f32[1000]\nparam %b: f32[1000]\n%2: f32[1000] = div %a, %b\nreturn %2\n";
+        assert_eq!(work(div), vec![3000]);
+        let rows = "param %x: f32[10, 100]\n%1: f32[10] = reduce_sum %x, axes=[1], keepdim=false\nreturn %1\n";
+        assert_eq!(work(rows), vec![1010]);
     }
 
     #[test]

@@ -99,7 +99,8 @@ pub(crate) fn run_parts(parts: usize, part: &(dyn Fn(usize) + Sync)) {
 pub(crate) type Parts = smallvec::SmallVec<[(usize, usize); 8]>;
 
 /// Splits `0..len` into at most `parts` contiguous ranges whose starts (but the first) are
-/// multiples of `align`, as evenly as that allows; empty ranges are left out.
+/// multiples of `align`, each seam the multiple nearest to the even split; empty ranges are
+/// left out.
 pub(crate) fn partition(len: usize, parts: usize, align: usize) -> Parts {
     let parts = parts.max(1);
     let align = align.max(1);
@@ -109,7 +110,8 @@ pub(crate) fn partition(len: usize, parts: usize, align: usize) -> Parts {
         let end = if t == parts {
             len
         } else {
-            ((len * t / parts).div_ceil(align) * align).min(len)
+            // The nearest multiple of `align` to the even split point.
+            (((len * t / parts) + align / 2) / align * align).min(len)
         };
         if end > start {
             out.push((start, end));

@@ -404,7 +404,14 @@ impl MatMulPlan {
         let (by_batch, ranges) = if jobs.len() >= threads {
             (true, partition(jobs.len(), threads, 1))
         } else {
-            (false, partition(self.n, threads, COLUMN_ALIGN))
+            // Narrow outputs (a linear layer's 128 columns) split on AVX-512 vectors, so the
+            // parts stay even; wide ones on whole register tiles.
+            let align = if self.n >= 2 * COLUMN_ALIGN * threads {
+                COLUMN_ALIGN
+            } else {
+                16
+            };
+            (false, partition(self.n, threads, align))
         };
         let run_range = |&(s, e): &(usize, usize)| {
             if by_batch {
