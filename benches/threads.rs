@@ -2,8 +2,8 @@
 //! `set_threads(1)` and `set_threads(2)`, against the memory-bandwidth baseline measured the
 //! same way — a triad-style `stream` loop moving the same bytes on one thread and split over
 //! two (rayon, each half on its own core). Also: a tiny graph (16 elements), which must not
-//! get slower with two threads allowed, and where a split starts to pay (`split_cost_add`:
-//! adds of 2^12 to 2^18 elements forced to split, against the same adds on one thread).
+//! get slower with two threads allowed, and where a split starts to pay (`split_cost_*`: an
+//! add and `sigmoid(a) * b` at growing sizes forced to split, against one thread).
 //!
 //! Run: `cargo bench --bench threads` (figures in BENCHMARKS.md, "Both cores").
 
@@ -107,38 +107,13 @@ fn kernels(c: &mut Criterion) {
     one_vs_two(c, "tiny_add16", &tiny, &[&ta, &tb], 192);
 }
 
-/// Where splitting starts to pay: an add (the cheapest kernel per byte, so the worst case
-/// for a split) of 2^12 to 2^18 elements on one thread and forced over two (threshold 0).
-fn split_cost(c: &mut Criterion) {
-    let mut g = c.benchmark_group("split_cost_add");
-    for log in [12, 14, 15, 16, 17, 18] {
+/// `kernel(n)` of 2^`logs` elements (two f32 inputs) on one thread and forced over two
+/// (threshold 0).
+fn split_cost_of(c: &mut Criterion, name: &str, logs: &[u32], kernel: fn(usize) -> String) {
+    let mut g = c.benchmark_group(name);
+    for &log in logs {
         let n = 1usize << log;
-        let k = jit(&format!(
-            "param %a: f32[{n}]\nparam %b: f32[{n}]\n%2: f32[{n}] = add %a, %b\nreturn %2\n"
-        ));
-        let (a, b) = (tensor(&[n], 1), tensor(&[n], 2));
-        let mut outs = k.run(&[&a, &b]).unwrap();
-        g.bench_function(format!("2^{log}/one_thread"), |bch| {
-            set_threads(1);
-            bch.iter(|| k.run_into(&[&a, &b], &mut outs).unwrap())
-        });
-        g.bench_function(format!("2^{log}/forced_two"), |bch| {
-            set_threads(2);
-            set_kernel_parallel_work(0);
-            bch.iter(|| k.run_into(&[&a, &b], &mut outs).unwrap())
-        });
-        set_kernel_parallel_work(KERNEL_PARALLEL_WORK);
-    }
-    g.finish();
-    // A kernel several times as expensive per element (work weight 11, `split.rs`):
-    // splitting pays at a fraction of the add's size.
-    let mut g = c.benchmark_group("split_cost_sigmoid_mul");
-    for log in [12, 13, 14, 15, 16] {
-        let n = 1usize << log;
-        let k = jit(&format!(
-            "param %a: f32[{n}]\nparam %b: f32[{n}]\n%2: f32[{n}] = sigmoid %a\n\
-             %3: f32[{n}] = mul %2, %b\nreturn %3\n"
-        ));
+        let k = jit(&kernel(n));
         let (a, b) = (tensor(&[n], 1), tensor(&[n], 2));
         let mut outs = k.run(&[&a, &b]).unwrap();
         g.bench_function(format!("2^{log}/one_thread"), |bch| {
@@ -154,6 +129,21 @@ fn split_cost(c: &mut Criterion) {
     }
     g.finish();
     set_threads(0);
+}
+
+/// Where splitting starts to pay: an add (the cheapest kernel per byte, so the worst case
+/// for a split) of 2^12 to 2^18 elements, and `sigmoid(a) * b` (work weight 11, `split.rs`),
+/// which pays at a fraction of the add's size.
+fn split_cost(c: &mut Criterion) {
+    split_cost_of(c, "split_cost_add", &[12, 14, 15, 16, 17, 18], |n| {
+        format!("param %a: f32[{n}]\nparam %b: f32[{n}]\n%2: f32[{n}] = add %a, %b\nreturn %2\n")
+    });
+    split_cost_of(c, "split_cost_sigmoid_mul", &[12, 13, 14, 15, 16], |n| {
+        format!(
+            "param %a: f32[{n}]\nparam %b: f32[{n}]\n%2: f32[{n}] = sigmoid %a\n\
+             %3: f32[{n}] = mul %2, %b\nreturn %3\n"
+        )
+    });
 }
 
 criterion_group! {

@@ -186,6 +186,16 @@ fn split_loops_are_found_where_iterations_are_independent() {
               %4: f32[4096, 1] = reduce_sum %3, axes=[1], keepdim=true\n\
               %5: f32[4096, 64] = div %3, %4\nreturn %5\n";
     assert_eq!(loops(sm), vec![Some(4096)]);
+    // A split vector loop over whole vectors has no scalar copy of its body (which doubled
+    // the code and the compile time of a 64-op chain): a guard and the vector loop only.
+    let p = text::parse("param %a: f32[4096]\n%1: f32[4096] = tanh %a\nreturn %1\n").unwrap();
+    let opts = lazyjit_lowering::codegen::CompileOptions {
+        keep_clif: true,
+        ..opts()
+    };
+    let c = compile(&p, &opts).unwrap();
+    assert_eq!(c.split_loops(), vec![Some(4096)]);
+    assert_eq!(c.clif().matches("brif").count(), 2, "{}", c.clif());
     // A full reduction has no independent iterations: never split.
     assert_eq!(
         loops(

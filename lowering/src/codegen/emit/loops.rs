@@ -196,10 +196,17 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             } else {
                 lo
             };
-            self.dyn_loop(tail, hi, 1, &mut |e, i| {
-                e.bind_split(inner, i);
-                body(e, Mode::Scalar)
-            })?;
+            // With an extent of whole vectors, the ranges the runtime passes (starts on
+            // `SplitLoop::align`, a multiple of four, ends on the next start or the extent)
+            // are whole vectors too: no scalar copy of the body, which would double the code
+            // and the compile time. A range off those seams would leave elements unwritten,
+            // never touch memory outside the extent.
+            if !vectorize || n % LANES != 0 {
+                self.dyn_loop(tail, hi, 1, &mut |e, i| {
+                    e.bind_split(inner, i);
+                    body(e, Mode::Scalar)
+                })?;
+            }
             return Ok(());
         }
         let nv = if vectorize { n - n % LANES } else { 0 };
