@@ -153,6 +153,21 @@ fn every_kind_of_split_kernel_matches_the_serial_run() {
             ),
         ));
     }
+    for n in [1, 2, 3, 7, 33] {
+        // An im2col-like concat of 9 operands along channels: cut at the seams into one loop
+        // per operand, split over the leading (batch) dim.
+        let ops: Vec<String> = (0..9).map(|i| format!("%p{i}")).collect();
+        let params: String = (0..9)
+            .map(|i| format!("param %p{i}: f32[{n}, 2, 5]\n"))
+            .collect();
+        cases.push((
+            format!("concat of 9 along dim 1 f32[{n}, 18, 5]"),
+            format!(
+                "{params}%9: f32[{n}, 18, 5] = concat {}, axis=1\n%10: f32[{n}, 18, 5] = exp %9\nreturn %10\n",
+                ops.join(", ")
+            ),
+        ));
+    }
     let mut failures = Vec::new();
     let mut split_kernels = 0;
     for (k, (name, src)) in cases.iter().enumerate() {
@@ -196,6 +211,16 @@ fn split_loops_are_found_where_iterations_are_independent() {
     let c = compile(&p, &opts).unwrap();
     assert_eq!(c.split_loops(), vec![Some(4096)]);
     assert_eq!(c.clif().matches("brif").count(), 2, "{}", c.clif());
+    // A concat cut at its seams (9 operands along dim 1) splits over dim 0.
+    let ops: Vec<String> = (0..9).map(|i| format!("%p{i}")).collect();
+    let params: String = (0..9)
+        .map(|i| format!("param %p{i}: f32[64, 2, 5]\n"))
+        .collect();
+    let cut = format!(
+        "{params}%9: f32[64, 18, 5] = concat {}, axis=1\nreturn %9\n",
+        ops.join(", ")
+    );
+    assert_eq!(loops(&cut), vec![Some(64)]);
     // A full reduction has no independent iterations: never split.
     assert_eq!(
         loops(

@@ -399,9 +399,16 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             if range.start > 0 {
                 return Ok(());
             }
+            let vectorize = self.vectorizes(self.p.value_type(root).dtype, looped);
+            self.offer_split(looped, vectorize);
             return self.loop_nest(root, idx, looped);
         };
         let (before, after) = (&looped[..pos], &looped[pos + 1..]);
+        // The loops outside the cut one run every piece per iteration: an image of an im2col
+        // concat along channels, split over the batch.
+        if let Some(&v) = before.first() {
+            self.choose_split(v, 1);
+        }
         let pieces = &cuts.pieces[range];
         self.nest(before, &mut |e| {
             for &(start, len) in pieces {

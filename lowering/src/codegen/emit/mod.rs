@@ -171,11 +171,11 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             .iter()
             .all(|k| matches!(k.kind, KernelKind::Loop | KernelKind::Reduce));
         // A row group splits its outer rows; a fused loop or a lone loop or reduction kernel
-        // its first loop, found while it is emitted. Inside a row group's rows, kernels read
+        // its first loop, found while it is emitted (for a loop cut at concat seams, the
+        // first loop outside the cut one, in each function of the cut). Inside a row group's rows, kernels read
         // each other's results at other positions: no inner loop may be split there.
         let row_group = kinds_split && !fused && !outer.is_empty();
-        let wanted =
-            kinds_split && (fused || (outer.is_empty() && kernels.len() == 1 && part.is_none()));
+        let wanted = kinds_split && (fused || (outer.is_empty() && kernels.len() == 1));
         let bounds = (row_group || wanted).then(|| {
             let flags = MemFlagsData::new().with_notrap().with_aligned();
             (
