@@ -127,8 +127,9 @@ pub(crate) struct Emitted {
 
 /// The function's split loop: the outermost loop of a kernel whose iterations write
 /// disjoint elements and read nothing another iteration writes (every row of a row group,
-/// every element of a fused or plain elementwise loop, every output element of a reduction),
-/// so that any partition of its range over calls computes the same values.
+/// every element of a fused or plain elementwise loop, every output element of a reduction,
+/// every index of the loops outside a concat cut), so that any partition of its range over
+/// calls computes the same values.
 #[derive(Default)]
 struct SplitState {
     /// Whether the kernel allows one (the first looped variable that qualifies is taken).
@@ -172,8 +173,9 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             .all(|k| matches!(k.kind, KernelKind::Loop | KernelKind::Reduce));
         // A row group splits its outer rows; a fused loop or a lone loop or reduction kernel
         // its first loop, found while it is emitted (for a loop cut at concat seams, the
-        // first loop outside the cut one, in each function of the cut). Inside a row group's rows, kernels read
-        // each other's results at other positions: no inner loop may be split there.
+        // first loop outside the cut one, in each function of the cut). Inside a row group's
+        // rows, kernels read each other's results at other positions: no inner loop may be
+        // split there.
         let row_group = kinds_split && !fused && !outer.is_empty();
         let wanted = kinds_split && (fused || (outer.is_empty() && kernels.len() == 1));
         let bounds = (row_group || wanted).then(|| {
