@@ -55,25 +55,18 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let i = self.b.append_block_param(lp, types::I64);
         let exit = self.b.create_block();
         let out = self.b.append_block_param(exit, types::I64);
-        let first_end = self.b.ins().iadd_imm_s(start, step);
-        let any = self
-            .b
-            .ins()
-            .icmp(IntCC::SignedLessThanOrEqual, first_end, end);
-        self.b
-            .ins()
-            .brif(any, lp, &[start.into()], exit, &[start.into()]);
+        // Into the loop at `from` while a whole step still fits before `end`, else out.
+        let go = |e: &mut Self, from: Value| {
+            let step_end = e.b.ins().iadd_imm_s(from, step);
+            let fits = e.b.ins().icmp(IntCC::SignedLessThanOrEqual, step_end, end);
+            e.b.ins()
+                .brif(fits, lp, &[from.into()], exit, &[from.into()]);
+        };
+        go(self, start);
         self.b.switch_to_block(lp);
         body(self, i)?;
         let next = self.b.ins().iadd_imm_s(i, step);
-        let next_end = self.b.ins().iadd_imm_s(next, step);
-        let more = self
-            .b
-            .ins()
-            .icmp(IntCC::SignedLessThanOrEqual, next_end, end);
-        self.b
-            .ins()
-            .brif(more, lp, &[next.into()], exit, &[next.into()]);
+        go(self, next);
         self.b.switch_to_block(exit);
         Ok(out)
     }
