@@ -219,6 +219,9 @@ fn run_file(path: &Path, bless: bool) -> Outcome {
         verify_clif: true,
         keep_clif: true,
         keep_disasm: false,
+        // The CLIF snapshots are of the four-lane code: wide math embeds the address of a
+        // host function. It is checked below against that code, bit for bit.
+        wide_math: false,
         ..CompileOptions::default()
     };
     let compiled = match compile(&program, &opts) {
@@ -231,6 +234,21 @@ fn run_file(path: &Path, bless: bool) -> Outcome {
     let refs: Vec<&Tensor> = inputs.iter().collect();
     let want_ref = reference::run(&program, &refs);
     let got_jit = compiled.run(&refs);
+    match (&got_jit, compile(&program, &CompileOptions::default())) {
+        (Ok(four), Ok(wide)) => match wide.run(&refs) {
+            Ok(w) if same_bits(four, &w) => {}
+            Ok(_) => out
+                .failures
+                .push("with wide math the results are not bit-identical".into()),
+            Err(e) => out
+                .failures
+                .push(format!("with wide math: run failed: {e}")),
+        },
+        (Ok(_), Err(e)) => out
+            .failures
+            .push(format!("with wide math: compile failed: {e}")),
+        (Err(_), _) => {}
+    }
 
     let actual = |sec: Section| -> String {
         normalize(&match sec {
@@ -420,4 +438,16 @@ fn runner_self_checks() {
         split_file("# test: t\nparam %a: f32[1]\nreturn %a\n# ---- expected plan ----\n# k\n#\n")
             .unwrap();
     assert_eq!(f.sections, vec![(Section::Plan, "k\n\n".to_string())]);
+}
+
+/// Whether two runs' outputs are the same tensors, byte for byte (NaN payloads included).
+fn same_bits(a: &[Tensor], b: &[Tensor]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.ty() == y.ty() && bytes(x) == bytes(y))
+}
+
+fn bytes(t: &Tensor) -> &[u8] {
+    &t.buffer().as_bytes()[..t.ty().size_bytes()]
 }

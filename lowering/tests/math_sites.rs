@@ -42,8 +42,11 @@ fn inputs(n: usize) -> Vec<f32> {
 
 fn run(src: &str, opts: &CompileOptions, x: &Tensor) -> (Vec<f32>, String) {
     let p = text::parse(src).unwrap();
+    // The sites of these loops would otherwise run through the wide functions
+    // (`tests/wide_math.rs`), not through the inline or out-of-line code under test.
     let opts = CompileOptions {
         keep_clif: true,
+        wide_math: false,
         ..opts.clone()
     };
     let c = compile(&p, &opts).unwrap();

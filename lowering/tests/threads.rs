@@ -206,6 +206,7 @@ fn split_loops_are_found_where_iterations_are_independent() {
     let p = text::parse("param %a: f32[4096]\n%1: f32[4096] = tanh %a\nreturn %1\n").unwrap();
     let opts = lazyjit_lowering::codegen::CompileOptions {
         keep_clif: true,
+        wide_math: false,
         ..opts()
     };
     let c = compile(&p, &opts).unwrap();

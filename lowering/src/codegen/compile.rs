@@ -270,7 +270,9 @@ impl KernelModule {
         let mut how = Sites::Count;
         let split = loop {
             ctx.func.name = UserFuncName::user(0, index);
-            let math = MathEmitter::new(&mut self.module, self.has_fma).sites_as(how);
+            let math = MathEmitter::new(&mut self.module, self.has_fma)
+                .sites_as(how)
+                .wide_sites(opts.wide_math);
             let b = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
             let Emitted { sites, split } = emit(b, math, tcfg)?;
             how = match how {

@@ -30,6 +30,11 @@ pub struct CompileOptions {
     /// their hoisted constants); a call costs a few nanoseconds per vector. `usize::MAX`
     /// inlines everything, 0 nothing.
     pub inline_math: usize,
+    /// Run the f32 `exp`, `log`, `tanh`, `sigmoid` and `erf` of vectorised loops through the
+    /// host's AVX2 / AVX-512 functions, in chunks (`codegen/emit/wide.rs`; results are
+    /// bit-identical). On by default; the `LAZYJIT_WIDE_MATH` variable can cap the vector
+    /// width or turn it off process-wide (`docs/math.md`).
+    pub wide_math: bool,
 }
 
 impl Default for CompileOptions {
@@ -40,6 +45,7 @@ impl Default for CompileOptions {
             keep_clif: false,
             keep_disasm: false,
             inline_math: 4,
+            wide_math: true,
         }
     }
 }

@@ -80,10 +80,7 @@ pub fn compile_timed(p: &Program, no_opt: bool, keep: Keep) -> Result<(Compiled,
         verify_clif: false,
         keep_clif: keep.clif,
         keep_disasm: keep.disasm,
-        inline_math: std::env::var("XX_INLINE")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(4),
+        ..CompileOptions::default()
     };
     let t = Instant::now();
     let compiled =

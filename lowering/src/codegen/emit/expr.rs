@@ -38,6 +38,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         if let Some(x) = self.memo.get(&key) {
             return Ok(*x);
         }
+        if let Some(x) = self.wide_value(v, idx, mode) {
+            self.memo.insert(key, x);
+            return Ok(x);
+        }
         let x = if mode == Mode::Vector && !self.vec_ok(v) {
             self.per_lane(v, idx, false)?
         } else {

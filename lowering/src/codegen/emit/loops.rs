@@ -44,7 +44,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     /// `for (i = start; i + step <= end; i += step) { body(i) }` with bounds known only at
     /// run time: a guard, then a bottom-tested loop (one branch per iteration, as
     /// [`Self::counted_loop`]). Returns the first `i` not run (where a tail loop starts).
-    fn dyn_loop(
+    pub(super) fn dyn_loop(
         &mut self,
         start: Value,
         end: Value,
@@ -74,7 +74,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     /// The range of the split loop this call runs: the status words' `[lo, hi)` clamped to
     /// `0 <= lo <= hi <= n`, so that whatever a caller passes, the loop stays inside the
     /// extent every access was derived from.
-    fn split_range(&mut self, n: i64) -> R<(Value, Value)> {
+    pub(super) fn split_range(&mut self, n: i64) -> R<(Value, Value)> {
         let (lo, hi) = self
             .split
             .bounds
@@ -285,7 +285,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         };
         self.offer_split(&looped, vectorize);
         self.nest(outer, &mut |e| {
-            e.inner_loop(inner, vectorize, &mut |e, mode| body(e, mode))
+            e.math_loop(inner, vectorize, roots, &idx, &mut |e, mode| body(e, mode))
         })
     }
 
@@ -357,8 +357,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             let val = self.value_at(root, src, idx, Mode::Scalar)?;
             return self.store(root, &out_off, val, Mode::Scalar);
         };
+        // A scatter kernel's copy of its input has no math to speak of.
+        let roots: &[ValueId] = if src == root { &[root] } else { &[] };
         self.nest(outer, &mut |e| {
-            e.inner_loop(inner, vectorize, &mut |e, mode| {
+            e.math_loop(inner, vectorize, roots, idx, &mut |e, mode| {
                 e.clear_memo();
                 let val = e.value_at(root, src, idx, mode)?;
                 e.store(root, &out_off, val, mode)

@@ -27,6 +27,7 @@
 //! | `expr` | the expression walker: the one match over [`Op`](crate::op::Op) that lowers each instruction |
 //! | `memory` | addresses, loads and stores, index values, views, pad, concat, gather addressing |
 //! | `arith` | scalar and vector arithmetic: unary, binary, cast, constants, selects |
+//! | `wide` | loops in chunks whose transcendental functions run through the host's wide math |
 
 mod arith;
 mod expr;
@@ -35,6 +36,7 @@ mod memory;
 mod random;
 mod reduce;
 mod scatter;
+mod wide;
 
 use super::bases::Bases;
 use super::index::{Idx, Var};
@@ -115,6 +117,7 @@ pub(crate) struct KernelEmitter<'a, 'f, 'm, M: Module> {
     /// would read a stale value (a reader must find it memoised), so it is an error.
     pending: Vec<ValueId>,
     split: SplitState,
+    wide: wide::WideState,
 }
 
 /// What [`KernelEmitter::emit`] made of a function besides its code.
@@ -208,6 +211,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 bounds,
                 ..SplitState::default()
             },
+            wide: wide::WideState::default(),
         };
         if fused {
             let roots: Vec<ValueId> = kernels.iter().map(|k| k.root).collect();

@@ -64,6 +64,7 @@
 mod library;
 mod poly;
 mod shims;
+mod wide_tmp;
 
 use std::collections::HashMap;
 
@@ -154,6 +155,8 @@ pub struct MathEmitter<'m, M: Module> {
     sites_as: Sites,
     /// `F32`/`F32X4` [`MathEmitter::unary`] sites emitted so far.
     sites: usize,
+    /// Whether [`MathEmitter::wide`] may offer the host's wide functions.
+    wide: bool,
 }
 
 impl<'m, M: Module> MathEmitter<'m, M> {
@@ -166,6 +169,7 @@ impl<'m, M: Module> MathEmitter<'m, M> {
             ids: HashMap::new(),
             sites_as: Sites::Inline,
             sites: 0,
+            wide: true,
         }
     }
 
@@ -174,6 +178,36 @@ impl<'m, M: Module> MathEmitter<'m, M> {
     pub fn sites_as(mut self, how: Sites) -> Self {
         self.sites_as = how;
         self
+    }
+
+    /// Whether [`MathEmitter::wide`] may offer the host's wide functions (the default);
+    /// without, every site is emitted by [`MathEmitter::unary`].
+    pub fn wide_sites(mut self, on: bool) -> Self {
+        self.wide = on;
+        self
+    }
+
+    /// The host's wide in-place function for `f` with this emitter's fma setting, as an
+    /// address: `unsafe extern "C" fn(x: *mut f32, n: usize)` sets `x[i] = f(x[i])` for
+    /// `i < n`, bit-identical to what [`MathEmitter::unary`] computes for each element.
+    /// `None` when disabled, for sin and cos, or on a host without AVX2.
+    pub fn wide(&self, f: MathFn) -> Option<usize> {
+        if !self.wide {
+            return None;
+        }
+        wide_tmp::wide_fn(f, self.has_fma).map(|w| w as usize)
+    }
+
+    /// Calls the wide function at `addr` (from [`MathEmitter::wide`]) on the `n` f32 at
+    /// `ptr`. The caller guarantees `ptr..ptr + 4n` is writable memory of the function.
+    pub fn call_wide(&mut self, b: &mut FunctionBuilder, addr: usize, ptr: Value, n: Value) {
+        let ptr_ty = self.module.target_config().pointer_type();
+        let mut sig = self.module.make_signature();
+        sig.params.push(AbiParam::new(ptr_ty));
+        sig.params.push(AbiParam::new(types::I64));
+        let sig = b.import_signature(sig);
+        let callee = b.ins().iconst(ptr_ty, addr as i64);
+        b.ins().call_indirect(sig, callee, &[ptr, n]);
     }
 
     /// How many `F32`/`F32X4` [`MathEmitter::unary`] sites were emitted (inline or not).

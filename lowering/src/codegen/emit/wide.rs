@@ -1,0 +1,297 @@
+//! Loops whose transcendental functions run through the host's wide (AVX2 / AVX-512) math.
+//!
+//! Cranelift's x86-64 vectors have four f32 lanes, and the inline `exp` or `sigmoid` of a
+//! fused loop is compute-bound at that width (BENCHMARKS.md, "Where the misses come from").
+//! So a vectorised loop whose values contain `exp`, `log`, `tanh`, `sigmoid` or `erf` of f32
+//! runs in chunks of up to [`CHUNK`] elements, each in phases over the chunk: the arguments of
+//! the sites of one level are computed four lanes at a time into a stack buffer per site, one
+//! call per site applies the function to the whole buffer in place (`math::wide`, 8 or 16
+//! lanes, bit-identical to the inline code), and the next phase reads the results back where
+//! the expression walker would have computed them. The last phase is the loop's own body. A
+//! site of level `k` has sites of levels below `k` in its argument and none of `k` or above,
+//! so `tanh(exp(x) + 1)` takes three phases.
+//!
+//! Only sites reached from the loop's roots through elementwise ops of the roots' own shape
+//! go wide: their index is the roots' index, so one buffer position per element holds them.
+//! A site under a view (a slice, a permute) or a broadcast operand is computed at another index
+//! and stays inline, as does a site whose argument reads another root of a fused group (that
+//! root is stored only by the last phase). Everything is recomputed per phase except the wide
+//! results; what the phases recompute is cheap and read from L1 (a chunk of every input is
+//! 1 KiB).
+
+use super::{KernelEmitter, Mode, LANES, R};
+use crate::codegen::index::{Idx, Var};
+use crate::op::{Op, UnaryOp};
+use crate::program::ValueId;
+use crate::types::{DType, Shape};
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{
+    types, InstBuilder, MemFlagsData, StackSlot, StackSlotData, StackSlotKind, Value,
+};
+use cranelift_module::Module;
+use std::collections::HashMap;
+
+/// Elements per chunk: each site's buffer is 1 KiB, and one call per site and chunk.
+pub(super) const CHUNK: i64 = 256;
+
+/// The shortest innermost loop that runs its math wide: below it a call per row would cost
+/// about as much as the inline code it replaces.
+const WIDE_MIN: usize = 16;
+
+/// A wide site: the instruction, its argument, and the wide function's address.
+#[derive(Clone, Copy)]
+struct Site {
+    v: ValueId,
+    arg: ValueId,
+    addr: usize,
+}
+
+/// The emitter's state inside a chunk.
+#[derive(Default)]
+pub(super) struct WideState {
+    /// Sites whose chunk is in their buffer: the buffer and the index it was computed at.
+    ready: HashMap<ValueId, (StackSlot, Vec<Idx>)>,
+    /// Byte offset of the current element in the chunk, in a phase loop.
+    off: Option<Value>,
+}
+
+impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
+    /// The sites of `roots` (of one shape) that run wide, by level, lowest first; empty when
+    /// there are none or the host has no wide functions.
+    fn wide_levels(&self, roots: &[ValueId]) -> Vec<Vec<Site>> {
+        let Some(&first) = roots.first() else {
+            return Vec::new();
+        };
+        let shape = &self.p.value_type(first).shape;
+        let mut walk = Walk {
+            memo: HashMap::new(),
+            sites: Vec::new(),
+        };
+        for &r in roots {
+            self.wide_walk(&mut walk, roots, r, r, shape, true);
+        }
+        let mut levels: Vec<Vec<Site>> = Vec::new();
+        for (site, level) in walk.sites {
+            if levels.len() < level {
+                levels.resize_with(level, Vec::new);
+            }
+            levels[level - 1].push(site);
+        }
+        levels
+    }
+
+    /// The highest site level in `v`'s value, and whether it reads a root other than `root`
+    /// (then no site above it may go wide). Records the wide sites in `w`. `record` is false
+    /// below a view or a broadcast operand, whose index is not the roots'.
+    fn wide_walk(
+        &self,
+        w: &mut Walk,
+        roots: &[ValueId],
+        root: ValueId,
+        v: ValueId,
+        shape: &Shape,
+        record: bool,
+    ) -> (usize, bool) {
+        if v != root && roots.contains(&v) {
+            return (0, true);
+        }
+        if v != root && self.plan.is_buffer(v) {
+            return (0, false);
+        }
+        if let Some(&r) = w.memo.get(&(v, record)) {
+            return r;
+        }
+        let Some(inst) = self.p.inst(v) else {
+            return (0, false);
+        };
+        let elementwise = matches!(inst.op, Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast);
+        let keep = record && elementwise && &inst.ty.shape == shape;
+        let mut level = 0;
+        let mut reads_root = false;
+        for &a in &inst.args {
+            let same = &self.p.value_type(a).shape == shape;
+            let (l, r) = self.wide_walk(w, roots, root, a, shape, keep && same);
+            if keep && same {
+                level = level.max(l);
+            }
+            reads_root |= r;
+        }
+        let out = match (&inst.op, keep && !reads_root) {
+            (Op::Unary(u), true) if inst.ty.dtype == DType::F32 => {
+                match wide_fn(*u).and_then(|f| self.math.wide(f)) {
+                    Some(addr) => {
+                        let arg = inst.args[0];
+                        w.sites.push((Site { v, arg, addr }, level + 1));
+                        (level + 1, false)
+                    }
+                    None => (level, false),
+                }
+            }
+            _ if keep => (level, reads_root),
+            _ => (0, reads_root),
+        };
+        w.memo.insert((v, record), out);
+        out
+    }
+
+    /// The result of wide site `v` at `idx` for the current element, when its chunk is ready.
+    pub(super) fn wide_value(&mut self, v: ValueId, idx: &[Idx], mode: Mode) -> Option<Value> {
+        let off = self.wide.off?;
+        let (slot, at) = self.wide.ready.get(&v)?;
+        if at.as_slice() != idx {
+            return None;
+        }
+        let slot = *slot;
+        let ty = match mode {
+            Mode::Vector => types::F32X4,
+            Mode::Scalar => types::F32,
+        };
+        let addr = self.slot_at(slot, off);
+        let flags = MemFlagsData::new().with_notrap().with_aligned();
+        Some(self.b.ins().load(ty, flags, addr, 0))
+    }
+
+    fn slot_at(&mut self, slot: StackSlot, off: Value) -> Value {
+        let base = self.b.ins().stack_addr(self.ptr_ty, slot, 0);
+        self.b.ins().iadd(base, off)
+    }
+
+    /// [`Self::inner_loop`] for a body that computes `roots` at `idx` (and stores them): in
+    /// chunks with wide math when their values have wide sites, else as it is.
+    pub(super) fn math_loop(
+        &mut self,
+        inner: Var,
+        vectorize: bool,
+        roots: &[ValueId],
+        idx: &[Idx],
+        body: &mut dyn FnMut(&mut Self, Mode) -> R<()>,
+    ) -> R<()> {
+        let n = self.ext[inner as usize];
+        let levels = if vectorize && n >= WIDE_MIN && self.wide.off.is_none() {
+            self.wide_levels(roots)
+        } else {
+            Vec::new()
+        };
+        if levels.is_empty() {
+            return self.inner_loop(inner, vectorize, body);
+        }
+        let split = self.is_split(inner);
+        let (lo, hi) = if split {
+            self.split_range(n as i64)?
+        } else {
+            let lo = self.b.ins().iconst(types::I64, 0);
+            let hi = self.b.ins().iconst(types::I64, n as i64);
+            (lo, hi)
+        };
+        // Ranges of an extent of whole vectors are whole vectors (see `inner_loop`), and so
+        // is every chunk of them.
+        let tail = n as i64 % LANES != 0;
+        let slots: Vec<Vec<StackSlot>> = levels
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .map(|_| {
+                        let data =
+                            StackSlotData::new(StackSlotKind::ExplicitSlot, CHUNK as u32 * 4, 6);
+                        self.b.create_sized_stack_slot(data)
+                    })
+                    .collect()
+            })
+            .collect();
+        // for (i0 = lo; i0 < hi; i0 += CHUNK) { len = min(CHUNK, hi - i0); ... }
+        let head = self.b.create_block();
+        let i0 = self.b.append_block_param(head, types::I64);
+        let chunk = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(head, &[lo.into()]);
+        self.b.switch_to_block(head);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, i0, hi);
+        self.b.ins().brif(more, chunk, &[], exit, &[]);
+        self.b.switch_to_block(chunk);
+        let left = self.b.ins().isub(hi, i0);
+        let full = self.b.ins().iconst(types::I64, CHUNK);
+        let short = self.b.ins().icmp(IntCC::SignedLessThan, left, full);
+        let len = self.b.ins().select(short, left, full);
+        for (level, slots) in levels.iter().zip(&slots) {
+            self.phase(inner, split, tail, i0, len, &mut |e, mode| {
+                let off = e.wide.off.expect("a phase sets the offset");
+                for (s, &slot) in level.iter().zip(slots) {
+                    let ai = e.broadcast_idx(idx, s.arg);
+                    let x = e.compute_or_load(s.arg, &ai, mode)?;
+                    let addr = e.slot_at(slot, off);
+                    let flags = MemFlagsData::new().with_notrap().with_aligned();
+                    e.b.ins().store(flags, x, addr, 0);
+                }
+                Ok(())
+            })?;
+            for (s, &slot) in level.iter().zip(slots) {
+                let ptr = self.b.ins().stack_addr(self.ptr_ty, slot, 0);
+                self.math.call_wide(&mut self.b, s.addr, ptr, len);
+                self.wide.ready.insert(s.v, (slot, idx.to_vec()));
+            }
+        }
+        self.phase(inner, split, tail, i0, len, body)?;
+        self.wide.ready.clear();
+        let next = self.b.ins().iadd_imm_s(i0, CHUNK);
+        self.b.ins().jump(head, &[next.into()]);
+        self.b.switch_to_block(exit);
+        Ok(())
+    }
+
+    /// One pass over the chunk of `len` elements from `i0`: four lanes at a time, then (with
+    /// `tail`) one by one, with `inner` bound to the element and the wide offset set.
+    #[allow(clippy::too_many_arguments)]
+    fn phase(
+        &mut self,
+        inner: Var,
+        split: bool,
+        tail: bool,
+        i0: Value,
+        len: Value,
+        f: &mut dyn FnMut(&mut Self, Mode) -> R<()>,
+    ) -> R<()> {
+        let mut at = |e: &mut Self, t: Value, mode: Mode| -> R<()> {
+            let i = e.b.ins().iadd(i0, t);
+            if split {
+                e.bind_split(inner, i);
+            } else {
+                e.bind(inner, i);
+            }
+            e.wide.off = Some(e.b.ins().ishl_imm_u(t, 2));
+            e.clear_memo();
+            if mode == Mode::Vector {
+                e.lane = Some(inner);
+            }
+            f(e, mode)?;
+            e.lane = None;
+            e.wide.off = None;
+            Ok(())
+        };
+        let zero = self.b.ins().iconst(types::I64, 0);
+        let rest = self.dyn_loop(zero, len, LANES, &mut |e, t| at(e, t, Mode::Vector))?;
+        if tail {
+            self.dyn_loop(rest, len, 1, &mut |e, t| at(e, t, Mode::Scalar))?;
+        }
+        Ok(())
+    }
+}
+
+/// What [`KernelEmitter::wide_walk`] keeps: results per (value, record), and the sites found
+/// with their levels (1 for a site with no site in its argument).
+struct Walk {
+    memo: HashMap<(ValueId, bool), (usize, bool)>,
+    sites: Vec<(Site, usize)>,
+}
+
+/// The math function of a unary op that has a wide form.
+fn wide_fn(u: UnaryOp) -> Option<crate::codegen::math::MathFn> {
+    use crate::codegen::math::MathFn;
+    Some(match u {
+        UnaryOp::Exp => MathFn::Exp,
+        UnaryOp::Log => MathFn::Log,
+        UnaryOp::Tanh => MathFn::Tanh,
+        UnaryOp::Sigmoid => MathFn::Sigmoid,
+        UnaryOp::Erf => MathFn::Erf,
+        _ => return None,
+    })
+}

@@ -1,0 +1,290 @@
+//! Loops with wide math (`codegen/emit/wide.rs`): a vectorised loop whose values hold f32
+//! `exp`, `log`, `tanh`, `sigmoid` or `erf` runs in chunks whose sites are computed by the
+//! host's AVX2 / AVX-512 functions. Those are bit-identical to the four-lane inline code, so
+//! every program here must give exactly the bytes it gives with `wide_math: false`, whatever
+//! the extent (chunk seams, vector tails), the nesting of sites, the fusion (a root read by
+//! another root), views and broadcasts around the sites, and thread splits.
+//!
+//! The filetests compare every snapshot program the same way; the math_wide tests compare the
+//! wide functions themselves with the JIT's code over the accuracy sweeps.
+
+use lazyjit_lowering::codegen::{compile, CompileOptions, Compiled};
+use lazyjit_lowering::kernels::{set_kernel_parallel_work, set_threads, KERNEL_PARALLEL_WORK};
+use lazyjit_lowering::testing::generator::{build, Spec, StepSpec, BASES, STEP_KINDS};
+use lazyjit_lowering::testing::inputs::{random_inputs, MIXED};
+use lazyjit_lowering::testing::rng::Rng;
+use lazyjit_lowering::{text, Program, Tensor};
+
+fn with(p: &Program, wide: bool) -> Compiled {
+    let opts = CompileOptions {
+        wide_math: wide,
+        keep_clif: true,
+        ..CompileOptions::default()
+    };
+    compile(p, &opts).unwrap()
+}
+
+fn bytes(t: &Tensor) -> &[u8] {
+    &t.buffer().as_bytes()[..t.ty().size_bytes()]
+}
+
+/// Whether the host has wide functions at all (x86-64 with AVX2, not capped off).
+fn host_wide() -> bool {
+    let p = text::parse("param %a: f32[64]\n%1: f32[64] = exp %a\nreturn %1\n").unwrap();
+    uses_wide(&with(&p, true))
+}
+
+/// Whether a compiled program calls wide functions: a chunk buffer in some kernel.
+fn uses_wide(c: &Compiled) -> bool {
+    c.clif().contains("explicit_slot 1024")
+}
+
+/// Runs `p` with and without wide math on `inputs`; the bytes must agree.
+fn same_bytes(p: &Program, inputs: &[Tensor]) -> Result<bool, String> {
+    let ins: Vec<&Tensor> = inputs.iter().collect();
+    let four = with(p, false)
+        .run(&ins)
+        .map_err(|e| format!("four lanes: {e}"))?;
+    let wide = with(p, true);
+    let got = wide.run(&ins).map_err(|e| format!("wide: {e}"))?;
+    for (i, (a, b)) in four.iter().zip(&got).enumerate() {
+        if bytes(a) != bytes(b) {
+            let fa = a.to_f64_vec();
+            let fb = b.to_f64_vec();
+            let at = fa
+                .iter()
+                .zip(&fb)
+                .position(|(x, y)| x.to_bits() != y.to_bits());
+            return Err(format!(
+                "output {i} differs at element {at:?}: {:?} vs {:?}",
+                at.map(|k| fa[k]),
+                at.map(|k| fb[k])
+            ));
+        }
+    }
+    Ok(uses_wide(&wide))
+}
+
+fn check(cases: &[(String, String, bool)]) {
+    let wide_host = host_wide();
+    let mut failures = Vec::new();
+    for (k, (name, src, wide)) in cases.iter().enumerate() {
+        let p = text::parse(src).unwrap_or_else(|e| panic!("{name}: {e}\n{src}"));
+        let inputs = random_inputs(&p, MIXED, &mut Rng::new(k as u64));
+        match same_bytes(&p, &inputs) {
+            Ok(used) if used != (*wide && wide_host) => failures.push(format!(
+                "{name}: wide math used: {used}, expected {}\n{src}",
+                *wide && wide_host
+            )),
+            Ok(_) => {}
+            Err(m) => failures.push(format!("{name}: {m}\n{src}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Each function alone, at extents around the chunk (256) and vector (4) seams, flat and 2-d.
+#[test]
+fn every_function_at_every_seam() {
+    let mut cases = Vec::new();
+    for f in ["exp", "log", "tanh", "sigmoid", "erf"] {
+        for n in [15, 16, 17, 19, 64, 255, 256, 257, 260, 511, 513, 1000, 1027] {
+            cases.push((
+                format!("{f} f32[{n}]"),
+                format!("param %a: f32[{n}]\n%1: f32[{n}] = {f} %a\nreturn %1\n"),
+                n >= 16,
+            ));
+        }
+        // Rows of 37 with a broadcast column: a 2-d loop, one chunk per row.
+        cases.push((
+            format!("{f} of a 2-d broadcast sum"),
+            format!(
+                "param %a: f32[5, 37]\nparam %b: f32[37]\n%2: f32[5, 37] = add %a, %b\n\
+                 %3: f32[5, 37] = {f} %2\nreturn %3\n"
+            ),
+            true,
+        ));
+    }
+    // Rows too short to be worth a call, and a dtype or function without wide functions.
+    cases.push((
+        "exp over rows of 9".into(),
+        "param %a: f32[3, 9]\nparam %b: f32[3, 1]\n%2: f32[3, 9] = add %a, %b\n%3: f32[3, 9] = exp %2\nreturn %3\n".into(),
+        false,
+    ));
+    cases.push((
+        "exp f32[40, 5] over rows of 5".into(),
+        "param %a: f32[40, 5]\nparam %b: f32[40, 1]\n%2: f32[40, 5] = add %a, %b\n%3: f32[40, 5] = exp %2\nreturn %3\n".into(),
+        false,
+    ));
+    cases.push((
+        "exp f64[300]".into(),
+        "param %a: f64[300]\n%1: f64[300] = exp %a\nreturn %1\n".into(),
+        false,
+    ));
+    cases.push((
+        "sin f32[300]".into(),
+        "param %a: f32[300]\n%1: f32[300] = sin %a\nreturn %1\n".into(),
+        false,
+    ));
+    check(&cases);
+}
+
+/// Sites nested, shared, fused with other roots, under views and broadcasts.
+#[test]
+fn sites_in_every_position() {
+    let n = 300;
+    let p2 = |body: &str| format!("param %a: f32[{n}]\nparam %b: f32[{n}]\n{body}");
+    let cases: Vec<(String, String, bool)> = vec![
+        (
+            "sigmoid(a) * b".into(),
+            p2(&format!("%2: f32[{n}] = sigmoid %a\n%3: f32[{n}] = mul %2, %b\nreturn %3\n")),
+            true,
+        ),
+        (
+            "tanh(exp(a) + b): two levels".into(),
+            p2(&format!(
+                "%2: f32[{n}] = exp %a\n%3: f32[{n}] = add %2, %b\n%4: f32[{n}] = tanh %3\nreturn %4\n"
+            )),
+            true,
+        ),
+        (
+            "exp(a) used twice, log(exp(a) * b) and erf(exp(a))".into(),
+            p2(&format!(
+                "%2: f32[{n}] = exp %a\n%3: f32[{n}] = mul %2, %b\n%4: f32[{n}] = log %3\n\
+                 %5: f32[{n}] = erf %2\n%6: f32[{n}] = add %4, %5\n%7: f32[{n}] = sub %6, %2\nreturn %7\n"
+            )),
+            true,
+        ),
+        (
+            "two outputs, one reading the other (fused roots)".into(),
+            p2(&format!(
+                "%2: f32[{n}] = sigmoid %a\n%3: f32[{n}] = mul %2, %b\n%4: f32[{n}] = tanh %3\n\
+                 %5: f32[{n}] = add %4, %a\nreturn %5, %3\n"
+            )),
+            true,
+        ),
+        (
+            "a site under a slice (another index) next to a wide one".into(),
+            format!(
+                "param %a: f32[{}]\n%1: f32[{}] = exp %a\n%2: f32[{n}] = slice %1, starts=[1], stops=[{}], steps=[1]\n\
+                 %3: f32[{n}] = slice %a, starts=[0], stops=[{n}], steps=[1]\n%4: f32[{n}] = tanh %3\n\
+                 %5: f32[{n}] = mul %2, %4\nreturn %5\n",
+                n + 1,
+                n + 1,
+                n + 1
+            ),
+            true,
+        ),
+        (
+            "a transposed argument".into(),
+            "param %a: f32[40, 30]\n%1: f32[30, 40] = permute %a, perm=[1, 0]\n%2: f32[30, 40] = sigmoid %1\nreturn %2\n".into(),
+            true,
+        ),
+        (
+            "a broadcast site (exp of a row vector, used by every row)".into(),
+            "param %a: f32[20, 64]\nparam %b: f32[64]\n%2: f32[64] = exp %b\n%3: f32[20, 64] = mul %a, %2\n%4: f32[20, 64] = tanh %3\nreturn %4\n".into(),
+            true,
+        ),
+        (
+            "where with a transcendental compare".into(),
+            p2(&format!(
+                "%2: f32[{n}] = exp %a\n%3: f32[] = constant 1.5\n%4: bool[{n}] = gt %2, %3\n\
+                 %5: f32[{n}] = log %b\n%6: f32[{n}] = where %4, %2, %5\nreturn %6\n"
+            )),
+            true,
+        ),
+        (
+            "softmax rows of 1000".into(),
+            "param %x: f32[7, 1000]\n%1: f32[7, 1] = reduce_max %x, axes=[1], keepdim=true\n\
+             %2: f32[7, 1000] = sub %x, %1\n%3: f32[7, 1000] = exp %2\n\
+             %4: f32[7, 1] = reduce_sum %3, axes=[1], keepdim=true\n\
+             %5: f32[7, 1000] = div %3, %4\nreturn %5\n"
+                .into(),
+            true,
+        ),
+        (
+            // The exp is computed inside the sum's loop (only the sum reads it): reductions
+            // keep their inline math.
+            "log_softmax rows of 130".into(),
+            "param %x: f32[9, 130]\n%1: f32[9, 1] = reduce_max %x, axes=[1], keepdim=true\n\
+             %2: f32[9, 130] = sub %x, %1\n%3: f32[9, 130] = exp %2\n\
+             %4: f32[9, 1] = reduce_sum %3, axes=[1], keepdim=true\n%5: f32[9, 1] = log %4\n\
+             %6: f32[9, 130] = sub %2, %5\nreturn %6\n"
+                .into(),
+            false,
+        ),
+        (
+            "a reduction of a transcendental (inside the reduce loop: not wide)".into(),
+            "param %x: f32[300, 40]\n%1: f32[300, 40] = exp %x\n%2: f32[40] = reduce_sum %1, axes=[0], keepdim=false\nreturn %2\n".into(),
+            false,
+        ),
+    ];
+    check(&cases);
+}
+
+/// Split over threads, every chunk of every part gives the serial bytes.
+#[test]
+fn split_over_threads() {
+    let src = "param %a: f32[4099]\nparam %b: f32[4099]\n%2: f32[4099] = sigmoid %a\n\
+               %3: f32[4099] = mul %2, %b\n%4: f32[4099] = tanh %3\nreturn %4\n";
+    let p = text::parse(src).unwrap();
+    let inputs = random_inputs(&p, MIXED, &mut Rng::new(7));
+    let ins: Vec<&Tensor> = inputs.iter().collect();
+    let four = with(&p, false).run(&ins).unwrap();
+    let wide = with(&p, true);
+    let mut failures = Vec::new();
+    for t in 1..=3 {
+        set_threads(t);
+        set_kernel_parallel_work(0);
+        let got = wide.run(&ins);
+        set_threads(0);
+        set_kernel_parallel_work(KERNEL_PARALLEL_WORK);
+        if bytes(&got.unwrap()[0]) != bytes(&four[0]) {
+            failures.push(t);
+        }
+    }
+    assert!(failures.is_empty(), "differs with {failures:?} threads");
+}
+
+/// Random programs of the differential tests' generator: the same bytes either way.
+#[test]
+fn random_programs() {
+    let cases: u64 = std::env::var("LAZYJIT_DIFF_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let mut rng = Rng::new(0x7769_6465);
+    let mut failures = Vec::new();
+    let mut wide = 0;
+    for case in 0..cases {
+        let spec = Spec {
+            base: rng.below(BASES.len()) as u8,
+            params: (0..1 + rng.below(4))
+                .map(|_| {
+                    (
+                        rng.below(256) as u8,
+                        rng.below(256) as u8,
+                        rng.below(256) as u8,
+                    )
+                })
+                .collect(),
+            steps: (0..1 + rng.below(17))
+                .map(|_| StepSpec {
+                    kind: rng.below(STEP_KINDS.len()) as u8,
+                    x: rng.below(1 << 16) as u16,
+                    y: rng.below(1 << 16) as u16,
+                    z: rng.below(1 << 16) as u16,
+                    w: rng.below(1 << 16) as u16,
+                })
+                .collect(),
+            seed: rng.next_u64(),
+        };
+        let (p, inputs, _) = build(&spec);
+        match same_bytes(&p, &inputs) {
+            Ok(used) => wide += used as usize,
+            Err(m) => failures.push(format!("case {case}: {m}\n{}", text::print(&p))),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    eprintln!("{wide} of {cases} programs used wide math");
+}
