@@ -64,6 +64,7 @@
 mod library;
 mod poly;
 mod shims;
+mod wide;
 
 use std::collections::HashMap;
 
@@ -77,6 +78,10 @@ use cranelift_module::{FuncId, Linkage, Module};
 use poly::K;
 
 pub use poly::SINCOS_INLINE_MAX;
+pub use wide::{
+    capped_level, parse_wide_cap, wide_fn, wide_fn_at, wide_level, WideCap, WideFn, WideLevel,
+    WIDE_MATH_ENV,
+};
 
 /// The functions [`MathEmitter::unary`] emits. The code generator maps the transcendental
 /// [`UnaryOp`](crate::op::UnaryOp)s onto them (`emit/arith.rs`); an op composed of them (such
