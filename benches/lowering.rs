@@ -22,11 +22,20 @@ fn tensor(shape: &[usize], seed: u32) -> Tensor {
 }
 
 fn jit(src: &str) -> Compiled {
+    jit_wide(src, true)
+}
+
+/// [`jit`] with wide math on or off (off: every transcendental site in four-lane code).
+fn jit_wide(src: &str, wide_math: bool) -> Compiled {
     // One thread, as the header says (`benches/threads.rs` compares one with two); every
     // group compiles through here first.
     lazyjit::lowering::kernels::set_threads(1);
     let p: Program = text::parse(src).unwrap();
-    compile(&p, &CompileOptions::default()).unwrap()
+    let opts = CompileOptions {
+        wide_math,
+        ..CompileOptions::default()
+    };
+    compile(&p, &opts).unwrap()
 }
 
 fn f32s(t: &Tensor) -> &[f32] {
@@ -92,6 +101,7 @@ fn sigmoid_mul(c: &mut Criterion) {
          %3: f32[{n}] = mul %2, %b\nreturn %3\n"
     );
     let k = jit(&src);
+    let four = jit_wide(&src, false);
     let (a, b) = (tensor(&[n], 1), tensor(&[n], 2));
     let mut outs = k.run(&[&a, &b]).unwrap();
     let (na, nb) = (Array1::from(seq(n, 1)), Array1::from(seq(n, 2)));
@@ -99,6 +109,9 @@ fn sigmoid_mul(c: &mut Criterion) {
     g.throughput(Throughput::Bytes((12 * n) as u64));
     g.bench_function("lazyjit", |bch| {
         bch.iter(|| k.run_into(&[&a, &b], &mut outs).unwrap())
+    });
+    g.bench_function("lazyjit_four_lanes", |bch| {
+        bch.iter(|| four.run_into(&[&a, &b], &mut outs).unwrap())
     });
     g.bench_function("ndarray", |bch| {
         bch.iter(|| black_box(na.mapv(|x| 1.0 / (1.0 + (-x).exp())) * &nb))
@@ -132,6 +145,7 @@ fn softmax(c: &mut Criterion) {
          %5: f32[{r}, {n}] = div %3, %4\nreturn %5\n"
     );
     let k = jit(&src);
+    let four = jit_wide(&src, false);
     let x = tensor(&[r, n], 1);
     let mut outs = k.run(&[&x]).unwrap();
     let nx = Array2::from_shape_vec((r, n), seq(r * n, 1)).unwrap();
@@ -139,6 +153,9 @@ fn softmax(c: &mut Criterion) {
     g.throughput(Throughput::Bytes((8 * r * n) as u64));
     g.bench_function("lazyjit", |bch| {
         bch.iter(|| k.run_into(&[&x], &mut outs).unwrap())
+    });
+    g.bench_function("lazyjit_four_lanes", |bch| {
+        bch.iter(|| four.run_into(&[&x], &mut outs).unwrap())
     });
     g.bench_function("ndarray", |bch| {
         bch.iter(|| {
@@ -164,6 +181,44 @@ fn softmax(c: &mut Criterion) {
             }
         })
     });
+    g.bench_function("stream", |bch| {
+        bch.iter(|| {
+            for (y, &v) in f32s_mut(&mut y).iter_mut().zip(f32s(&x)) {
+                *y = v * 0.5;
+            }
+        })
+    });
+    g.finish();
+}
+
+/// Each transcendental op alone on 2^22 f32 (and gelu, as the lazy tensor composes it), wide
+/// and four-lane, against streaming the same bytes (read 16 MiB, write 16 MiB).
+fn unary(c: &mut Criterion) {
+    let n = N22;
+    let x = tensor(&[n], 1);
+    let mut g = c.benchmark_group("unary");
+    g.throughput(Throughput::Bytes((8 * n) as u64));
+    let gelu = format!(
+        "%1: f32[] = constant 0.70710677\n%2: f32[{n}] = mul %x, %1\n%3: f32[{n}] = erf %2\n\
+         %4: f32[] = constant 1.0\n%5: f32[{n}] = add %3, %4\n%6: f32[] = constant 0.5\n\
+         %7: f32[{n}] = mul %x, %6\n%8: f32[{n}] = mul %7, %5\nreturn %8\n"
+    );
+    let mut progs: Vec<(&str, String)> = ["exp", "log", "tanh", "sigmoid", "erf"]
+        .into_iter()
+        .map(|f| (f, format!("%1: f32[{n}] = {f} %x\nreturn %1\n")))
+        .collect();
+    progs.push(("gelu", gelu));
+    for (name, body) in progs {
+        let src = format!("param %x: f32[{n}]\n{body}");
+        for (variant, wide) in [("lazyjit", true), ("four_lanes", false)] {
+            let k = jit_wide(&src, wide);
+            let mut outs = k.run(&[&x]).unwrap();
+            g.bench_function(format!("{name}/{variant}"), |bch| {
+                bch.iter(|| k.run_into(&[&x], &mut outs).unwrap())
+            });
+        }
+    }
+    let mut y = tensor(&[n], 0);
     g.bench_function("stream", |bch| {
         bch.iter(|| {
             for (y, &v) in f32s_mut(&mut y).iter_mut().zip(f32s(&x)) {
@@ -347,6 +402,6 @@ criterion_group! {
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = ew_fused, sigmoid_mul, softmax, sum, matmul, compile_time, math_chain
+    targets = ew_fused, sigmoid_mul, softmax, unary, sum, matmul, compile_time, math_chain
 }
 criterion_main!(benches);

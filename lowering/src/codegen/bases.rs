@@ -28,6 +28,9 @@ pub(super) struct Bases<'a> {
     /// Pointers loaded in the current loop body; cleared with the emitter's memo, whose
     /// values obey the same dominance rule.
     local: HashMap<ValueId, Value>,
+    /// The hoisted pointers loaded again after a call ([`Bases::reload`]), used instead of
+    /// the entry block's until [`Bases::end_reload`].
+    fresh: HashMap<ValueId, Value>,
 }
 
 impl<'a> Bases<'a> {
@@ -78,6 +81,7 @@ impl<'a> Bases<'a> {
             slot_of,
             hoisted: HashMap::new(),
             local: HashMap::new(),
+            fresh: HashMap::new(),
         };
         for v in order.into_iter().filter(|v| hoist.contains(v)) {
             let slot = bases.slot(v)?;
@@ -98,7 +102,8 @@ impl<'a> Bases<'a> {
 
     /// The base pointer of `v`'s buffer, valid at the current position.
     pub(super) fn get(&mut self, b: &mut FunctionBuilder, v: ValueId) -> Result<Value, Error> {
-        if let Some(&p) = self.hoisted.get(&v).or_else(|| self.local.get(&v)) {
+        let known = self.fresh.get(&v).or_else(|| self.hoisted.get(&v));
+        if let Some(&p) = known.or_else(|| self.local.get(&v)) {
             return Ok(p);
         }
         let slot = self.slot(v)?;
@@ -109,6 +114,28 @@ impl<'a> Bases<'a> {
             .load(self.ptr_ty, MemFlagsData::trusted(), self.bufs, slot);
         self.local.insert(v, ptr);
         Ok(ptr)
+    }
+
+    /// Loads the hoisted pointers again at the current position, for a loop after a call:
+    /// the entry block's copies are live across the call, so the register allocator keeps
+    /// them on the stack and reloads them (and here stored them back) in every iteration.
+    /// The new loads are not `readonly`, which would let Cranelift merge them with the entry
+    /// block's.
+    pub(super) fn reload(&mut self, b: &mut FunctionBuilder) -> Result<(), Error> {
+        let vs: Vec<ValueId> = self.hoisted.keys().copied().collect();
+        for v in vs {
+            let slot = self.slot(v)?;
+            let ptr = b
+                .ins()
+                .load(self.ptr_ty, MemFlagsData::trusted(), self.bufs, slot);
+            self.fresh.insert(v, ptr);
+        }
+        Ok(())
+    }
+
+    /// Back to the entry block's pointers, after the loop that [`Bases::reload`] served.
+    pub(super) fn end_reload(&mut self) {
+        self.fresh.clear();
     }
 
     /// Forgets the pointers loaded in the current body, so that each is live in one body

@@ -12,6 +12,7 @@
 mod measure;
 use measure::*;
 mod timing;
+mod wide;
 
 use std::time::Instant;
 

@@ -284,8 +284,17 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             return body(self, Mode::Scalar);
         };
         self.offer_split(&looped, vectorize);
+        // One root stored (not kept in a register): the wide call may write it.
+        let store = match roots {
+            [r] if !matches!(self.plan.storage[r.index()], Storage::Scratch { .. }) => {
+                Some(&out_off)
+            }
+            _ => None,
+        };
         self.nest(outer, &mut |e| {
-            e.math_loop(inner, vectorize, roots, &idx, &mut |e, mode| body(e, mode))
+            e.math_loop(inner, vectorize, roots, &idx, store, &mut |e, mode| {
+                body(e, mode)
+            })
         })
     }
 
@@ -360,11 +369,18 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         // A scatter kernel's copy of its input has no math to speak of.
         let roots: &[ValueId] = if src == root { &[root] } else { &[] };
         self.nest(outer, &mut |e| {
-            e.math_loop(inner, vectorize, roots, idx, &mut |e, mode| {
-                e.clear_memo();
-                let val = e.value_at(root, src, idx, mode)?;
-                e.store(root, &out_off, val, mode)
-            })
+            e.math_loop(
+                inner,
+                vectorize,
+                roots,
+                idx,
+                roots.first().map(|_| &out_off),
+                &mut |e, mode| {
+                    e.clear_memo();
+                    let val = e.value_at(root, src, idx, mode)?;
+                    e.store(root, &out_off, val, mode)
+                },
+            )
         })
     }
 

@@ -19,7 +19,7 @@
 //! results; what the phases recompute is cheap and read from L1 (a chunk of every input is
 //! 1 KiB).
 
-use super::{KernelEmitter, Mode, LANES, R};
+use super::{row_major_offset, KernelEmitter, Mode, LANES, R};
 use crate::codegen::index::{Idx, Var};
 use crate::op::{Op, UnaryOp};
 use crate::program::ValueId;
@@ -53,6 +53,9 @@ pub(super) struct WideState {
     ready: HashMap<ValueId, (StackSlot, Vec<Idx>)>,
     /// Byte offset of the current element in the chunk, in a phase loop.
     off: Option<Value>,
+    /// The loop variables bound outside the chunked loop, and a stack slot holding their
+    /// values (see [`KernelEmitter::refresh_env`]).
+    saved: Option<(StackSlot, Vec<(Var, Value)>)>,
 }
 
 impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
@@ -157,13 +160,16 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     }
 
     /// [`Self::inner_loop`] for a body that computes `roots` at `idx` (and stores them): in
-    /// chunks with wide math when their values have wide sites, else as it is.
+    /// chunks with wide math when their values have wide sites, else as it is. `store` is the
+    /// element offset the body stores its one root at, when it has one root to store.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn math_loop(
         &mut self,
         inner: Var,
         vectorize: bool,
         roots: &[ValueId],
         idx: &[Idx],
+        store: Option<&Idx>,
         body: &mut dyn FnMut(&mut Self, Mode) -> R<()>,
     ) -> R<()> {
         let n = self.ext[inner as usize];
@@ -186,56 +192,172 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         // Ranges of an extent of whole vectors are whole vectors (see `inner_loop`), and so
         // is every chunk of them.
         let tail = n as i64 % LANES != 0;
+        // A site whose argument is a buffer read contiguously is computed from the buffer,
+        // with no phase to copy it; a root that is itself the one top site is written by the
+        // call, with no last phase.
+        let sources: Vec<Vec<Option<Idx>>> = levels
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .map(|s| self.direct_src(s, roots, idx, inner))
+                    .collect()
+            })
+            .collect();
+        let out = match (store, levels.last().map(Vec::as_slice), roots) {
+            (Some(off), Some([top]), [root])
+                if top.v == *root && off.affine_coef(inner) == Some(1) =>
+            {
+                Some(off.clone())
+            }
+            _ => None,
+        };
         let slots: Vec<Vec<StackSlot>> = levels
             .iter()
             .map(|l| {
                 l.iter()
                     .map(|_| {
                         let data =
-                            StackSlotData::new(StackSlotKind::ExplicitSlot, CHUNK as u32 * 4, 6);
+                            StackSlotData::new(StackSlotKind::ExplicitSlot, chunk() as u32 * 4, 6);
                         self.b.create_sized_stack_slot(data)
                     })
                     .collect()
             })
             .collect();
+        self.save_env(inner);
         // for (i0 = lo; i0 < hi; i0 += CHUNK) { len = min(CHUNK, hi - i0); ... }
         let head = self.b.create_block();
         let i0 = self.b.append_block_param(head, types::I64);
-        let chunk = self.b.create_block();
+        let body_block = self.b.create_block();
         let exit = self.b.create_block();
         self.b.ins().jump(head, &[lo.into()]);
         self.b.switch_to_block(head);
         let more = self.b.ins().icmp(IntCC::SignedLessThan, i0, hi);
-        self.b.ins().brif(more, chunk, &[], exit, &[]);
-        self.b.switch_to_block(chunk);
+        self.b.ins().brif(more, body_block, &[], exit, &[]);
+        self.b.switch_to_block(body_block);
         let left = self.b.ins().isub(hi, i0);
-        let full = self.b.ins().iconst(types::I64, CHUNK);
+        let full = self.b.ins().iconst(types::I64, chunk());
         let short = self.b.ins().icmp(IntCC::SignedLessThan, left, full);
         let len = self.b.ins().select(short, left, full);
-        for (level, slots) in levels.iter().zip(&slots) {
-            self.phase(inner, split, tail, i0, len, &mut |e, mode| {
-                let off = e.wide.off.expect("a phase sets the offset");
-                for (s, &slot) in level.iter().zip(slots) {
-                    let ai = e.broadcast_idx(idx, s.arg);
-                    let x = e.compute_or_load(s.arg, &ai, mode)?;
-                    let addr = e.slot_at(slot, off);
-                    let flags = MemFlagsData::new().with_notrap().with_aligned();
-                    e.b.ins().store(flags, x, addr, 0);
-                }
-                Ok(())
-            })?;
-            for (s, &slot) in level.iter().zip(slots) {
-                let ptr = self.b.ins().stack_addr(self.ptr_ty, slot, 0);
-                self.math.call_wide(&mut self.b, s.addr, ptr, len);
+        for (k, ((level, slots), srcs)) in levels.iter().zip(&slots).zip(&sources).enumerate() {
+            if srcs.iter().any(Option::is_none) {
+                self.phase(inner, split, tail, i0, len, &mut |e, mode| {
+                    let off = e.wide.off.expect("a phase sets the offset");
+                    for ((s, &slot), src) in level.iter().zip(slots).zip(srcs) {
+                        if src.is_some() {
+                            continue;
+                        }
+                        let ai = e.broadcast_idx(idx, s.arg);
+                        let x = e.compute_or_load(s.arg, &ai, mode)?;
+                        let addr = e.slot_at(slot, off);
+                        let flags = MemFlagsData::new().with_notrap().with_aligned();
+                        e.b.ins().store(flags, x, addr, 0);
+                    }
+                    Ok(())
+                })?;
+            }
+            // Addresses at the chunk's first element.
+            self.bases.reload(&mut self.b)?;
+            self.refresh_env();
+            self.clear_memo();
+            if split {
+                self.bind_split(inner, i0);
+            } else {
+                self.bind(inner, i0);
+            }
+            let last = k + 1 == levels.len();
+            for ((s, &slot), src) in level.iter().zip(slots).zip(srcs) {
+                let buf = self.b.ins().stack_addr(self.ptr_ty, slot, 0);
+                let from = match src {
+                    Some(off) => self.chunk_addr(s.arg, off)?,
+                    None => buf,
+                };
+                let to = match (&out, last) {
+                    (Some(off), true) => self.chunk_addr(s.v, off)?,
+                    _ => buf,
+                };
+                self.math.call_wide(&mut self.b, s.addr, from, to, len);
                 self.wide.ready.insert(s.v, (slot, idx.to_vec()));
             }
+            self.clear_memo();
         }
-        self.phase(inner, split, tail, i0, len, body)?;
+        if out.is_none() {
+            self.phase(inner, split, tail, i0, len, body)?;
+        }
         self.wide.ready.clear();
-        let next = self.b.ins().iadd_imm_s(i0, CHUNK);
+        self.bases.end_reload();
+        let next = self.b.ins().iadd_imm_s(i0, chunk());
         self.b.ins().jump(head, &[next.into()]);
         self.b.switch_to_block(exit);
+        if let Some((_, vars)) = self.wide.saved.take() {
+            for (v, x) in vars {
+                self.env[v as usize] = Some(x);
+            }
+        }
         Ok(())
+    }
+
+    /// Stores the values of the loop variables bound outside the chunked loop (the rows of
+    /// a row group, the outer dims of a nest) in a stack slot. Live across the calls, they
+    /// would be spilled anyway, and the register allocator then stores and reloads them in
+    /// every iteration of the phase loops that use them; loaded again after each call
+    /// ([`Self::refresh_env`]), they live in registers inside each phase.
+    fn save_env(&mut self, inner: Var) {
+        let vars: Vec<(Var, Value)> = (0..self.env.len())
+            .filter(|&v| v != inner as usize)
+            .filter_map(|v| self.env[v].map(|x| (v as Var, x)))
+            .collect();
+        if vars.is_empty() {
+            return;
+        }
+        let data = StackSlotData::new(StackSlotKind::ExplicitSlot, 8 * vars.len() as u32, 3);
+        let slot = self.b.create_sized_stack_slot(data);
+        for (k, &(_, x)) in vars.iter().enumerate() {
+            self.b.ins().stack_store(self.ptr_ty, x, slot, 8 * k as i32);
+        }
+        self.wide.saved = Some((slot, vars));
+    }
+
+    /// Binds the variables [`Self::save_env`] saved to values loaded at the current position.
+    fn refresh_env(&mut self) {
+        let Some((slot, vars)) = &self.wide.saved else {
+            return;
+        };
+        let (slot, vars): (StackSlot, Vec<Var>) = (*slot, vars.iter().map(|p| p.0).collect());
+        for (k, v) in vars.into_iter().enumerate() {
+            let x = self
+                .b
+                .ins()
+                .stack_load(self.ptr_ty, types::I64, slot, 8 * k as i32);
+            self.env[v as usize] = Some(x);
+        }
+    }
+
+    /// The element offset of site `s`'s argument when the call may read it from its buffer:
+    /// an f32 buffer (not a root of the loop, which is not stored yet) read contiguously along
+    /// `inner`.
+    fn direct_src(&self, s: &Site, roots: &[ValueId], idx: &[Idx], inner: Var) -> Option<Idx> {
+        let a = s.arg;
+        if roots.contains(&a) || !self.plan.is_buffer(a) {
+            return None;
+        }
+        let ty = self.p.value_type(a);
+        if ty.dtype != DType::F32 {
+            return None;
+        }
+        let ai = self.broadcast_idx(idx, a);
+        let off = row_major_offset(&self.strip(a, &ai), &ty.shape);
+        (off.affine_coef(inner) == Some(1)).then_some(off)
+    }
+
+    /// The address of element `off` of `v`'s buffer, at the current bindings.
+    fn chunk_addr(&mut self, v: ValueId, off: &Idx) -> R<Value> {
+        let base = self.bases.get(&mut self.b, v)?;
+        let (addr, imm) = self.elem_addr(base, off, 4);
+        Ok(if imm == 0 {
+            addr
+        } else {
+            self.b.ins().iadd_imm_s(addr, imm as i64)
+        })
     }
 
     /// One pass over the chunk of `len` elements from `i0`: four lanes at a time, then (with
@@ -267,8 +389,22 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             e.wide.off = None;
             Ok(())
         };
+        self.bases.reload(&mut self.b)?;
+        self.refresh_env();
         let zero = self.b.ins().iconst(types::I64, 0);
-        let rest = self.dyn_loop(zero, len, LANES, &mut |e, t| at(e, t, Mode::Vector))?;
+        let unroll = xx("XX_UNROLL", 1);
+        let rest = if unroll > 1 {
+            self.dyn_loop(zero, len, LANES * unroll, &mut |e, t| {
+                for u in 0..unroll {
+                    let tu = e.b.ins().iadd_imm_s(t, u * LANES);
+                    at(e, tu, Mode::Vector)?;
+                }
+                Ok(())
+            })?
+        } else {
+            zero
+        };
+        let rest = self.dyn_loop(rest, len, LANES, &mut |e, t| at(e, t, Mode::Vector))?;
         if tail {
             self.dyn_loop(rest, len, 1, &mut |e, t| at(e, t, Mode::Scalar))?;
         }
@@ -294,4 +430,14 @@ fn wide_fn(u: UnaryOp) -> Option<crate::codegen::math::MathFn> {
         UnaryOp::Erf => MathFn::Erf,
         _ => return None,
     })
+}
+
+fn xx(name: &str, d: i64) -> i64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
+}
+fn chunk() -> i64 {
+    xx("XX_CHUNK", CHUNK)
 }

@@ -64,7 +64,7 @@
 mod library;
 mod poly;
 mod shims;
-mod wide_tmp;
+mod wide;
 
 use std::collections::HashMap;
 
@@ -78,6 +78,10 @@ use cranelift_module::{FuncId, Linkage, Module};
 use poly::K;
 
 pub use poly::SINCOS_INLINE_MAX;
+pub use wide::{
+    capped_level, parse_wide_cap, wide_fn, wide_fn_at, wide_level, WideCap, WideFn, WideLevel,
+    WIDE_MATH_ENV,
+};
 
 /// The functions [`MathEmitter::unary`] emits. The code generator maps the transcendental
 /// [`UnaryOp`](crate::op::UnaryOp)s onto them (`emit/arith.rs`); an op composed of them (such
@@ -195,19 +199,28 @@ impl<'m, M: Module> MathEmitter<'m, M> {
         if !self.wide {
             return None;
         }
-        wide_tmp::wide_fn(f, self.has_fma).map(|w| w as usize)
+        wide::wide_fn(f, self.has_fma).map(|w| w as usize)
     }
 
-    /// Calls the wide function at `addr` (from [`MathEmitter::wide`]) on the `n` f32 at
-    /// `ptr`. The caller guarantees `ptr..ptr + 4n` is writable memory of the function.
-    pub fn call_wide(&mut self, b: &mut FunctionBuilder, addr: usize, ptr: Value, n: Value) {
+    /// Calls the wide function at `addr` (from [`MathEmitter::wide`]): `dst[i] = f(src[i])`
+    /// for the `n` f32 at `src` and `dst`. The caller guarantees both ranges are memory of
+    /// the function, and that they are the same range or do not overlap.
+    pub fn call_wide(
+        &mut self,
+        b: &mut FunctionBuilder,
+        addr: usize,
+        src: Value,
+        dst: Value,
+        n: Value,
+    ) {
         let ptr_ty = self.module.target_config().pointer_type();
         let mut sig = self.module.make_signature();
+        sig.params.push(AbiParam::new(ptr_ty));
         sig.params.push(AbiParam::new(ptr_ty));
         sig.params.push(AbiParam::new(types::I64));
         let sig = b.import_signature(sig);
         let callee = b.ins().iconst(ptr_ty, addr as i64);
-        b.ins().call_indirect(sig, callee, &[ptr, n]);
+        b.ins().call_indirect(sig, callee, &[src, dst, n]);
     }
 
     /// How many `F32`/`F32X4` [`MathEmitter::unary`] sites were emitted (inline or not).

@@ -24,10 +24,10 @@ pub(crate) struct K {
 }
 
 /// Smallest positive normal f32, 2^-126.
-const MIN_NORMAL: f32 = f32::MIN_POSITIVE;
+pub(super) const MIN_NORMAL: f32 = f32::MIN_POSITIVE;
 /// `1.5 * 2^23`: adding it rounds an f32 in (-2^22, 2^22) to an integer held in the low
 /// mantissa bits (round to nearest even), so no float-to-int instruction is needed.
-const MAGIC: f32 = 12_582_912.0;
+pub(super) const MAGIC: f32 = 12_582_912.0;
 // The bit pattern of `MAGIC + k` is `0x4B40_0000 + k`; since the low 9 bits of 0x4B40_0000
 // (and of its half) are zero, `bits << 23 == k << 23` and `(bits >> 1) << 23 == (k >> 1) << 23`
 // (mod 2^32): the integer `k` never has to be materialized, and the exponent bias is added as
@@ -155,7 +155,7 @@ impl K {
 
 /// `e^r = 1 + r + r^2 P(r)` for |r| <= 1.01 ln2/2: minimax for the relative error of `e^r`
 /// (fit error 3.3e-9), one degree below Cephes `expf`.
-const EXP_P: [f32; 5] = [
+pub(super) const EXP_P: [f32; 5] = [
     1.381_312_4e-3,
     8.369_425e-3,
     4.166_845_6e-2,
@@ -163,9 +163,9 @@ const EXP_P: [f32; 5] = [
     4.999_999_4e-1,
 ];
 /// `ln 2` split: `LN2_HI` has 9 significant bits, so `k * LN2_HI` is exact for |k| < 2^15.
-const LN2_HI: f32 = 0.693_359_4; // exactly 355/512
+pub(super) const LN2_HI: f32 = 0.693_359_4; // exactly 355/512
 const _: () = assert!(LN2_HI == 355.0 / 512.0);
-const LN2_LO: f32 = -2.121_944_4e-4;
+pub(super) const LN2_LO: f32 = -2.121_944_4e-4;
 
 /// `e^x`. `x = k ln2 + r`; `2^k` is built in the exponent field. With `full`, the input is
 /// clamped to [-110, 100] (NaN passes) and `2^k` is applied as `2^(k>>1) * 2^(k - (k>>1))`,
@@ -215,7 +215,7 @@ pub(crate) fn exp(k: K, b: &mut FunctionBuilder, x: Value, full: bool) -> Value 
 
 /// FreeBSD `logf` (`e_logf.c`) coefficients: `R(z) = Lg1 z + Lg2 z^2 + Lg3 z^3 + Lg4 z^4`
 /// approximates `log((1+s)/(1-s)) / s - 2` with `z = s^2`, |s| <= 0.1716.
-const LOG_LG: [f32; 4] = [
+pub(super) const LOG_LG: [f32; 4] = [
     f32::from_bits(0x3f2a_aaaa), // 0.666_666_63
     f32::from_bits(0x3ecc_ce13), // 0.400_009_72
     f32::from_bits(0x3e91_e9ee), // 0.284_987_87
@@ -296,7 +296,7 @@ pub(crate) fn log(k: K, b: &mut FunctionBuilder, x: Value) -> Value {
 // tanh, sigmoid
 
 /// Cephes `tanhf` for |x| < 0.625: `tanh x = x + x^3 P(x^2)`.
-const TANH_P: [f32; 5] = [
+pub(super) const TANH_P: [f32; 5] = [
     -5.704_988_7e-3,
     2.063_908_8e-2,
     -5.373_971_5e-2,
@@ -345,10 +345,10 @@ pub(crate) fn sigmoid(k: K, b: &mut FunctionBuilder, x: Value) -> Value {
 // erf
 
 /// Below this |x|, erf uses the odd polynomial; above, `1 - exp(Q(|x|))`.
-const ERF_SPLIT: f32 = 0.843_75;
+pub(super) const ERF_SPLIT: f32 = 0.843_75;
 /// `erf(x) = x + x P(x^2)` on [0, 0.84375]: minimax for relative error (fit error 5.6e-9),
 /// `P(t) = erf(sqrt t)/sqrt t - 1`.
-const ERF_P: [f32; 6] = [
+pub(super) const ERF_P: [f32; 6] = [
     -6.342_914e-4,
     5.055_621_3e-3,
     -2.680_510_3e-2,
@@ -358,7 +358,7 @@ const ERF_P: [f32; 6] = [
 ];
 /// `log(erfc(x)) = Q(x)` on [0.84375, 4]: minimax weighted by erfc, i.e. for the absolute
 /// error of `erf = 1 - exp(Q)` (fit error 1.5e-9).
-const ERF_Q: [f32; 7] = [
+pub(super) const ERF_Q: [f32; 7] = [
     2.031_725e-4,
     -3.113_317_5e-3,
     2.250_264_8e-2,

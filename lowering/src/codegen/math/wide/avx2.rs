@@ -1,0 +1,205 @@
+//! 8 lanes: [`Lanes`] on `__m256` with AVX2 (and FMA for the fused variant), and the
+//! in-place loops.
+
+use std::arch::x86_64::*;
+
+use super::algo::apply;
+use super::lanes::Lanes;
+
+/// Token: a value exists only on a host with AVX2, and with FMA too when `FMA` (which picks
+/// fused multiply-adds).
+#[derive(Clone, Copy)]
+pub(super) struct Avx2<const FMA: bool>(());
+
+impl<const FMA: bool> Avx2<FMA> {
+    /// # Safety
+    /// The host supports AVX2, and FMA if `FMA`.
+    #[inline(always)]
+    unsafe fn new() -> Self {
+        Avx2(())
+    }
+}
+
+/// An AVX/AVX2 intrinsic that does not touch memory, called from a token method.
+macro_rules! avx2 {
+    ($e:expr) => {
+        // SAFETY: the intrinsic needs AVX or AVX2 (AVX2 implies AVX), and an `Avx2` token
+        // (`self`) exists only on a host with AVX2 (`Avx2::new`); it reads and writes no
+        // memory.
+        unsafe { $e }
+    };
+}
+
+impl<const FMA: bool> Lanes for Avx2<FMA> {
+    type F = __m256;
+    type I = __m256i;
+    type M = __m256;
+
+    #[inline(always)]
+    fn c(self, v: f32) -> __m256 {
+        avx2!(_mm256_set1_ps(v))
+    }
+    #[inline(always)]
+    fn ic(self, v: i32) -> __m256i {
+        avx2!(_mm256_set1_epi32(v))
+    }
+    #[inline(always)]
+    fn bits(self, x: __m256) -> __m256i {
+        avx2!(_mm256_castps_si256(x))
+    }
+    #[inline(always)]
+    fn float(self, i: __m256i) -> __m256 {
+        avx2!(_mm256_castsi256_ps(i))
+    }
+    #[inline(always)]
+    fn add(self, a: __m256, b: __m256) -> __m256 {
+        avx2!(_mm256_add_ps(a, b))
+    }
+    #[inline(always)]
+    fn sub(self, a: __m256, b: __m256) -> __m256 {
+        avx2!(_mm256_sub_ps(a, b))
+    }
+    #[inline(always)]
+    fn mul(self, a: __m256, b: __m256) -> __m256 {
+        avx2!(_mm256_mul_ps(a, b))
+    }
+    #[inline(always)]
+    fn div(self, a: __m256, b: __m256) -> __m256 {
+        avx2!(_mm256_div_ps(a, b))
+    }
+    #[inline(always)]
+    fn mul_add(self, a: __m256, x: __m256, c: __m256) -> __m256 {
+        if FMA {
+            // SAFETY: an `Avx2<true>` token exists only on a host with FMA (`Avx2::new`);
+            // no memory is accessed.
+            unsafe { _mm256_fmadd_ps(a, x, c) }
+        } else {
+            let t = self.mul(a, x);
+            self.add(t, c)
+        }
+    }
+    #[inline(always)]
+    fn abs(self, x: __m256) -> __m256 {
+        let m = self.ic(i32::MAX);
+        self.float(self.iand(self.bits(x), m))
+    }
+    #[inline(always)]
+    fn and(self, a: __m256, b: __m256) -> __m256 {
+        avx2!(_mm256_and_ps(a, b))
+    }
+    #[inline(always)]
+    fn or(self, a: __m256, b: __m256) -> __m256 {
+        avx2!(_mm256_or_ps(a, b))
+    }
+    #[inline(always)]
+    fn max_first(self, lo: __m256, x: __m256) -> __m256 {
+        // `vmaxps`: lo > x ? lo : x, the second operand when either is NaN.
+        avx2!(_mm256_max_ps(lo, x))
+    }
+    #[inline(always)]
+    fn min_first(self, hi: __m256, x: __m256) -> __m256 {
+        // `vminps`: hi < x ? hi : x, the second operand when either is NaN.
+        avx2!(_mm256_min_ps(hi, x))
+    }
+    #[inline(always)]
+    fn iadd(self, a: __m256i, b: __m256i) -> __m256i {
+        avx2!(_mm256_add_epi32(a, b))
+    }
+    #[inline(always)]
+    fn isub(self, a: __m256i, b: __m256i) -> __m256i {
+        avx2!(_mm256_sub_epi32(a, b))
+    }
+    #[inline(always)]
+    fn iand(self, a: __m256i, b: __m256i) -> __m256i {
+        avx2!(_mm256_and_si256(a, b))
+    }
+    #[inline(always)]
+    fn shl23(self, a: __m256i) -> __m256i {
+        avx2!(_mm256_slli_epi32::<23>(a))
+    }
+    #[inline(always)]
+    fn sar1(self, a: __m256i) -> __m256i {
+        avx2!(_mm256_srai_epi32::<1>(a))
+    }
+    #[inline(always)]
+    fn sar23(self, a: __m256i) -> __m256i {
+        avx2!(_mm256_srai_epi32::<23>(a))
+    }
+    #[inline(always)]
+    fn cvt(self, i: __m256i) -> __m256 {
+        avx2!(_mm256_cvtepi32_ps(i))
+    }
+    #[inline(always)]
+    fn lt(self, a: __m256, b: __m256) -> __m256 {
+        avx2!(_mm256_cmp_ps::<_CMP_LT_OQ>(a, b))
+    }
+    #[inline(always)]
+    fn eq(self, a: __m256, b: __m256) -> __m256 {
+        avx2!(_mm256_cmp_ps::<_CMP_EQ_OQ>(a, b))
+    }
+    #[inline(always)]
+    fn ult(self, a: __m256, b: __m256) -> __m256 {
+        // not (a >= b): a < b or unordered
+        avx2!(_mm256_cmp_ps::<_CMP_NGE_UQ>(a, b))
+    }
+    #[inline(always)]
+    fn sel(self, m: __m256, t: __m256, f: __m256) -> __m256 {
+        // the second operand where the mask lane's sign bit is set (masks are all-ones/zeros)
+        avx2!(_mm256_blendv_ps(f, t, m))
+    }
+}
+
+/// The loop of [`run_fma`] / [`run_nofma`]: `dst[i] = OP(src[i])`, 8 lanes at a time, the
+/// last `n % 8` with masked loads and stores (lanes past `n` are neither read nor written).
+/// Each group of lanes is read before it is written, so `dst == src` works in place.
+///
+/// # Safety
+/// The host supports AVX2 (and FMA if `FMA`); `src` is valid for reads and `dst` for writes
+/// of `n` f32, and the two ranges are the same or do not overlap.
+#[inline(always)]
+unsafe fn run<const OP: u8, const FMA: bool>(src: *const f32, dst: *mut f32, n: usize) {
+    // SAFETY: the caller guarantees AVX2, and FMA if FMA.
+    let l = unsafe { Avx2::<FMA>::new() };
+    let mut i = 0;
+    while n - i >= 8 {
+        // SAFETY: AVX (implied by AVX2); i + 8 <= n, so the 8 floats at src + i and dst + i
+        // are inside the caller's ranges.
+        unsafe {
+            let v = _mm256_loadu_ps(src.add(i));
+            _mm256_storeu_ps(dst.add(i), apply::<_, OP>(l, v));
+        }
+        i += 8;
+    }
+    let rest = n - i;
+    if rest > 0 {
+        // SAFETY: AVX2; i < n, so src + i and dst + i are inside the ranges; `vmaskmovps`
+        // accesses only the `rest` lanes whose mask is set (i .. n): masked-off lanes never
+        // fault and are not written.
+        unsafe {
+            let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            let m = _mm256_cmpgt_epi32(_mm256_set1_epi32(rest as i32), lane);
+            let v = _mm256_maskload_ps(src.add(i), m);
+            _mm256_maskstore_ps(dst.add(i), m, apply::<_, OP>(l, v));
+        }
+    }
+}
+
+/// `dst[i] = OP(src[i])` for `i < n`, with fused multiply-adds.
+///
+/// # Safety
+/// The host supports AVX2 and FMA; the ranges are as for `run`.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe extern "C" fn run_fma<const OP: u8>(src: *const f32, dst: *mut f32, n: usize) {
+    // SAFETY: the caller's guarantees are `run`'s.
+    unsafe { run::<OP, true>(src, dst, n) }
+}
+
+/// `dst[i] = OP(src[i])` for `i < n`, multiply then add.
+///
+/// # Safety
+/// The host supports AVX2; the ranges are as for `run`.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe extern "C" fn run_nofma<const OP: u8>(src: *const f32, dst: *mut f32, n: usize) {
+    // SAFETY: the caller's guarantees are `run`'s.
+    unsafe { run::<OP, false>(src, dst, n) }
+}

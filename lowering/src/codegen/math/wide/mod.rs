@@ -1,0 +1,149 @@
+//! Wide (AVX2 / AVX-512) versions of the inline f32 approximations, as Rust functions the
+//! generated code calls on a buffer of values.
+//!
+//! Cranelift's x64 backend has 128-bit vectors only, so the `F32X4` polynomials of `poly.rs`
+//! run four lanes at a time. The functions here run the **same algorithms** 8 (AVX2) or 16
+//! (AVX-512F) lanes at a time: written once over a small [`Lanes`](lanes::Lanes) trait that
+//! mirrors `poly::K` operation for operation (module `algo`), instantiated inside
+//! `#[target_feature]` functions (`avx2.rs`, `avx512.rs`). Every lane's result is
+//! **bit-identical** to what the `F32X4` (and `F32`) code of the same `fma` setting gives,
+//! NaN payloads included (tested over the math sweeps in
+//! `lowering/tests/math_accuracy/wide.rs`), so a kernel may mix the two freely.
+//!
+//! `exp`, `log`, `tanh`, `sigmoid` and `erf` only; `sin`/`cos` have no wide version.
+//!
+//! The level is detected at run time. `LAZYJIT_WIDE_MATH` = `avx512` | `avx2` | `off` caps it
+//! for [`wide_fn`] (read once per process; see [`parse_wide_cap`]).
+
+mod algo;
+mod lanes;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
+use std::sync::OnceLock;
+
+use super::MathFn;
+
+/// `dst[i] = f(src[i])` for every `i < n`; `dst == src` works in place.
+///
+/// # Safety (for callers)
+/// `src` must be valid for reads and `dst` for writes of `n` f32 (aligned to 4 bytes; no other
+/// alignment needed), and the two ranges must be the same or not overlap. Any `n` works,
+/// including 0 (then nothing is accessed); the fastest is a multiple of 16. Obtained from
+/// [`wide_fn`] / [`wide_fn_at`], which only return functions the host can run.
+pub type WideFn = unsafe extern "C" fn(src: *const f32, dst: *mut f32, n: usize);
+
+/// Vector width levels, narrowest first (so `Avx2 < Avx512`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WideLevel {
+    /// 8 lanes: needs AVX2, plus FMA for the fused variant.
+    Avx2,
+    /// 16 lanes: needs AVX-512F (whose `zmm` fused multiply-adds need no separate flag).
+    Avx512,
+}
+
+/// Whether the host has what `level` needs for this `fma` setting.
+fn host_has(level: WideLevel, fma: bool) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match level {
+            WideLevel::Avx512 => is_x86_feature_detected!("avx512f"),
+            WideLevel::Avx2 => {
+                is_x86_feature_detected!("avx2") && (!fma || is_x86_feature_detected!("fma"))
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (level, fma);
+        false
+    }
+}
+
+/// The best level this host supports for `fma` (`Avx512` needs AVX-512F; `Avx2` needs
+/// AVX2, plus FMA when `fma`); `None` if neither. Not capped by `LAZYJIT_WIDE_MATH`.
+pub fn wide_level(fma: bool) -> Option<WideLevel> {
+    [WideLevel::Avx512, WideLevel::Avx2]
+        .into_iter()
+        .find(|&l| host_has(l, fma))
+}
+
+/// The in-place function for `f` at `level`, with (`fma`) or without fused multiply-adds;
+/// `None` for `Sin`/`Cos` or if the host lacks the level's features. Its results are
+/// bit-identical to the `F32X4` code `MathEmitter::unary` emits with `has_fma == fma`.
+pub fn wide_fn_at(f: MathFn, fma: bool, level: WideLevel) -> Option<WideFn> {
+    if !host_has(level, fma) {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        use algo::{ERF, EXP, LOG, SIGMOID, TANH};
+        /// The instantiations of `OP` for `level` and `fma`.
+        fn pick<const OP: u8>(fma: bool, level: WideLevel) -> WideFn {
+            match (level, fma) {
+                (WideLevel::Avx512, true) => avx512::run::<OP, true>,
+                (WideLevel::Avx512, false) => avx512::run::<OP, false>,
+                (WideLevel::Avx2, true) => avx2::run_fma::<OP>,
+                (WideLevel::Avx2, false) => avx2::run_nofma::<OP>,
+            }
+        }
+        match f {
+            MathFn::Exp => Some(pick::<EXP>(fma, level)),
+            MathFn::Log => Some(pick::<LOG>(fma, level)),
+            MathFn::Tanh => Some(pick::<TANH>(fma, level)),
+            MathFn::Sigmoid => Some(pick::<SIGMOID>(fma, level)),
+            MathFn::Erf => Some(pick::<ERF>(fma, level)),
+            MathFn::Sin | MathFn::Cos => None,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = f;
+        None
+    }
+}
+
+/// The name of the environment variable that caps [`wide_fn`]'s level.
+pub const WIDE_MATH_ENV: &str = "LAZYJIT_WIDE_MATH";
+
+/// A cap on the wide level: `None` = wide functions off, `Some(l)` = at most `l`.
+pub type WideCap = Option<WideLevel>;
+
+/// Parses a `LAZYJIT_WIDE_MATH` value (surrounding spaces and case ignored): `avx512` (no
+/// lower cap than the host's best), `avx2` (at most AVX2), `off` (no wide functions).
+/// Anything else is `None`: [`wide_fn`] then ignores the variable.
+pub fn parse_wide_cap(v: &str) -> Option<WideCap> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "avx512" => Some(Some(WideLevel::Avx512)),
+        "avx2" => Some(Some(WideLevel::Avx2)),
+        "off" => Some(None),
+        _ => None,
+    }
+}
+
+/// The level [`wide_fn`] uses: the host's best for `fma`, capped by `cap`.
+pub fn capped_level(fma: bool, cap: WideCap) -> Option<WideLevel> {
+    let cap = cap?;
+    [WideLevel::Avx512, WideLevel::Avx2]
+        .into_iter()
+        .find(|&l| l <= cap && host_has(l, fma))
+}
+
+/// `wide_fn_at(f, fma, level)` with the level chosen once per process (per `fma` setting):
+/// the best the host supports ([`wide_level`]), capped by `LAZYJIT_WIDE_MATH` = `avx512` |
+/// `avx2` | `off` if that is set to one of those ([`parse_wide_cap`]). `None` for
+/// `Sin`/`Cos`, with the variable `off`, or on a host without AVX2 (+FMA) or AVX-512F.
+pub fn wide_fn(f: MathFn, fma: bool) -> Option<WideFn> {
+    static LEVEL: [OnceLock<Option<WideLevel>>; 2] = [OnceLock::new(), OnceLock::new()];
+    let level = *LEVEL[fma as usize].get_or_init(|| {
+        let cap = std::env::var(WIDE_MATH_ENV)
+            .ok()
+            .and_then(|v| parse_wide_cap(&v))
+            .unwrap_or(Some(WideLevel::Avx512));
+        capped_level(fma, cap)
+    });
+    wide_fn_at(f, fma, level?)
+}

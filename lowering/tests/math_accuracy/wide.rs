@@ -1,0 +1,169 @@
+//! The wide (AVX2 / AVX-512) functions of `codegen::math` against the JIT's `F32X4` code:
+//! bit-identical on every input of the sweeps, for every fma mode the host can JIT and every
+//! level the host has; any length, any start; nothing outside `[0, n)` touched.
+
+use super::*;
+use lazyjit_lowering::codegen::math::{
+    capped_level, parse_wide_cap, wide_fn, wide_fn_at, wide_level, WideFn, WideLevel,
+};
+
+/// The functions that have a wide version.
+const WIDE: [MathFn; 5] = [
+    MathFn::Exp,
+    MathFn::Log,
+    MathFn::Tanh,
+    MathFn::Sigmoid,
+    MathFn::Erf,
+];
+
+/// The levels this host supports for `fma` (none on a host without AVX2).
+fn levels(fma: bool) -> Vec<WideLevel> {
+    [WideLevel::Avx512, WideLevel::Avx2]
+        .into_iter()
+        .filter(|&l| wide_fn_at(MathFn::Exp, fma, l).is_some())
+        .collect()
+}
+
+/// `f` applied in place to a copy of `xs`; the same out of place into another buffer must
+/// agree.
+fn run_wide(f: WideFn, xs: &[f32]) -> Vec<f32> {
+    let mut v = xs.to_vec();
+    let mut out = vec![0.0f32; xs.len()];
+    // SAFETY: v and out hold xs.len() floats each, v is read in place, out does not overlap
+    // xs; f comes from wide_fn_at, so the host can run it.
+    unsafe {
+        f(v.as_ptr(), v.as_mut_ptr(), v.len());
+        f(xs.as_ptr(), out.as_mut_ptr(), xs.len());
+    }
+    assert!(v.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()));
+    v
+}
+
+fn assert_same(what: &str, xs: &[f32], want: &[f32], got: &[f32]) {
+    assert_eq!(want.len(), got.len());
+    for ((x, w), g) in xs.iter().zip(want).zip(got) {
+        assert_eq!(
+            w.to_bits(),
+            g.to_bits(),
+            "{what} x={x:e} ({:#x}): JIT f32x4 {w:e} ({:#x}), wide {g:e} ({:#x})",
+            x.to_bits(),
+            w.to_bits(),
+            g.to_bits()
+        );
+    }
+}
+
+#[test]
+fn wide_is_bit_identical_to_jit_on_sweeps() {
+    println!("levels: no fma {:?}, fma {:?}", levels(false), levels(true));
+    for fma in fma_modes() {
+        for op in WIDE {
+            let xs = sweep_inputs(op);
+            let want = run(compile::<f32>(types::F32, F::Un(op), fma, true), &xs, None);
+            for level in levels(fma) {
+                let f = wide_fn_at(op, fma, level).unwrap();
+                let got = run_wide(f, &xs);
+                assert_same(&format!("{op:?} fma={fma} {level:?}"), &xs, &want, &got);
+            }
+        }
+    }
+}
+
+/// Lengths 0..=40 and a few odd large ones, at start offsets that are not multiples of 16
+/// floats, between guard values: equal to the JIT, nothing outside `[0, n)` written.
+#[test]
+fn wide_lengths_offsets_and_guards() {
+    const GUARD: f32 = -12_345.678;
+    let mut pool = specials();
+    pool.extend(uniform(-12.0, 12.0, 997));
+    pool.extend(bit_sweep(1000));
+    pool.extend(uniform(-120.0, 120.0, 10_000 - pool.len()));
+    let lens: Vec<usize> = (0..=40).chain([63, 97, 255, 1001, 4097]).collect();
+    for fma in fma_modes() {
+        for op in WIDE {
+            let want_all = run(
+                compile::<f32>(types::F32, F::Un(op), fma, true),
+                &pool,
+                None,
+            );
+            for level in levels(fma) {
+                let f = wide_fn_at(op, fma, level).unwrap();
+                for &n in &lens {
+                    for off in [0usize, 1, 3, 7, 13] {
+                        let src = (n * 7 + off) % (pool.len() - n);
+                        let mut buf = vec![GUARD; off + n + 20];
+                        buf[off..off + n].copy_from_slice(&pool[src..src + n]);
+                        // Out of place from the pool into `buf`, and in place over a copy of
+                        // the same inputs: the two must agree.
+                        let mut copy = buf.clone();
+                        // SAFETY: buf[off..off + n] and copy[off..off + n] are inside their
+                        // vectors; the pool range does not overlap buf.
+                        unsafe {
+                            f(pool[src..].as_ptr(), buf.as_mut_ptr().add(off), n);
+                            f(copy.as_ptr().add(off), copy.as_mut_ptr().add(off), n);
+                        }
+                        assert!(
+                            buf[off..off + n]
+                                .iter()
+                                .zip(&copy[off..off + n])
+                                .all(|(a, b)| a.to_bits() == b.to_bits()),
+                            "{op:?} fma={fma} {level:?} n={n} off={off}: in place differs"
+                        );
+                        let what = format!("{op:?} fma={fma} {level:?} n={n} off={off}");
+                        assert_same(
+                            &what,
+                            &pool[src..src + n],
+                            &want_all[src..src + n],
+                            &buf[off..off + n],
+                        );
+                        assert!(
+                            buf[..off]
+                                .iter()
+                                .chain(&buf[off + n..])
+                                .all(|g| g.to_bits() == GUARD.to_bits()),
+                            "{what}: wrote outside [0, n)"
+                        );
+                    }
+                }
+                // n == 0 never touches the pointer
+                // SAFETY: n == 0: nothing is read or written.
+                unsafe {
+                    let p = std::ptr::NonNull::<f32>::dangling().as_ptr();
+                    f(p, p, 0)
+                };
+            }
+        }
+    }
+}
+
+#[test]
+fn wide_api() {
+    for fma in [false, true] {
+        assert!(wide_fn(MathFn::Sin, fma).is_none());
+        assert!(wide_fn(MathFn::Cos, fma).is_none());
+        for level in [WideLevel::Avx512, WideLevel::Avx2] {
+            assert!(wide_fn_at(MathFn::Sin, fma, level).is_none());
+            assert!(wide_fn_at(MathFn::Cos, fma, level).is_none());
+        }
+        let best = wide_level(fma);
+        assert_eq!(capped_level(fma, Some(WideLevel::Avx512)), best);
+        assert_eq!(capped_level(fma, None), None);
+        assert!(capped_level(fma, Some(WideLevel::Avx2)) <= Some(WideLevel::Avx2));
+        for op in WIDE {
+            assert_eq!(
+                wide_fn_at(op, fma, WideLevel::Avx512).is_some(),
+                best == Some(WideLevel::Avx512)
+            );
+            if std::env::var("LAZYJIT_WIDE_MATH").is_err() {
+                assert_eq!(wide_fn(op, fma).is_some(), best.is_some());
+            }
+        }
+    }
+    assert_eq!(parse_wide_cap("avx512"), Some(Some(WideLevel::Avx512)));
+    assert_eq!(parse_wide_cap(" AVX2 "), Some(Some(WideLevel::Avx2)));
+    assert_eq!(parse_wide_cap("off"), Some(None));
+    assert_eq!(parse_wide_cap("Off"), Some(None));
+    assert_eq!(parse_wide_cap(""), None);
+    assert_eq!(parse_wide_cap("sse"), None);
+    assert_eq!(parse_wide_cap("avx-512"), None);
+}
