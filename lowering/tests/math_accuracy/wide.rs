@@ -167,3 +167,62 @@ fn wide_api() {
     assert_eq!(parse_wide_cap("sse"), None);
     assert_eq!(parse_wide_cap("avx-512"), None);
 }
+
+/// Every f32 input: the wide functions equal the JIT `F32X4` kernels bit for bit (run in
+/// release: `-- --ignored wide_exhaustive --nocapture`; `LAZYJIT_EXHAUSTIVE_FN=exp` picks one
+/// function, `LAZYJIT_EXHAUSTIVE_FMA=0|1` one fma mode). About 9 min on 2 cores.
+#[test]
+#[ignore]
+fn wide_exhaustive() {
+    let modes = match std::env::var("LAZYJIT_EXHAUSTIVE_FMA").as_deref() {
+        Ok("0") => vec![false],
+        Ok("1") => vec![true],
+        _ => fma_modes(),
+    };
+    let only: Option<String> = std::env::var("LAZYJIT_EXHAUSTIVE_FN").ok();
+    for fma in modes {
+        for op in WIDE {
+            if only.as_deref().is_some_and(|o| o != op.name()) {
+                continue;
+            }
+            let t = Instant::now();
+            let k = compile::<f32>(types::F32, F::Un(op), fma, true);
+            let fs: Vec<(WideLevel, WideFn)> = levels(fma)
+                .into_iter()
+                .map(|l| (l, wide_fn_at(op, fma, l).unwrap()))
+                .collect();
+            let chunk = 1u64 << 22;
+            std::thread::scope(|s| {
+                for half in 0..2u64 {
+                    let fs = &fs;
+                    s.spawn(move || {
+                        let mut xs = vec![0f32; chunk as usize];
+                        let mut want = vec![0f32; chunk as usize];
+                        let mut got = vec![0f32; chunk as usize];
+                        let per = (1u64 << 32) / 2;
+                        for start in (half * per..(half + 1) * per).step_by(chunk as usize) {
+                            for (i, x) in xs.iter_mut().enumerate() {
+                                *x = f32::from_bits((start + i as u64) as u32);
+                            }
+                            // SAFETY: k reads xs.len() floats and writes as many to want.
+                            unsafe { k(xs.as_ptr(), xs.as_ptr(), want.as_mut_ptr(), chunk as i64) };
+                            for &(level, f) in fs {
+                                got.copy_from_slice(&xs);
+                                // SAFETY: got holds chunk floats; the host runs f.
+                                unsafe { f(got.as_mut_ptr(), got.len()) };
+                                let what = format!("{op:?} fma={fma} {level:?}");
+                                assert_same(&what, &xs, &want, &got);
+                            }
+                        }
+                    });
+                }
+            });
+            println!(
+                "{:<8} fma={fma:<5} {:?}: all 2^32 inputs bit-identical ({:.1} s)",
+                op.name(),
+                levels(fma),
+                t.elapsed().as_secs_f64()
+            );
+        }
+    }
+}

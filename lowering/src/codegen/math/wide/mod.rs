@@ -3,7 +3,7 @@
 //!
 //! Cranelift's x64 backend has 128-bit vectors only, so the `F32X4` polynomials of `poly.rs`
 //! run four lanes at a time. The functions here run the **same algorithms** 8 (AVX2) or 16
-//! (AVX-512F) lanes at a time: written once over a small [`Lanes`](lanes::Lanes) trait that
+//! (AVX-512F) lanes at a time: written once over a small `Lanes` trait (`lanes.rs`) that
 //! mirrors `poly::K` operation for operation (module `algo`), instantiated inside
 //! `#[target_feature]` functions (`avx2.rs`, `avx512.rs`). Every lane's result is
 //! **bit-identical** to what the `F32X4` (and `F32`) code of the same `fma` setting gives,
