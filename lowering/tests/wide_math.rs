@@ -8,7 +8,7 @@
 //! The filetests compare every snapshot program the same way; the math_wide tests compare the
 //! wide functions themselves with the JIT's code over the accuracy sweeps.
 
-use lazyjit_lowering::codegen::{compile, CompileOptions, Compiled};
+use lazyjit_lowering::codegen::{compile, CompileOptions, Compiled, Input};
 use lazyjit_lowering::kernels::{set_kernel_parallel_work, set_threads, KERNEL_PARALLEL_WORK};
 use lazyjit_lowering::testing::generator::{build, Spec, StepSpec, BASES, STEP_KINDS};
 use lazyjit_lowering::testing::inputs::{random_inputs, MIXED};
@@ -219,7 +219,54 @@ fn sites_in_every_position() {
             false,
         ),
     ];
+    let mut cases = cases;
+    // Five levels: wide over a large loop (one vector per phase iteration), not over a small
+    // one (the compile would cost more than the runs save).
+    for (n, wide) in [(1000, false), (40_003, true), (40_000, true)] {
+        let mut src = format!("param %a: f32[{n}]\n%c: f32[] = constant 0.5\n");
+        let mut last = "%a".to_string();
+        for (i, f) in ["tanh", "exp", "sigmoid", "log", "erf"].iter().enumerate() {
+            src.push_str(&format!(
+                "%s{i}: f32[{n}] = {f} {last}\n%m{i}: f32[{n}] = mul %s{i}, %c\n"
+            ));
+            last = format!("%m{i}");
+        }
+        src.push_str(&format!("return {last}\n"));
+        cases.push((format!("five levels over {n}"), src, wide));
+    }
     check(&cases);
+}
+
+/// A donated input whose buffer the wide call writes in place (the root is the top site and
+/// its argument the donated parameter, at the same elements), and one a later phase reads.
+#[test]
+fn donated_inputs_updated_in_place() {
+    let cases = [
+        "param %a: f32[1000]\n%1: f32[1000] = tanh %a\nreturn %1\n",
+        "param %a: f32[3, 300]\nparam %b: f32[3, 300]\n%2: f32[3, 300] = sigmoid %a\n\
+         %3: f32[3, 300] = mul %2, %b\n%4: f32[3, 300] = exp %3\nreturn %4\n",
+        "param %a: f32[777]\nparam %b: f32[777]\n%2: f32[777] = log %a\n\
+         %3: f32[777] = mul %2, %b\n%4: f32[777] = add %3, %a\nreturn %4\n",
+    ];
+    for src in cases {
+        let p = text::parse(src).unwrap();
+        let inputs = random_inputs(&p, MIXED, &mut Rng::new(3));
+        let ins: Vec<&Tensor> = inputs.iter().collect();
+        let four = with(&p, false).run(&ins).unwrap();
+        let wide = with(&p, true);
+        assert!(uses_wide(&wide) || !host_wide(), "{src}");
+        if src.contains("tanh") && host_wide() {
+            // One call per chunk from the parameter's buffer into the output's: no phase.
+            assert!(!wide.clif().contains("store"), "{}", wide.clif());
+        }
+        let q = wide.aliasable()[0].expect("the output may take an input's buffer");
+        let addr = inputs[q].buffer().as_ptr();
+        let got = wide
+            .run_donating(inputs.into_iter().map(Input::Donated).collect())
+            .unwrap();
+        assert_eq!(got[0].buffer().as_ptr(), addr, "not in place: {src}");
+        assert_eq!(bytes(&got[0]), bytes(&four[0]), "{src}");
+    }
 }
 
 /// Split over threads, every chunk of every part gives the serial bytes.
