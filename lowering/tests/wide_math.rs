@@ -203,6 +203,26 @@ fn sites_in_every_position() {
             true,
         ),
         (
+            // Two wide loops in one row group, the second after a reduction: each saves only
+            // the row index (the loops before leave theirs bound, from blocks that do not
+            // dominate it; found by `tests/executor`).
+            "softmax rows then tanh of the result".into(),
+            "param %x: f32[3, 300]\n%1: f32[3, 1] = reduce_max %x, axes=[1], keepdim=true\n\
+             %2: f32[3, 300] = sub %x, %1\n%3: f32[3, 300] = exp %2\n\
+             %4: f32[3, 1] = reduce_sum %3, axes=[1], keepdim=true\n\
+             %5: f32[3, 300] = div %3, %4\n%6: f32[3, 300] = tanh %5\n\
+             %7: f32[3, 300] = mul %6, %x\nreturn %7\n"
+                .into(),
+            true,
+        ),
+        (
+            // A row group of two loops with sites; the rows are a split loop whose index the
+            // second loop must not take from the first (`tests/executor`'s model).
+            "two wide loops over rows".into(),
+            "param %x: f32[2, 71]\nparam %w: f32[71]\n%2: f32[2, 71] = mul %x, %w\n%3: f32[] = constant 0.5\n%4: f32[2, 71] = add %2, %3\n%5: f32[2, 71] = tanh %4\n%6: f32[] = constant 3.0\n%7: f32[2, 71] = mul %5, %6\n%8: f32[2, 71] = sigmoid %7\n%9: f32[2, 71] = abs %x\n%10: f32[2, 71] = sqrt %9\n%11: f32[2, 71] = add %8, %10\n%12: f32[] = constant -0.5\n%13: f32[2, 71] = mul %x, %12\n%14: f32[2, 71] = exp %13\n%15: f32[] = constant 1.0\n%16: f32[2, 71] = add %11, %15\n%17: f32[2, 71] = div %14, %16\n%18: f32[] = constant 0.0\n%19: bool[2, 71] = gt %x, %18\n%20: f32[2, 71] = where %19, %11, %17\nreturn %20\n".into(),
+            true,
+        ),
+        (
             // The exp is computed inside the sum's loop (only the sum reads it): reductions
             // keep their inline math.
             "log_softmax rows of 130".into(),

@@ -264,7 +264,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                     .collect()
             })
             .collect();
-        self.save_env(inner);
+        self.save_env(inner, idx);
         // for (i0 = lo; i0 < hi; i0 += CHUNK) { len = min(CHUNK, hi - i0); ... }
         let head = self.b.create_block();
         let i0 = self.b.append_block_param(head, types::I64);
@@ -342,10 +342,12 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     /// would be spilled anyway, and the register allocator then stores and reloads them in
     /// every iteration of the phase loops that use them; loaded again after each call
     /// ([`Self::refresh_env`]), they live in registers inside each phase.
-    fn save_env(&mut self, inner: Var) {
-        let vars: Vec<(Var, Value)> = (0..self.env.len())
-            .filter(|&v| v != inner as usize)
-            .filter_map(|v| self.env[v].map(|x| (v as Var, x)))
+    /// Only the variables `idx` mentions: other bound ones may be left from loops that are
+    /// over (their values do not dominate this loop).
+    fn save_env(&mut self, inner: Var, idx: &[Idx]) {
+        let vars: Vec<(Var, Value)> = (0..self.env.len() as Var)
+            .filter(|&v| v != inner && idx.iter().any(|i| i.mentions(v)))
+            .filter_map(|v| self.env[v as usize].map(|x| (v, x)))
             .collect();
         if vars.is_empty() {
             return;
