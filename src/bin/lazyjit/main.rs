@@ -68,6 +68,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The CLI runs compiled programs directly, not through the executor that applies
+    // `LAZYJIT_THREADS` on every run: apply it once here.
+    lazyjit::lowering::kernels::set_threads(lazyjit::config::get().threads);
     let result = match &cli.command {
         Command::Run(a) => run::main(a),
         Command::Check(a) => check::main(a),
