@@ -44,6 +44,7 @@ const EXPECTED_NUMBER: &str = "a non-negative integer";
 const EXPECTED_BOOL: &str = "0 or 1";
 const EXPECTED_DEBUG: &str = "0, 1 or 2";
 const EXPECTED_OPT_LEVEL: &str = "\"none\" or \"speed\"";
+const EXPECTED_WIDE_MATH: &str = "\"avx512\", \"avx2\" or \"off\"";
 const EXPECTED_OP: &str = "an op name of the program format, such as exp, matmul or reduce_sum";
 const EXPECTED_UTF8: &str = "valid UTF-8 text";
 
@@ -154,6 +155,11 @@ impl Config {
         }) {
             c.opt_level = v;
         }
+        // Read by the lowering crate itself (once per process, `math::wide_fn`), which ignores
+        // a value it cannot use: checked here so that such a value is reported like the others.
+        env.parse("LAZYJIT_WIDE_MATH", |s| {
+            lazyjit_lowering::codegen::math::parse_wide_cap(s).ok_or(EXPECTED_WIDE_MATH)
+        });
         (c, env.problems)
     }
 

@@ -15,6 +15,7 @@
 //! | `LAZYJIT_DONATE` | [`Config::donate`] | 1 |
 //! | `LAZYJIT_BUFFER_POOL_BYTES` | [`Config::buffer_pool_bytes`] | 268435456 (256 MiB) |
 //! | `LAZYJIT_THREADS` | [`Config::threads`] | 0 (all cores) |
+//! | `LAZYJIT_WIDE_MATH` | read by the lowering crate (`avx512`, `avx2`, `off`: the widest vector math of transcendental loops; `docs/math.md`); checked here | the host's best |
 //!
 //! Each variable is parsed on its own. A variable with a value that cannot be used (not a
 //! number, out of range, not UTF-8, an unknown op name in `LAZYJIT_FORCE_FALLBACK`) is

@@ -19,7 +19,7 @@ fn os_lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
 }
 
 /// Every variable set to a good value, different from the default.
-const GOOD: [(&str, &str); 12] = [
+const GOOD: [(&str, &str); 13] = [
     ("LAZYJIT_BACKEND", "reference"),
     ("LAZYJIT_CACHE_SIZE", "7"),
     ("LAZYJIT_DATA_CACHE_SIZE", "5"),
@@ -32,6 +32,7 @@ const GOOD: [(&str, &str); 12] = [
     ("LAZYJIT_DONATE", "0"),
     ("LAZYJIT_BUFFER_POOL_BYTES", "0"),
     ("LAZYJIT_THREADS", "3"),
+    ("LAZYJIT_WIDE_MATH", "avx2"),
 ];
 
 fn good_config() -> Config {
@@ -94,7 +95,7 @@ fn one_bad_variable_keeps_the_others() {
 
 #[test]
 fn each_bad_variable_is_reported_and_the_others_apply() {
-    let bad_values: [(&str, &[&str]); 11] = [
+    let bad_values: [(&str, &[&str]); 12] = [
         ("LAZYJIT_BACKEND", &["gpu", ""]),
         ("LAZYJIT_CACHE_SIZE", &["-1", "lots", "1e3", ""]),
         ("LAZYJIT_DATA_CACHE_SIZE", &["-1", "x"]),
@@ -106,6 +107,7 @@ fn each_bad_variable_is_reported_and_the_others_apply() {
         ("LAZYJIT_DONATE", &["maybe", "2"]),
         ("LAZYJIT_BUFFER_POOL_BYTES", &["256MiB", "-1", ""]),
         ("LAZYJIT_THREADS", &["-1", "all", "2.5"]),
+        ("LAZYJIT_WIDE_MATH", &["sse", "avx-512", ""]),
     ];
     for (var, values) in bad_values {
         for &value in values {
@@ -138,6 +140,8 @@ fn each_bad_variable_is_reported_and_the_others_apply() {
                 "LAZYJIT_DONATE" => want.donate = d.donate,
                 "LAZYJIT_BUFFER_POOL_BYTES" => want.buffer_pool_bytes = d.buffer_pool_bytes,
                 "LAZYJIT_THREADS" => want.threads = d.threads,
+                // Checked only: the lowering crate reads it.
+                "LAZYJIT_WIDE_MATH" => {}
                 _ => unreachable!(),
             }
             assert_eq!(c, want, "{var}={value:?}");
