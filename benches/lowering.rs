@@ -229,6 +229,40 @@ fn unary(c: &mut Criterion) {
     g.finish();
 }
 
+/// The row reduction of log-softmax when the exp is not kept: `sum(exp(x - max))` per row of
+/// [4096, 1024] (the exp is computed inside the sum's loop), wide and four-lane, against
+/// reading the input twice (the max pass and the sum pass; the second from cache).
+fn sum_exp_rows(c: &mut Criterion) {
+    let (r, n) = (4096usize, 1024usize);
+    let src = format!(
+        "param %x: f32[{r}, {n}]\n%1: f32[{r}, 1] = reduce_max %x, axes=[1], keepdim=true\n\
+         %2: f32[{r}, {n}] = sub %x, %1\n%3: f32[{r}, {n}] = exp %2\n\
+         %4: f32[{r}] = reduce_sum %3, axes=[1], keepdim=false\nreturn %4\n"
+    );
+    let x = tensor(&[r, n], 1);
+    let mut g = c.benchmark_group("sum_exp_rows");
+    g.throughput(Throughput::Bytes((4 * r * n) as u64));
+    for (variant, wide) in [("lazyjit", true), ("lazyjit_four_lanes", false)] {
+        let k = jit_wide(&src, wide);
+        let mut outs = k.run(&[&x]).unwrap();
+        g.bench_function(variant, |bch| {
+            bch.iter(|| k.run_into(&[&x], &mut outs).unwrap())
+        });
+    }
+    g.bench_function("stream", |bch| {
+        bch.iter(|| {
+            let mut acc = [0.0f32; 16];
+            for ch in f32s(&x).chunks_exact(16) {
+                for (a, v) in acc.iter_mut().zip(ch) {
+                    *a += v;
+                }
+            }
+            black_box(acc)
+        })
+    });
+    g.finish();
+}
+
 fn sum(c: &mut Criterion) {
     let n = 1usize << 24;
     let src = format!(
@@ -402,6 +436,6 @@ criterion_group! {
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = ew_fused, sigmoid_mul, softmax, unary, sum, matmul, compile_time, math_chain
+    targets = ew_fused, sigmoid_mul, softmax, unary, sum_exp_rows, sum, matmul, compile_time, math_chain
 }
 criterion_main!(benches);

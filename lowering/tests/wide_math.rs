@@ -223,15 +223,14 @@ fn sites_in_every_position() {
             true,
         ),
         (
-            // The exp is computed inside the sum's loop (only the sum reads it): reductions
-            // keep their inline math.
+            // The exp is computed inside the sum's loop (only the sum reads it).
             "log_softmax rows of 130".into(),
             "param %x: f32[9, 130]\n%1: f32[9, 1] = reduce_max %x, axes=[1], keepdim=true\n\
              %2: f32[9, 130] = sub %x, %1\n%3: f32[9, 130] = exp %2\n\
              %4: f32[9, 1] = reduce_sum %3, axes=[1], keepdim=true\n%5: f32[9, 1] = log %4\n\
              %6: f32[9, 130] = sub %2, %5\nreturn %6\n"
                 .into(),
-            false,
+            true,
         ),
         (
             "a reduction of a transcendental (inside the reduce loop: not wide)".into(),
@@ -254,6 +253,44 @@ fn sites_in_every_position() {
         src.push_str(&format!("return {last}\n"));
         cases.push((format!("five levels over {n}"), src, wide));
     }
+    check(&cases);
+}
+
+/// Reductions over the innermost dim of a value with sites: the same elements into the same
+/// accumulators in the same order, for every reduction and row length (chunk and step seams).
+#[test]
+fn inner_reductions() {
+    let mut cases = Vec::new();
+    for op in [
+        "reduce_sum",
+        "reduce_max",
+        "reduce_min",
+        "reduce_mean",
+        "reduce_prod",
+    ] {
+        for n in [15, 16, 17, 31, 255, 256, 257, 271, 512, 1000, 1027] {
+            cases.push((
+                format!("{op} of tanh(exp(x) * 0.5) over rows of {n}"),
+                format!(
+                    "param %x: f32[3, {n}]\n%1: f32[3, {n}] = exp %x\n%2: f32[] = constant 0.5\n\
+                     %3: f32[3, {n}] = mul %1, %2\n%4: f32[3, {n}] = tanh %3\n\
+                     %5: f32[3] = {op} %4, axes=[1], keepdim=false\nreturn %5\n"
+                ),
+                n >= 16,
+            ));
+        }
+    }
+    // A full reduction of a flat tensor, and one of a stored value (loaded, not computed).
+    cases.push((
+        "sum of sigmoid over 5000".into(),
+        "param %x: f32[5000]\n%1: f32[5000] = sigmoid %x\n%2: f32[] = reduce_sum %1, axes=[0], keepdim=false\nreturn %2\n".into(),
+        true,
+    ));
+    cases.push((
+        "sum of a stored exp".into(),
+        "param %x: f32[700]\n%1: f32[700] = exp %x\n%2: f32[] = reduce_sum %1, axes=[0], keepdim=false\nreturn %2, %1\n".into(),
+        true,
+    ));
     check(&cases);
 }
 

@@ -436,7 +436,18 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let snan = self.nan_var(op, dt, Mode::Scalar);
         let n16 = n - n % (LANES * UNROLL);
         let n4 = n - n % LANES;
-        self.nest(outer_red, &mut |e| {
+        // With wide math the same elements go into the same accumulators in the same order
+        // (chunks start on multiples of 16), so the sum is bit-identical.
+        let wide = outer_red.is_empty()
+            && self.math_reduce(lane, arg, in_idx, &mut |e, mode| {
+                let x = e.compute_or_load(arg, in_idx, mode)?;
+                match mode {
+                    Mode::Vector => e.accumulate(op, dt, accs[e.wide_sub()], vnan, x),
+                    Mode::Scalar => e.accumulate(op, dt, sacc, snan, x),
+                }
+                Ok(())
+            })?;
+        let plain = |e: &mut Self| -> R<()> {
             e.counted_loop(0, n16, LANES * UNROLL, &mut |e, i| {
                 e.bind(lane, i);
                 e.lane = Some(lane);
@@ -468,7 +479,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 e.accumulate(op, dt, sacc, snan, x);
                 Ok(())
             })
-        })?;
+        };
+        if !wide {
+            self.nest(outer_red, &mut |e| plain(e))?;
+        }
         let mut v = self.b.use_var(accs[0]);
         for &a in &accs[1..] {
             let x = self.b.use_var(a);

@@ -77,6 +77,8 @@ pub(super) struct WideState {
     /// The loop variables bound outside the chunked loop, and a stack slot holding their
     /// values (see [`KernelEmitter::refresh_env`]).
     saved: Option<(StackSlot, Vec<(Var, Value)>)>,
+    /// [`KernelEmitter::wide_sub`].
+    sub: usize,
 }
 
 impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
@@ -193,6 +195,47 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         store: Option<&Idx>,
         body: &mut dyn FnMut(&mut Self, Mode) -> R<()>,
     ) -> R<()> {
+        let levels = self.wide_plan(inner, vectorize, roots);
+        if levels.is_empty() {
+            return self.inner_loop(inner, vectorize, body);
+        }
+        self.chunked(inner, levels, roots, idx, store, false, body)
+    }
+
+    /// The innermost loop of an inner reduction over `inner` of `arg` at `idx`, in chunks with
+    /// wide math, when `arg` has wide sites: `body` accumulates one element (scalar mode) or
+    /// one vector into accumulator [`Self::wide_sub`] of four, in the order of the plain
+    /// loops (16 elements per step, then 4, then 1). Returns false, having emitted nothing,
+    /// when `arg` has no wide sites.
+    pub(super) fn math_reduce(
+        &mut self,
+        inner: Var,
+        arg: ValueId,
+        idx: &[Idx],
+        body: &mut dyn FnMut(&mut Self, Mode) -> R<()>,
+    ) -> R<bool> {
+        // A stored argument is loaded, not computed.
+        if self.plan.is_buffer(arg) {
+            return Ok(false);
+        }
+        let levels = self.wide_plan(inner, true, &[arg]);
+        if levels.is_empty() {
+            return Ok(false);
+        }
+        self.chunked(inner, levels, &[arg], idx, None, true, body)?;
+        Ok(true)
+    }
+
+    /// Which vector of an unrolled phase iteration is being emitted (0 to 3; 0 outside
+    /// unrolled loops).
+    pub(super) fn wide_sub(&self) -> usize {
+        self.wide.sub
+    }
+
+    /// The wide sites of `roots`, by level, for a loop over `inner`: none when the loop is not
+    /// vectorised, is short, is inside a chunked loop, or would cost more to compile than it
+    /// saves.
+    fn wide_plan(&self, inner: Var, vectorize: bool, roots: &[ValueId]) -> Vec<Vec<Site>> {
         let n = self.ext[inner as usize];
         let mut levels = if vectorize && n >= WIDE_MIN && self.wide.off.is_none() {
             self.wide_levels(roots)
@@ -208,9 +251,23 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         if levels.len() > SMALL_MAX_LEVELS && numel < LARGE {
             levels.clear();
         }
-        if levels.is_empty() {
-            return self.inner_loop(inner, vectorize, body);
-        }
+        levels
+    }
+
+    /// The chunked loop over `inner` (see the module comment). `reduce`: the last phase
+    /// always runs four vectors per iteration (a reduction's four accumulators).
+    #[allow(clippy::too_many_arguments)]
+    fn chunked(
+        &mut self,
+        inner: Var,
+        levels: Vec<Vec<Site>>,
+        roots: &[ValueId],
+        idx: &[Idx],
+        store: Option<&Idx>,
+        reduce: bool,
+        body: &mut dyn FnMut(&mut Self, Mode) -> R<()>,
+    ) -> R<()> {
+        let n = self.ext[inner as usize];
         let split = self.is_split(inner);
         // Every chunk's length is a multiple of `whole`: ranges start on the split loop's
         // alignment (or 0) and end on the next start or the extent.
@@ -322,7 +379,11 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             self.clear_memo();
         }
         if out.is_none() {
-            self.phase(inner, split, shape, i0, len, body)?;
+            let last = Phases {
+                unroll: if reduce { UNROLL } else { shape.unroll },
+                ..shape
+            };
+            self.phase(inner, split, last, i0, len, body)?;
         }
         self.wide.ready.clear();
         self.bases.end_reload();
@@ -444,8 +505,10 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             rest = self.dyn_loop(zero, len, LANES * u, &mut |e, t| {
                 for k in 0..u {
                     let tk = e.b.ins().iadd_imm_s(t, k * LANES);
+                    e.wide.sub = k as usize;
                     at(e, tk, Mode::Vector)?;
                 }
+                e.wide.sub = 0;
                 Ok(())
             })?;
         }
