@@ -9,7 +9,7 @@
 //! a reduction after the write, a matmul and a returned parameter do not.
 
 use lazyjit_lowering::codegen::{compile, CompileOptions, Compiled, Input, OptLevel};
-use lazyjit_lowering::testing::generator::{build, Spec, StepSpec, BASES, STEP_KINDS};
+use lazyjit_lowering::testing::generator::{build, Spec};
 use lazyjit_lowering::testing::Rng;
 use lazyjit_lowering::{text, BinaryOp, DType, Op, Program, Tensor, ValueId};
 
@@ -62,28 +62,7 @@ fn check_donation(c: &Compiled, inputs: &[Tensor], what: &str) -> usize {
 /// (with `v` any value that broadcasts into `q`'s type) as extra outputs, sometimes followed
 /// by a later read of `q` (which must then block aliasing).
 fn random_case(rng: &mut Rng) -> (Program, Vec<Tensor>) {
-    let spec = Spec {
-        base: rng.below(BASES.len()) as u8,
-        params: (0..1 + rng.below(4))
-            .map(|_| {
-                (
-                    rng.next_u64() as u8,
-                    rng.next_u64() as u8,
-                    rng.next_u64() as u8,
-                )
-            })
-            .collect(),
-        steps: (0..1 + rng.below(17))
-            .map(|_| StepSpec {
-                kind: rng.below(STEP_KINDS.len()) as u8,
-                x: rng.next_u64() as u16,
-                y: rng.next_u64() as u16,
-                z: rng.next_u64() as u16,
-                w: rng.next_u64() as u16,
-            })
-            .collect(),
-        seed: rng.next_u64(),
-    };
+    let spec = Spec::random(rng);
     let (mut p, inputs, _) = build(&spec);
     let np = p.params.len();
     for q in 0..np {

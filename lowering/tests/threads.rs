@@ -14,7 +14,7 @@ use lazyjit_lowering::kernels::{
     PARALLEL_WORK,
 };
 use lazyjit_lowering::testing::compare::{compare_outputs, opts};
-use lazyjit_lowering::testing::generator::{build, Spec, StepSpec, BASES, STEP_KINDS};
+use lazyjit_lowering::testing::generator::{build, Spec};
 use lazyjit_lowering::testing::inputs::{garbage, random_inputs, MIXED};
 use lazyjit_lowering::testing::rng::Rng;
 use lazyjit_lowering::{reference, text, Error, Program, Tensor};
@@ -338,28 +338,7 @@ fn random_programs_split_over_threads_match_the_serial_run() {
     let mut failures = Vec::new();
     let mut split_kernels = 0;
     for case in 0..cases {
-        let spec = Spec {
-            base: rng.below(BASES.len()) as u8,
-            params: (0..1 + rng.below(4))
-                .map(|_| {
-                    (
-                        rng.below(256) as u8,
-                        rng.below(256) as u8,
-                        rng.below(256) as u8,
-                    )
-                })
-                .collect(),
-            steps: (0..1 + rng.below(17))
-                .map(|_| StepSpec {
-                    kind: rng.below(STEP_KINDS.len()) as u8,
-                    x: rng.below(1 << 16) as u16,
-                    y: rng.below(1 << 16) as u16,
-                    z: rng.below(1 << 16) as u16,
-                    w: rng.below(1 << 16) as u16,
-                })
-                .collect(),
-            seed: rng.next_u64(),
-        };
+        let spec = Spec::random(&mut rng);
         let (p, inputs, tols) = build(&spec);
         let c = compile(&p, &opts()).unwrap();
         split_kernels += c.split_loops().iter().flatten().count();

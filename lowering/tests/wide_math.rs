@@ -10,7 +10,7 @@
 
 use lazyjit_lowering::codegen::{compile, CompileOptions, Compiled, Input};
 use lazyjit_lowering::kernels::{set_kernel_parallel_work, set_threads, KERNEL_PARALLEL_WORK};
-use lazyjit_lowering::testing::generator::{build, Spec, StepSpec, BASES, STEP_KINDS};
+use lazyjit_lowering::testing::generator::{build, Spec};
 use lazyjit_lowering::testing::inputs::{random_inputs, MIXED};
 use lazyjit_lowering::testing::rng::Rng;
 use lazyjit_lowering::{text, Program, Tensor};
@@ -361,28 +361,7 @@ fn random_programs() {
     let mut failures = Vec::new();
     let mut wide = 0;
     for case in 0..cases {
-        let spec = Spec {
-            base: rng.below(BASES.len()) as u8,
-            params: (0..1 + rng.below(4))
-                .map(|_| {
-                    (
-                        rng.below(256) as u8,
-                        rng.below(256) as u8,
-                        rng.below(256) as u8,
-                    )
-                })
-                .collect(),
-            steps: (0..1 + rng.below(17))
-                .map(|_| StepSpec {
-                    kind: rng.below(STEP_KINDS.len()) as u8,
-                    x: rng.below(1 << 16) as u16,
-                    y: rng.below(1 << 16) as u16,
-                    z: rng.below(1 << 16) as u16,
-                    w: rng.below(1 << 16) as u16,
-                })
-                .collect(),
-            seed: rng.next_u64(),
-        };
+        let spec = Spec::random(&mut rng);
         let (p, inputs, _) = build(&spec);
         match same_bytes(&p, &inputs) {
             Ok(used) => wide += used as usize,

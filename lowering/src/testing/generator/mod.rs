@@ -56,6 +56,35 @@ pub struct Spec {
     pub seed: u64,
 }
 
+impl Spec {
+    /// A random spec: 1 to 4 parameters and 1 to 17 steps, every choice uniform (how the
+    /// thread, donation and wide-math tests draw their random programs).
+    pub fn random(rng: &mut Rng) -> Spec {
+        Spec {
+            base: rng.below(BASES.len()) as u8,
+            params: (0..1 + rng.below(4))
+                .map(|_| {
+                    (
+                        rng.below(256) as u8,
+                        rng.below(256) as u8,
+                        rng.below(256) as u8,
+                    )
+                })
+                .collect(),
+            steps: (0..1 + rng.below(17))
+                .map(|_| StepSpec {
+                    kind: rng.below(STEP_KINDS.len()) as u8,
+                    x: rng.below(1 << 16) as u16,
+                    y: rng.below(1 << 16) as u16,
+                    z: rng.below(1 << 16) as u16,
+                    w: rng.below(1 << 16) as u16,
+                })
+                .collect(),
+            seed: rng.next_u64(),
+        }
+    }
+}
+
 /// One step: `kind` selects the op ([`StepKind::of`]), the other numbers its operands and
 /// attributes.
 #[derive(Clone, Debug)]
