@@ -31,6 +31,18 @@ pub fn show_elem(t: &Tensor, i: usize) -> String {
     }
 }
 
+/// The first element where `a` and `b` (of one type) differ other than as two NaNs, or
+/// `None` when they are the same values: identical bits, except that NaN payloads and signs
+/// (which no op specifies) may differ. For comparing two compilations of one program, such as
+/// with and without wide math, where x86's choice of which NaN operand to propagate follows
+/// the operand order instruction selection picked.
+pub fn first_difference(a: &Tensor, b: &Tensor) -> Option<usize> {
+    let nan = |t: &Tensor, i: usize| t.get_f64(i).is_some_and(f64::is_nan);
+    let float = matches!(a.dtype(), DType::F32 | DType::F64);
+    (0..a.numel().min(b.numel()))
+        .find(|&i| elem_bytes(a, i) != elem_bytes(b, i) && !(float && nan(a, i) && nan(b, i)))
+}
+
 /// Whether element `i` of the JIT's `j` agrees with the reference's `r` under `tol`.
 pub fn elem_ok(j: &Tensor, r: &Tensor, i: usize, tol: &Tol) -> bool {
     let d = r.dtype();
