@@ -143,7 +143,7 @@ fn wide_math(c: &mut Criterion) {
                 bch.iter(|| {
                     buf.copy_from_slice(black_box(&xs));
                     // SAFETY: buf holds N floats, updated in place; the host supports `k`.
-                    unsafe { k(buf.as_ptr(), buf.as_mut_ptr(), N) };
+                    unsafe { k(buf.as_ptr(), buf.as_mut_ptr(), N, 1.0, -0.0) };
                     black_box(&buf);
                 });
             });

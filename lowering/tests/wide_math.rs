@@ -323,6 +323,45 @@ fn donated_inputs_updated_in_place() {
     }
 }
 
+/// Arguments `x ± k`, `k - x`, `x · k` of a contiguous buffer `x` and a value `k` that is the
+/// same for the whole chunk (a constant, a row's max) go to the affine functions directly: no
+/// phase copies them into the chunk buffer (such a copy is the only aligned store a kernel
+/// emits), and the results are the four-lane ones.
+#[test]
+fn affine_arguments_need_no_phase() {
+    if !host_wide() {
+        return;
+    }
+    let softmax = "param %x: f32[6, 700]\n%1: f32[6, 1] = reduce_max %x, axes=[1], keepdim=true\n\
+                   %2: f32[6, 700] = sub %x, %1\n%3: f32[6, 700] = exp %2\n\
+                   %4: f32[6, 1] = reduce_sum %3, axes=[1], keepdim=true\n\
+                   %5: f32[6, 700] = div %3, %4\nreturn %5\n";
+    let mut cases = vec![softmax.to_string()];
+    for (f, body) in [
+        ("erf", "%2: f32[900] = mul %x, %c\n"),
+        ("tanh", "%2: f32[900] = mul %c, %x\n"),
+        ("exp", "%2: f32[900] = sub %c, %x\n"),
+        ("log", "%2: f32[900] = add %x, %c\n"),
+        ("sigmoid", "%2: f32[900] = sub %x, %s\n"),
+    ] {
+        cases.push(format!(
+            "param %x: f32[900]\nparam %s: f32[]\n%c: f32[] = constant 0.7071068\n{body}\
+             %3: f32[900] = {f} %2\nreturn %3\n"
+        ));
+    }
+    for (i, src) in cases.iter().enumerate() {
+        let p = text::parse(src).unwrap();
+        let c = with(&p, true);
+        assert!(
+            !c.clif().contains("store notrap aligned"),
+            "{src}\n{}",
+            c.clif()
+        );
+        let inputs = random_inputs(&p, MIXED, &mut Rng::new(i as u64));
+        assert!(same_bytes(&p, &inputs).unwrap(), "{src}");
+    }
+}
+
 /// Split over threads, every chunk of every part gives the serial bytes.
 #[test]
 fn split_over_threads() {

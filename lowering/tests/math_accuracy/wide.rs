@@ -4,7 +4,8 @@
 
 use super::*;
 use lazyjit_lowering::codegen::math::{
-    capped_level, parse_wide_cap, wide_fn, wide_fn_at, wide_level, WideFn, WideLevel,
+    capped_level, parse_wide_cap, wide_affine_fn_at, wide_fn, wide_fn_at, wide_level, WideFn,
+    WideLevel,
 };
 
 /// The functions that have a wide version.
@@ -32,8 +33,8 @@ fn run_wide(f: WideFn, xs: &[f32]) -> Vec<f32> {
     // SAFETY: v and out hold xs.len() floats each, v is read in place, out does not overlap
     // xs; f comes from wide_fn_at, so the host can run it.
     unsafe {
-        f(v.as_ptr(), v.as_mut_ptr(), v.len());
-        f(xs.as_ptr(), out.as_mut_ptr(), xs.len());
+        f(v.as_ptr(), v.as_mut_ptr(), v.len(), 1.0, -0.0);
+        f(xs.as_ptr(), out.as_mut_ptr(), xs.len(), 1.0, -0.0);
     }
     assert!(v.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()));
     v
@@ -99,8 +100,20 @@ fn wide_lengths_offsets_and_guards() {
                         // SAFETY: buf[off..off + n] and copy[off..off + n] are inside their
                         // vectors; the pool range does not overlap buf.
                         unsafe {
-                            f(pool[src..].as_ptr(), buf.as_mut_ptr().add(off), n);
-                            f(copy.as_ptr().add(off), copy.as_mut_ptr().add(off), n);
+                            f(
+                                pool[src..].as_ptr(),
+                                buf.as_mut_ptr().add(off),
+                                n,
+                                1.0,
+                                -0.0,
+                            );
+                            f(
+                                copy.as_ptr().add(off),
+                                copy.as_mut_ptr().add(off),
+                                n,
+                                1.0,
+                                -0.0,
+                            );
                         }
                         assert!(
                             buf[off..off + n]
@@ -129,8 +142,66 @@ fn wide_lengths_offsets_and_guards() {
                 // SAFETY: n == 0: nothing is read or written.
                 unsafe {
                     let p = std::ptr::NonNull::<f32>::dangling().as_ptr();
-                    f(p, p, 0)
+                    f(p, p, 0, 1.0, -0.0)
                 };
+            }
+        }
+    }
+}
+
+/// The affine functions compute `f(a·x + b)` with `a·x + b` one IEEE operation for the
+/// forms the code generator passes (`x + k`, `x - k` as `(1, -k)`, `k - x` as `(-1, k)`, `x·c`
+/// as `(c, -0)`): equal to the plain function of that operation's f32 result, bit for bit
+/// except NaN payloads (for every `k`, including zeros of both signs and subnormals).
+#[test]
+fn wide_affine_is_the_function_of_one_operation() {
+    let mut xs = specials();
+    xs.extend(uniform(-30.0, 30.0, 4000));
+    xs.extend(bit_sweep(4000));
+    let ks = [
+        0.0f32,
+        -0.0,
+        1.0,
+        -2.5,
+        0.7071068,
+        1e-40,
+        -3e38,
+        88.0,
+        f32::INFINITY,
+    ];
+    for fma in fma_modes() {
+        for op in WIDE {
+            for level in levels(fma) {
+                let plain = wide_fn_at(op, fma, level).unwrap();
+                let affine = wide_affine_fn_at(op, fma, level).unwrap();
+                for &k in &ks {
+                    type Form = (f32, f32, fn(f32, f32) -> f32);
+                    let forms: [Form; 4] = [
+                        (1.0, k, |x, k| x + k),
+                        (1.0, -k, |x, k| x - k),
+                        (-1.0, k, |x, k| k - x),
+                        (k, -0.0, |x, k| x * k),
+                    ];
+                    for (a, b, op_of) in forms {
+                        let pre: Vec<f32> = xs.iter().map(|&x| op_of(x, k)).collect();
+                        let mut want = vec![0.0f32; xs.len()];
+                        let mut got = vec![0.0f32; xs.len()];
+                        // SAFETY: each vector holds xs.len() floats, none overlaps another;
+                        // the host runs both functions.
+                        unsafe {
+                            plain(pre.as_ptr(), want.as_mut_ptr(), xs.len(), 1.0, -0.0);
+                            affine(xs.as_ptr(), got.as_mut_ptr(), xs.len(), a, b);
+                        }
+                        for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+                            assert!(
+                                w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()),
+                                "{op:?} fma={fma} {level:?} k={k:e} (a, b) = ({a:e}, {b:e}) \
+                                 x={:e}: {w:e} vs {g:e}",
+                                xs[i]
+                            );
+                        }
+                    }
+                }
             }
         }
     }
@@ -209,7 +280,7 @@ fn wide_exhaustive() {
                             for &(level, f) in fs {
                                 // SAFETY: xs and got hold chunk floats each and do not
                                 // overlap; the host runs f.
-                                unsafe { f(xs.as_ptr(), got.as_mut_ptr(), got.len()) };
+                                unsafe { f(xs.as_ptr(), got.as_mut_ptr(), got.len(), 1.0, -0.0) };
                                 let what = format!("{op:?} fma={fma} {level:?}");
                                 assert_same(&what, &xs, &want, &got);
                             }

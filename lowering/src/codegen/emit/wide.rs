@@ -21,7 +21,8 @@
 
 use super::{row_major_offset, KernelEmitter, Mode, LANES, R};
 use crate::codegen::index::{Idx, Var};
-use crate::op::{Op, UnaryOp};
+use crate::codegen::math::MathFn;
+use crate::op::{BinaryOp, Op, UnaryOp};
 use crate::program::ValueId;
 use crate::types::{DType, Shape};
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -64,7 +65,37 @@ const WIDE_MIN: usize = 16;
 struct Site {
     v: ValueId,
     arg: ValueId,
+    f: MathFn,
     addr: usize,
+}
+
+/// Where a call reads a site's argument from, when not from the chunk buffer a phase filled.
+enum Source {
+    /// A buffer, read contiguously from this element offset.
+    Buffer(Idx),
+    /// `buf ∘ k` for an f32 `k` that is the same for the whole chunk (a constant, a scalar,
+    /// a row's max): the affine function, `f(a·x + b)`, reading `buf` at `off`.
+    Affine {
+        buf: ValueId,
+        off: Idx,
+        k: ValueId,
+        at: Vec<Idx>,
+        form: Form,
+    },
+}
+
+/// The operation of [`Source::Affine`], and its `(a, b)`: each is one exactly rounded
+/// operation as `a·x + b`, so the result is the four-lane code's.
+#[derive(Clone, Copy)]
+enum Form {
+    /// `x + k`, `k + x`: `(1, k)`.
+    Add,
+    /// `x - k`: `(1, -k)`.
+    Sub,
+    /// `k - x`: `(-1, k)`.
+    SubFrom,
+    /// `x · k`, `k · x`: `(k, -0)` (adding -0 keeps a zero product's sign).
+    Mul,
 }
 
 /// The emitter's state inside a chunk.
@@ -144,10 +175,11 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         }
         let out = match (&inst.op, keep && !reads_root) {
             (Op::Unary(u), true) if inst.ty.dtype == DType::F32 => {
-                match wide_fn(*u).and_then(|f| self.math.wide(f)) {
-                    Some(addr) => {
+                let found = wide_fn(*u).and_then(|f| Some((f, self.math.wide(f, false)?)));
+                match found {
+                    Some((f, addr)) => {
                         let arg = inst.args[0];
-                        w.sites.push((Site { v, arg, addr }, level + 1));
+                        w.sites.push((Site { v, arg, f, addr }, level + 1));
                         (level + 1, false)
                     }
                     None => (level, false),
@@ -293,7 +325,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         // A site whose argument is a buffer read contiguously is computed from the buffer,
         // with no phase to copy it; a root that is itself the one top site is written by the
         // call, with no last phase.
-        let sources: Vec<Vec<Option<Idx>>> = levels
+        let sources: Vec<Vec<Option<Source>>> = levels
             .iter()
             .map(|l| {
                 l.iter()
@@ -365,15 +397,40 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             let last = k + 1 == levels.len();
             for ((s, &slot), src) in level.iter().zip(slots).zip(srcs) {
                 let buf = self.b.ins().stack_addr(self.ptr_ty, slot, 0);
-                let from = match src {
-                    Some(off) => self.chunk_addr(s.arg, off)?,
-                    None => buf,
+                let one = self.b.ins().f32const(1.0);
+                let neg_zero = self.b.ins().f32const(-0.0);
+                let (addr, from, a, b) = match src {
+                    None => (s.addr, buf, one, neg_zero),
+                    Some(Source::Buffer(off)) => {
+                        (s.addr, self.chunk_addr(s.arg, off)?, one, neg_zero)
+                    }
+                    Some(Source::Affine {
+                        buf: x,
+                        off,
+                        k,
+                        at,
+                        form,
+                    }) => {
+                        let addr = self
+                            .math
+                            .wide(s.f, true)
+                            .ok_or_else(|| super::cg("no affine wide function"))?;
+                        let from = self.chunk_addr(*x, off)?;
+                        let kv = self.compute_or_load(*k, at, Mode::Scalar)?;
+                        let (a, b) = match form {
+                            Form::Add => (one, kv),
+                            Form::Sub => (one, self.b.ins().fneg(kv)),
+                            Form::SubFrom => (self.b.ins().f32const(-1.0), kv),
+                            Form::Mul => (kv, neg_zero),
+                        };
+                        (addr, from, a, b)
+                    }
                 };
                 let to = match (&out, last) {
                     (Some(off), true) => self.chunk_addr(s.v, off)?,
                     _ => buf,
                 };
-                self.math.call_wide(&mut self.b, s.addr, from, to, len);
+                self.math.call_wide(&mut self.b, addr, from, to, len, a, b);
                 self.wide.ready.insert(s.v, (slot, idx.to_vec()));
             }
             self.clear_memo();
@@ -436,20 +493,64 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         }
     }
 
-    /// The element offset of site `s`'s argument when the call may read it from its buffer:
-    /// an f32 buffer (not a root of the loop, which is not stored yet) read contiguously along
-    /// `inner`.
-    fn direct_src(&self, s: &Site, roots: &[ValueId], idx: &[Idx], inner: Var) -> Option<Idx> {
-        let a = s.arg;
-        if roots.contains(&a) || !self.plan.is_buffer(a) {
+    /// Where the call for site `s` may read its argument without a phase: from its buffer
+    /// (an f32 buffer, not a root of the loop, which is not stored yet, read contiguously
+    /// along `inner`), or from such a buffer combined with a value that is the same for the
+    /// whole chunk by `+`, `-` or `·` ([`Source::Affine`]).
+    fn direct_src(&self, s: &Site, roots: &[ValueId], idx: &[Idx], inner: Var) -> Option<Source> {
+        if let Some(off) = self.contiguous(s.arg, roots, idx, inner) {
+            return Some(Source::Buffer(off));
+        }
+        if self.plan.is_buffer(s.arg) || roots.contains(&s.arg) {
             return None;
         }
-        let ty = self.p.value_type(a);
+        let inst = self.p.inst(s.arg)?;
+        let Op::Binary(op) = inst.op else {
+            return None;
+        };
+        let (x, y) = (inst.args[0], inst.args[1]);
+        let f32s = [s.arg, x, y]
+            .iter()
+            .all(|&v| self.p.value_type(v).dtype == DType::F32);
+        if !f32s {
+            return None;
+        }
+        let ai = self.broadcast_idx(idx, s.arg);
+        let invariant = |v: ValueId| {
+            let at = self.broadcast_idx(&ai, v);
+            (!roots.contains(&v) && !at.iter().any(|i| i.mentions(inner))).then_some(at)
+        };
+        let pick = |buf: ValueId, k: ValueId, form: Form| {
+            let off = self.contiguous(buf, roots, &ai, inner)?;
+            let at = invariant(k)?;
+            Some(Source::Affine {
+                buf,
+                off,
+                k,
+                at,
+                form,
+            })
+        };
+        match op {
+            BinaryOp::Add => pick(x, y, Form::Add).or_else(|| pick(y, x, Form::Add)),
+            BinaryOp::Mul => pick(x, y, Form::Mul).or_else(|| pick(y, x, Form::Mul)),
+            BinaryOp::Sub => pick(x, y, Form::Sub).or_else(|| pick(y, x, Form::SubFrom)),
+            _ => None,
+        }
+    }
+
+    /// The element offset of `v` at `idx` when a call may read it from its buffer: an f32
+    /// buffer, not a root of the loop (not stored yet), contiguous along `inner`.
+    fn contiguous(&self, v: ValueId, roots: &[ValueId], idx: &[Idx], inner: Var) -> Option<Idx> {
+        if roots.contains(&v) || !self.plan.is_buffer(v) {
+            return None;
+        }
+        let ty = self.p.value_type(v);
         if ty.dtype != DType::F32 {
             return None;
         }
-        let ai = self.broadcast_idx(idx, a);
-        let off = row_major_offset(&self.strip(a, &ai), &ty.shape);
+        let ai = self.broadcast_idx(idx, v);
+        let off = row_major_offset(&self.strip(v, &ai), &ty.shape);
         (off.affine_coef(inner) == Some(1)).then_some(off)
     }
 
@@ -530,8 +631,7 @@ struct Walk {
 }
 
 /// The math function of a unary op that has a wide form.
-fn wide_fn(u: UnaryOp) -> Option<crate::codegen::math::MathFn> {
-    use crate::codegen::math::MathFn;
+fn wide_fn(u: UnaryOp) -> Option<MathFn> {
     Some(match u {
         UnaryOp::Exp => MathFn::Exp,
         UnaryOp::Log => MathFn::Log,

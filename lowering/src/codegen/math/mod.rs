@@ -79,8 +79,8 @@ use poly::K;
 
 pub use poly::SINCOS_INLINE_MAX;
 pub use wide::{
-    capped_level, parse_wide_cap, wide_fn, wide_fn_at, wide_level, WideCap, WideFn, WideLevel,
-    WIDE_MATH_ENV,
+    capped_level, parse_wide_cap, wide_affine_fn, wide_affine_fn_at, wide_fn, wide_fn_at,
+    wide_level, WideCap, WideFn, WideLevel, WIDE_MATH_ENV,
 };
 
 /// The functions [`MathEmitter::unary`] emits. The code generator maps the transcendental
@@ -191,20 +191,26 @@ impl<'m, M: Module> MathEmitter<'m, M> {
         self
     }
 
-    /// The host's wide in-place function for `f` with this emitter's fma setting, as an
-    /// address: `unsafe extern "C" fn(x: *mut f32, n: usize)` sets `x[i] = f(x[i])` for
-    /// `i < n`, bit-identical to what [`MathEmitter::unary`] computes for each element.
-    /// `None` when disabled, for sin and cos, or on a host without AVX2.
-    pub fn wide(&self, f: MathFn) -> Option<usize> {
+    /// The host's wide function for `f` with this emitter's fma setting, as an address of a
+    /// [`WideFn`]: `dst[i] = f(src[i])` (with `affine`, `f(a·src[i] + b)`), bit-identical
+    /// to what [`MathEmitter::unary`] computes for each element. `None` when disabled, for
+    /// sin and cos, or on a host without AVX2.
+    pub fn wide(&self, f: MathFn, affine: bool) -> Option<usize> {
         if !self.wide {
             return None;
         }
-        wide::wide_fn(f, self.has_fma).map(|w| w as usize)
+        let w = if affine {
+            wide::wide_affine_fn(f, self.has_fma)
+        } else {
+            wide::wide_fn(f, self.has_fma)
+        };
+        w.map(|w| w as usize)
     }
 
-    /// Calls the wide function at `addr` (from [`MathEmitter::wide`]): `dst[i] = f(src[i])`
-    /// for the `n` f32 at `src` and `dst`. The caller guarantees both ranges are memory of
-    /// the function, and that they are the same range or do not overlap.
+    /// Calls the wide function at `addr` (from [`MathEmitter::wide`]) on the `n` f32 at `src`
+    /// and `dst`, with `a` and `b` (f32 values) for an affine one. The caller guarantees both
+    /// ranges are memory of the function, and that they are the same range or do not overlap.
+    #[allow(clippy::too_many_arguments)]
     pub fn call_wide(
         &mut self,
         b: &mut FunctionBuilder,
@@ -212,15 +218,20 @@ impl<'m, M: Module> MathEmitter<'m, M> {
         src: Value,
         dst: Value,
         n: Value,
+        scale: Value,
+        shift: Value,
     ) {
         let ptr_ty = self.module.target_config().pointer_type();
         let mut sig = self.module.make_signature();
         sig.params.push(AbiParam::new(ptr_ty));
         sig.params.push(AbiParam::new(ptr_ty));
         sig.params.push(AbiParam::new(types::I64));
+        sig.params.push(AbiParam::new(types::F32));
+        sig.params.push(AbiParam::new(types::F32));
         let sig = b.import_signature(sig);
         let callee = b.ins().iconst(ptr_ty, addr as i64);
-        b.ins().call_indirect(sig, callee, &[src, dst, n]);
+        b.ins()
+            .call_indirect(sig, callee, &[src, dst, n, scale, shift]);
     }
 
     /// How many `F32`/`F32X4` [`MathEmitter::unary`] sites were emitted (inline or not).

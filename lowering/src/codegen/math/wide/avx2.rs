@@ -149,24 +149,33 @@ impl<const FMA: bool> Lanes for Avx2<FMA> {
     }
 }
 
-/// The loop of [`run_fma`] / [`run_nofma`]: `dst[i] = OP(src[i])`, 8 lanes at a time, the
-/// last `n % 8` with masked loads and stores (lanes past `n` are neither read nor written).
-/// Each group of lanes is read before it is written, so `dst == src` works in place.
+/// The loop of [`run_fma`] / [`run_nofma`]: `dst[i] = OP(src[i])` (with `AFFINE`,
+/// `OP(a·src[i] + b)`), 8 lanes at a time, the last `n % 8` with masked loads and stores
+/// (lanes past `n` are neither read nor written). Each group of lanes is read before it is
+/// written, so `dst == src` works in place.
 ///
 /// # Safety
 /// The host supports AVX2 (and FMA if `FMA`); `src` is valid for reads and `dst` for writes
 /// of `n` f32, and the two ranges are the same or do not overlap.
 #[inline(always)]
-unsafe fn run<const OP: u8, const FMA: bool>(src: *const f32, dst: *mut f32, n: usize) {
+unsafe fn run<const OP: u8, const FMA: bool, const AFFINE: bool>(
+    src: *const f32,
+    dst: *mut f32,
+    n: usize,
+    a: f32,
+    b: f32,
+) {
     // SAFETY: the caller guarantees AVX2, and FMA if FMA.
     let l = unsafe { Avx2::<FMA>::new() };
+    let (va, vb) = (l.c(a), l.c(b));
+    let pre = |v| if AFFINE { l.mul_add(v, va, vb) } else { v };
     let mut i = 0;
     while n - i >= 8 {
         // SAFETY: AVX (implied by AVX2); i + 8 <= n, so the 8 floats at src + i and dst + i
         // are inside the caller's ranges.
         unsafe {
             let v = _mm256_loadu_ps(src.add(i));
-            _mm256_storeu_ps(dst.add(i), apply::<_, OP>(l, v));
+            _mm256_storeu_ps(dst.add(i), apply::<_, OP>(l, pre(v)));
         }
         i += 8;
     }
@@ -179,27 +188,39 @@ unsafe fn run<const OP: u8, const FMA: bool>(src: *const f32, dst: *mut f32, n: 
             let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
             let m = _mm256_cmpgt_epi32(_mm256_set1_epi32(rest as i32), lane);
             let v = _mm256_maskload_ps(src.add(i), m);
-            _mm256_maskstore_ps(dst.add(i), m, apply::<_, OP>(l, v));
+            _mm256_maskstore_ps(dst.add(i), m, apply::<_, OP>(l, pre(v)));
         }
     }
 }
 
-/// `dst[i] = OP(src[i])` for `i < n`, with fused multiply-adds.
+/// [`run`] with fused multiply-adds.
 ///
 /// # Safety
 /// The host supports AVX2 and FMA; the ranges are as for `run`.
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe extern "C" fn run_fma<const OP: u8>(src: *const f32, dst: *mut f32, n: usize) {
+pub(super) unsafe extern "C" fn run_fma<const OP: u8, const AFFINE: bool>(
+    src: *const f32,
+    dst: *mut f32,
+    n: usize,
+    a: f32,
+    b: f32,
+) {
     // SAFETY: the caller's guarantees are `run`'s.
-    unsafe { run::<OP, true>(src, dst, n) }
+    unsafe { run::<OP, true, AFFINE>(src, dst, n, a, b) }
 }
 
-/// `dst[i] = OP(src[i])` for `i < n`, multiply then add.
+/// [`run`], multiply then add.
 ///
 /// # Safety
 /// The host supports AVX2; the ranges are as for `run`.
 #[target_feature(enable = "avx2")]
-pub(super) unsafe extern "C" fn run_nofma<const OP: u8>(src: *const f32, dst: *mut f32, n: usize) {
+pub(super) unsafe extern "C" fn run_nofma<const OP: u8, const AFFINE: bool>(
+    src: *const f32,
+    dst: *mut f32,
+    n: usize,
+    a: f32,
+    b: f32,
+) {
     // SAFETY: the caller's guarantees are `run`'s.
-    unsafe { run::<OP, false>(src, dst, n) }
+    unsafe { run::<OP, false, AFFINE>(src, dst, n, a, b) }
 }

@@ -145,28 +145,32 @@ impl<const FMA: bool> Lanes for Avx512<FMA> {
     }
 }
 
-/// `dst[i] = OP(src[i])` for `i < n`: 16 lanes at a time, the last `n % 16` with masked
-/// loads and stores (lanes past `n` are neither read nor written). Each group of lanes is read
-/// before it is written, so `dst == src` works in place.
+/// `dst[i] = OP(src[i])` (with `AFFINE`, `OP(a·src[i] + b)`) for `i < n`: 16 lanes at a
+/// time, the last `n % 16` with masked loads and stores (lanes past `n` are neither read nor
+/// written). Each group of lanes is read before it is written, so `dst == src` works in place.
 ///
 /// # Safety
 /// The host supports AVX-512F; `src` is valid for reads and `dst` for writes of `n` f32
 /// (any pointers if `n == 0`), and the two ranges are the same or do not overlap.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe extern "C" fn run<const OP: u8, const FMA: bool>(
+pub(super) unsafe extern "C" fn run<const OP: u8, const FMA: bool, const AFFINE: bool>(
     src: *const f32,
     dst: *mut f32,
     n: usize,
+    a: f32,
+    b: f32,
 ) {
     // SAFETY: the caller guarantees AVX-512F.
     let l = unsafe { Avx512::<FMA>::new() };
+    let (va, vb) = (l.c(a), l.c(b));
+    let pre = |v| if AFFINE { l.mul_add(v, va, vb) } else { v };
     let mut i = 0;
     while n - i >= 16 {
         // SAFETY: i + 16 <= n, so the 16 floats at src + i and dst + i are inside the
         // caller's ranges.
         unsafe {
             let v = _mm512_loadu_ps(src.add(i));
-            _mm512_storeu_ps(dst.add(i), apply::<_, OP>(l, v));
+            _mm512_storeu_ps(dst.add(i), apply::<_, OP>(l, pre(v)));
         }
         i += 16;
     }
@@ -177,7 +181,7 @@ pub(super) unsafe extern "C" fn run<const OP: u8, const FMA: bool>(
         // under the mask (i .. n) are accessed, masked-off lanes are not (no fault, no write).
         unsafe {
             let v = _mm512_maskz_loadu_ps(k, src.add(i));
-            _mm512_mask_storeu_ps(dst.add(i), k, apply::<_, OP>(l, v));
+            _mm512_mask_storeu_ps(dst.add(i), k, apply::<_, OP>(l, pre(v)));
         }
     }
 }

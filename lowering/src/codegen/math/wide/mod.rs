@@ -27,14 +27,16 @@ use std::sync::OnceLock;
 
 use super::MathFn;
 
-/// `dst[i] = f(src[i])` for every `i < n`; `dst == src` works in place.
+/// `dst[i] = f(src[i])` for every `i < n`; `dst == src` works in place. The functions of
+/// [`wide_affine_fn`] compute `f(a·src[i] + b)` instead (one `fma`, or a multiply and an add
+/// without `fma`); the others ignore `a` and `b`.
 ///
 /// # Safety (for callers)
 /// `src` must be valid for reads and `dst` for writes of `n` f32 (aligned to 4 bytes; no other
 /// alignment needed), and the two ranges must be the same or not overlap. Any `n` works,
 /// including 0 (then nothing is accessed); the fastest is a multiple of 16. Obtained from
 /// [`wide_fn`] / [`wide_fn_at`], which only return functions the host can run.
-pub type WideFn = unsafe extern "C" fn(src: *const f32, dst: *mut f32, n: usize);
+pub type WideFn = unsafe extern "C" fn(src: *const f32, dst: *mut f32, n: usize, a: f32, b: f32);
 
 /// Vector width levels, narrowest first (so `Avx2 < Avx512`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -75,33 +77,49 @@ pub fn wide_level(fma: bool) -> Option<WideLevel> {
 /// `None` for `Sin`/`Cos` or if the host lacks the level's features. Its results are
 /// bit-identical to the `F32X4` code `MathEmitter::unary` emits with `has_fma == fma`.
 pub fn wide_fn_at(f: MathFn, fma: bool, level: WideLevel) -> Option<WideFn> {
+    fn_at(f, fma, level, false)
+}
+
+/// [`wide_fn_at`] computing `f(a·x + b)`. With `a = ±1` or `b = -0.0`, `a·x + b` is one
+/// exactly rounded IEEE operation (`b ± x`, `a·x`) either way, so the result is the four-lane
+/// code's `f` of that operation's result, bit for bit (NaN payloads aside): that is how the
+/// code generator uses it, for `exp(x - max)` and `erf(x · c)`.
+pub fn wide_affine_fn_at(f: MathFn, fma: bool, level: WideLevel) -> Option<WideFn> {
+    fn_at(f, fma, level, true)
+}
+
+fn fn_at(f: MathFn, fma: bool, level: WideLevel, affine: bool) -> Option<WideFn> {
     if !host_has(level, fma) {
         return None;
     }
     #[cfg(target_arch = "x86_64")]
     {
         use algo::{ERF, EXP, LOG, SIGMOID, TANH};
-        /// The instantiations of `OP` for `level` and `fma`.
-        fn pick<const OP: u8>(fma: bool, level: WideLevel) -> WideFn {
-            match (level, fma) {
-                (WideLevel::Avx512, true) => avx512::run::<OP, true>,
-                (WideLevel::Avx512, false) => avx512::run::<OP, false>,
-                (WideLevel::Avx2, true) => avx2::run_fma::<OP>,
-                (WideLevel::Avx2, false) => avx2::run_nofma::<OP>,
+        /// The instantiations of `OP` for `level`, `fma` and `affine`.
+        fn pick<const OP: u8>(fma: bool, level: WideLevel, affine: bool) -> WideFn {
+            match (level, fma, affine) {
+                (WideLevel::Avx512, true, false) => avx512::run::<OP, true, false>,
+                (WideLevel::Avx512, false, false) => avx512::run::<OP, false, false>,
+                (WideLevel::Avx512, true, true) => avx512::run::<OP, true, true>,
+                (WideLevel::Avx512, false, true) => avx512::run::<OP, false, true>,
+                (WideLevel::Avx2, true, false) => avx2::run_fma::<OP, false>,
+                (WideLevel::Avx2, false, false) => avx2::run_nofma::<OP, false>,
+                (WideLevel::Avx2, true, true) => avx2::run_fma::<OP, true>,
+                (WideLevel::Avx2, false, true) => avx2::run_nofma::<OP, true>,
             }
         }
         match f {
-            MathFn::Exp => Some(pick::<EXP>(fma, level)),
-            MathFn::Log => Some(pick::<LOG>(fma, level)),
-            MathFn::Tanh => Some(pick::<TANH>(fma, level)),
-            MathFn::Sigmoid => Some(pick::<SIGMOID>(fma, level)),
-            MathFn::Erf => Some(pick::<ERF>(fma, level)),
+            MathFn::Exp => Some(pick::<EXP>(fma, level, affine)),
+            MathFn::Log => Some(pick::<LOG>(fma, level, affine)),
+            MathFn::Tanh => Some(pick::<TANH>(fma, level, affine)),
+            MathFn::Sigmoid => Some(pick::<SIGMOID>(fma, level, affine)),
+            MathFn::Erf => Some(pick::<ERF>(fma, level, affine)),
             MathFn::Sin | MathFn::Cos => None,
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = f;
+        let _ = (f, affine);
         None
     }
 }
@@ -137,13 +155,22 @@ pub fn capped_level(fma: bool, cap: WideCap) -> Option<WideLevel> {
 /// `avx2` | `off` if that is set to one of those ([`parse_wide_cap`]). `None` for
 /// `Sin`/`Cos`, with the variable `off`, or on a host without AVX2 (+FMA) or AVX-512F.
 pub fn wide_fn(f: MathFn, fma: bool) -> Option<WideFn> {
+    wide_fn_at(f, fma, process_level(fma)?)
+}
+
+/// [`wide_affine_fn_at`] at the level [`wide_fn`] uses.
+pub fn wide_affine_fn(f: MathFn, fma: bool) -> Option<WideFn> {
+    wide_affine_fn_at(f, fma, process_level(fma)?)
+}
+
+/// The level of [`wide_fn`], chosen once per process (per `fma` setting).
+fn process_level(fma: bool) -> Option<WideLevel> {
     static LEVEL: [OnceLock<Option<WideLevel>>; 2] = [OnceLock::new(), OnceLock::new()];
-    let level = *LEVEL[fma as usize].get_or_init(|| {
+    *LEVEL[fma as usize].get_or_init(|| {
         let cap = std::env::var(WIDE_MATH_ENV)
             .ok()
             .and_then(|v| parse_wide_cap(&v))
             .unwrap_or(Some(WideLevel::Avx512));
         capped_level(fma, cap)
-    });
-    wide_fn_at(f, fma, level?)
+    })
 }
