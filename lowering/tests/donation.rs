@@ -113,10 +113,7 @@ fn random_case(rng: &mut Rng) -> (Program, Vec<Tensor>) {
 #[test]
 fn random_programs_give_the_same_bits_with_every_input_donated() {
     let mut rng = Rng::new(0xd0_7a7e);
-    let cases: usize = std::env::var("LAZYJIT_DIFF_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(300);
+    let cases: usize = lazyjit_lowering::testing::diff_cases() as usize;
     let (mut programs_in_place, mut outputs_in_place) = (0, 0);
     for case in 0..cases {
         let (p, inputs) = random_case(&mut rng);

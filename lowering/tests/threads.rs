@@ -330,10 +330,7 @@ fn donated_in_place_updates_split_correctly() {
 #[test]
 fn random_programs_split_over_threads_match_the_serial_run() {
     let s = Settings::take();
-    let cases: u64 = std::env::var("LAZYJIT_DIFF_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
+    let cases: u64 = u64::from(lazyjit_lowering::testing::diff_cases());
     let mut rng = Rng::new(0x7468_7265_6164);
     let mut failures = Vec::new();
     let mut split_kernels = 0;

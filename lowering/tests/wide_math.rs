@@ -432,10 +432,7 @@ fn random_wide_program(rng: &mut Rng) -> String {
 /// Programs of [`random_wide_program`]: the same bytes either way.
 #[test]
 fn random_wide_programs() {
-    let cases: u64 = std::env::var("LAZYJIT_DIFF_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
+    let cases: u64 = u64::from(lazyjit_lowering::testing::diff_cases());
     let mut rng = Rng::new(0x5749_4445);
     let mut failures = Vec::new();
     let mut wide = 0;
@@ -459,10 +456,7 @@ fn random_wide_programs() {
 /// Random programs of the differential tests' generator: the same bytes either way.
 #[test]
 fn random_programs() {
-    let cases: u64 = std::env::var("LAZYJIT_DIFF_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
+    let cases: u64 = u64::from(lazyjit_lowering::testing::diff_cases());
     let mut rng = Rng::new(0x7769_6465);
     let mut failures = Vec::new();
     let mut wide = 0;

@@ -32,3 +32,11 @@ pub use compare::{check, check_with, compare, report, summary};
 pub use inputs::{garbage, random_inputs, random_tensor, reduce, tt, Fill, MIXED};
 pub use rng::Rng;
 pub use tolerance::Tol;
+
+/// How many random programs a random-program test runs: `LAZYJIT_DIFF_CASES`, else 300.
+pub fn diff_cases() -> u32 {
+    std::env::var("LAZYJIT_DIFF_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300)
+}

@@ -29,10 +29,7 @@ fn spec_strategy() -> impl Strategy<Value = Spec> {
 }
 
 fn random_program_cases() -> u32 {
-    std::env::var("LAZYJIT_DIFF_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(300)
+    lazyjit_lowering::testing::diff_cases()
 }
 
 proptest! {
