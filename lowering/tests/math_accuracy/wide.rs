@@ -163,7 +163,7 @@ fn wide_affine_is_the_function_of_one_operation() {
         -0.0,
         1.0,
         -2.5,
-        0.7071068,
+        std::f32::consts::FRAC_1_SQRT_2,
         1e-40,
         -3e38,
         88.0,
