@@ -385,9 +385,12 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                     Ok(())
                 })?;
             }
-            // Addresses at the chunk's first element.
-            self.bases.reload(&mut self.b)?;
-            self.refresh_env();
+            // Addresses at the chunk's first element. After a phase, the pointers and indices
+            // it loaded are still valid (no call since); otherwise a call may precede.
+            if srcs.iter().all(Option::is_some) {
+                self.bases.reload(&mut self.b)?;
+                self.refresh_env();
+            }
             self.clear_memo();
             if split {
                 self.bind_split(inner, i0);
