@@ -471,3 +471,85 @@ fn random_programs() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     eprintln!("{wide} of {cases} programs used wide math");
 }
+
+/// Rows of special patterns for the max / min of a contiguous row: NaN anywhere (the vector
+/// part or the tail), zeros of both signs (the result's sign), infinities, subnormals, ties.
+fn extremum_rows(n: usize, rng: &mut Rng) -> Vec<Vec<f32>> {
+    let uniform = |rng: &mut Rng, lo: f64, hi: f64| (lo + (hi - lo) * rng.unit()) as f32;
+    let plain = |rng: &mut Rng| -> Vec<f32> { (0..n).map(|_| uniform(rng, -8.0, 8.0)).collect() };
+    let mut rows = vec![
+        plain(rng),
+        vec![f32::NEG_INFINITY; n],
+        vec![f32::INFINITY; n],
+    ];
+    for at in [0, n / 2, n - 1] {
+        let mut r = plain(rng);
+        r[at] = f32::from_bits(0x7fc0_1234);
+        rows.push(r);
+        let mut r = plain(rng);
+        r[at] = f32::INFINITY;
+        rows.push(r);
+        let mut r = plain(rng);
+        r[at] = f32::NEG_INFINITY;
+        rows.push(r);
+    }
+    // Zeros: all -0, all +0, mixed with negatives (max is a zero) and positives (min is).
+    rows.push(vec![-0.0; n]);
+    rows.push(vec![0.0; n]);
+    for at in [0, n / 3, n - 1] {
+        let mut neg: Vec<f32> = (0..n).map(|_| -uniform(rng, 0.5, 4.0)).collect();
+        neg[at] = -0.0;
+        rows.push(neg.clone());
+        neg[(at + 1) % n] = 0.0;
+        rows.push(neg);
+        let mut pos: Vec<f32> = (0..n).map(|_| uniform(rng, 0.5, 4.0)).collect();
+        pos[at] = 0.0;
+        rows.push(pos.clone());
+        pos[(at + 1) % n] = -0.0;
+        rows.push(pos);
+    }
+    rows.push((0..n).map(|i| f32::from_bits(1 + i as u32)).collect()); // subnormals
+    rows.push((0..n).map(|i| (i % 3) as f32).collect()); // ties
+    rows
+}
+
+/// A row's max / min read contiguously is one call to the host's wide function
+/// (`math/wide/extremum.rs`), which must give the four-lane loop's bits (and the reference's
+/// values).
+#[test]
+fn row_extremum_by_one_call() {
+    let mut rng = Rng::new(77);
+    let wide_host = host_wide();
+    for n in [63, 64, 65, 79, 80, 100, 127, 128, 129, 200, 1000, 1031] {
+        let rows = extremum_rows(n, &mut rng);
+        let r = rows.len();
+        let data: Vec<f32> = rows.concat();
+        let x = Tensor::from_vec(data, vec![r, n]).unwrap();
+        for op in ["reduce_max", "reduce_min"] {
+            let src = format!(
+                "param %x: f32[{r}, {n}]\n%1: f32[{r}] = {op} %x, axes=[1], keepdim=false\nreturn %1\n"
+            );
+            let p = text::parse(&src).unwrap();
+            let four = with(&p, false).run(&[&x]).unwrap();
+            let wide = with(&p, true);
+            assert_eq!(
+                wide.clif().contains("call_indirect"),
+                wide_host && n >= 64,
+                "{op} over {n}: one call per row"
+            );
+            let got = wide.run(&[&x]).unwrap();
+            let want = lazyjit_lowering::reference::run(&p, &[&x]).unwrap();
+            assert_eq!(
+                bytes(&got[0]),
+                bytes(&four[0]),
+                "{op} over {n}: wide vs four lanes"
+            );
+            // The reference keeps a NaN's payload, the kernels store the canonical NaN.
+            assert_eq!(
+                first_difference(&got[0], &want[0]),
+                None,
+                "{op} over {n}: wide vs reference"
+            );
+        }
+    }
+}

@@ -80,11 +80,13 @@ fn softmax_rows_sum_to_one_and_match_f64() {
 fn softmax_keeps_the_fusable_op_pattern() {
     let x = f32t(data(12, 11), &[3, 4]);
     let p = x.softmax(-1).unwrap();
-    let div = p.ir_node();
+    let mul = p.ir_node();
     let name = |n: &lazyjit::ir::Node| n.op().map(|o| o.name()).unwrap_or("data");
-    assert_eq!(name(&div), "div");
-    let (exp, sum) = (&div.operands()[0], &div.operands()[1]);
+    assert_eq!(name(&mul), "mul");
+    let (exp, recip) = (&mul.operands()[0], &mul.operands()[1]);
     assert_eq!(name(exp), "exp");
+    assert_eq!(name(recip), "reciprocal");
+    let sum = &recip.operands()[0];
     assert_eq!(name(sum), "reduce_sum");
     assert_eq!(
         sum.op(),
@@ -111,6 +113,32 @@ fn softmax_keeps_the_fusable_op_pattern() {
         &max.operands()[0]
     ));
     assert_eq!(name(&sub.operands()[0]), "data");
+}
+
+/// The documented rounding: each entry is `e · (1 / s)` in f32, within 2 ulp of `e / s`.
+#[test]
+fn softmax_multiplies_by_the_reciprocal_of_the_row_sum() {
+    both(|| {
+        let (rows, cols) = (16, 300);
+        let v: Vec<f32> = data(rows * cols, 21).iter().map(|x| x * 7.0).collect();
+        let x = f32t(v, &[rows, cols]);
+        let got = x.softmax(-1).unwrap().to_vec::<f32>().unwrap();
+        let m = x.max(&[1], true).unwrap();
+        let e = x.sub(&m).unwrap().exp().unwrap();
+        let s = e.sum(&[1], false).unwrap().to_vec::<f32>().unwrap();
+        let e = e.to_vec::<f32>().unwrap();
+        let ulps = |a: f32, b: f32| (a.to_bits() as i64 - b.to_bits() as i64).abs();
+        let mut worst = 0;
+        for r in 0..rows {
+            let inv = 1.0 / s[r];
+            for c in 0..cols {
+                let (g, e) = (got[r * cols + c], e[r * cols + c]);
+                assert_eq!(g.to_bits(), (e * inv).to_bits(), "row {r} col {c}");
+                worst = worst.max(ulps(g, e / s[r]));
+            }
+        }
+        assert!(worst <= 2, "{worst} ulp from e / s");
+    });
 }
 
 #[test]

@@ -16,7 +16,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     pub(super) fn compute_or_load(&mut self, v: ValueId, idx: &[Idx], mode: Mode) -> R<Value> {
         if self.plan.is_buffer(v) {
             let key = (v, idx.to_vec(), mode);
-            if let Some(x) = self.memo.get(&key) {
+            if let Some(x) = self.memo.get(&key).or_else(|| self.inv.get(&key)) {
                 return Ok(*x);
             }
             let x = self.load(v, idx, mode)?;
@@ -35,7 +35,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     /// Computes instruction `v` at `idx` from its operands.
     pub(super) fn compute(&mut self, v: ValueId, idx: &[Idx], mode: Mode) -> R<Value> {
         let key = (v, idx.to_vec(), mode);
-        if let Some(x) = self.memo.get(&key) {
+        if let Some(x) = self.memo.get(&key).or_else(|| self.inv.get(&key)) {
             return Ok(*x);
         }
         if let Some(x) = self.wide_value(v, idx, mode) {

@@ -169,9 +169,21 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         vectorize: bool,
         body: &mut dyn FnMut(&mut Self, Mode) -> R<()>,
     ) -> R<()> {
+        self.unrolled_inner_loop(inner, vectorize, 1, body)
+    }
+
+    /// [`Self::inner_loop`] running `unroll` vectors per iteration while they fit, then
+    /// single vectors (a small body's counter update and branch cost as much as its work).
+    pub(super) fn unrolled_inner_loop(
+        &mut self,
+        inner: Var,
+        vectorize: bool,
+        unroll: i64,
+        body: &mut dyn FnMut(&mut Self, Mode) -> R<()>,
+    ) -> R<()> {
         let n = self.ext[inner as usize] as i64;
         let split = self.is_split(inner);
-        let mut vector = |e: &mut Self, i: Value| -> R<()> {
+        let vector = |e: &mut Self, i: Value, body: &mut dyn FnMut(&mut Self, Mode) -> R<()>| {
             if split {
                 e.bind_split(inner, i);
             } else {
@@ -182,10 +194,27 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             e.lane = None;
             Ok(())
         };
+        let step = LANES * unroll;
+        let unrolled = |e: &mut Self, i: Value, body: &mut dyn FnMut(&mut Self, Mode) -> R<()>| {
+            for k in 0..unroll {
+                let ik = if k == 0 {
+                    i
+                } else {
+                    e.b.ins().iadd_imm_s(i, k * LANES)
+                };
+                vector(e, ik, body)?;
+            }
+            Ok(())
+        };
         if split {
             let (lo, hi) = self.split_range(n)?;
             let tail = if vectorize {
-                self.dyn_loop(lo, hi, LANES, &mut vector)?
+                let rest = if unroll > 1 {
+                    self.dyn_loop(lo, hi, step, &mut |e, i| unrolled(e, i, body))?
+                } else {
+                    lo
+                };
+                self.dyn_loop(rest, hi, LANES, &mut |e, i| vector(e, i, body))?
             } else {
                 lo
             };
@@ -203,7 +232,9 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             return Ok(());
         }
         let nv = if vectorize { n - n % LANES } else { 0 };
-        self.counted_loop(0, nv, LANES, &mut vector)?;
+        let nu = if unroll > 1 { nv - nv % step } else { 0 };
+        self.counted_loop(0, nu, step, &mut |e, i| unrolled(e, i, body))?;
+        self.counted_loop(nu, nv, LANES, &mut |e, i| vector(e, i, body))?;
         self.counted_loop(nv, n, 1, &mut |e, i| {
             e.bind(inner, i);
             body(e, Mode::Scalar)

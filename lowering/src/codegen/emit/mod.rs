@@ -25,12 +25,14 @@
 //! | `scatter` | scatter kernels (`scatter_add`): copy the input, then add each update in index order |
 //! | `reduce` | reduction kernels: identities, combining, NaN / signed-zero tracking, arg reductions |
 //! | `expr` | the expression walker: the one match over [`Op`](crate::op::Op) that lowers each instruction |
+//! | `hoist` | loop-invariant values computed once before the innermost loop |
 //! | `memory` | addresses, loads and stores, index values, views, pad, concat, gather addressing |
 //! | `arith` | scalar and vector arithmetic: unary, binary, cast, constants, selects |
 //! | `wide` | loops in chunks whose transcendental functions run through the host's wide math |
 
 mod arith;
 mod expr;
+mod hoist;
 mod loops;
 mod memory;
 mod random;
@@ -108,6 +110,8 @@ pub(crate) struct KernelEmitter<'a, 'f, 'm, M: Module> {
     env: Vec<Option<Value>>,
     lane: Option<Var>,
     memo: HashMap<(ValueId, Vec<Idx>, Mode), Value>,
+    /// Values invariant in the current innermost loop, computed before it (`hoist.rs`).
+    inv: hoist::Invariants,
     /// Per concat: where each operand starts along the axis, and the total.
     concat_starts: &'a mut HashMap<ValueId, Vec<i64>>,
     /// The pieces of a cut loop this function runs (`segments::parts`), when the
@@ -203,6 +207,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             env: Vec::new(),
             lane: None,
             memo: HashMap::new(),
+            inv: HashMap::new(),
             concat_starts,
             part,
             pending: Vec::new(),

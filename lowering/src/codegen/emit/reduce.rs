@@ -13,6 +13,10 @@ use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::Variable;
 use cranelift_module::Module;
 
+/// The shortest row whose max / min is worth a call to the wide function: 8 vectors of the
+/// four-lane loop cost about as much as the call.
+const WIDE_EXTREMUM_MIN: usize = 64;
+
 /// Side state of a float max/min reduction accumulated with compare-and-select: `nan`, a mask
 /// of "a NaN was seen", and `zero`, the bitwise AND (max) / OR (min) of every element's bits,
 /// whose sign bit gives the sign of a zero result (see `fix_zero`).
@@ -422,6 +426,9 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         const UNROLL: i64 = 4;
         let dt = self.p.value_type(arg).dtype;
         let n = self.ext[lane as usize] as i64;
+        if outer_red.is_empty() && self.wide_extremum(root, op, arg, in_idx, lane, out_off)? {
+            return Ok(());
+        }
         let accs: Vec<Variable> = (0..UNROLL)
             .map(|_| self.b.declare_var(lane_ty(dt)))
             .collect();
@@ -502,6 +509,39 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let sm = snan.map(|t| self.b.use_var(t.nan));
         let total = self.restore_nan(dt, total, vm, sm);
         self.store(root, out_off, total, Mode::Scalar)
+    }
+
+    /// The max / min of a row the reduction reads contiguously, by one call to the host's
+    /// wide function ([`MathEmitter::wide_extremum`](crate::codegen::math::MathEmitter)),
+    /// which gives what the four-lane loop would, bit for bit. Returns false, having emitted
+    /// nothing, when the reduction is not such a one or the row is short.
+    fn wide_extremum(
+        &mut self,
+        root: ValueId,
+        op: ReduceOp,
+        arg: ValueId,
+        in_idx: &[Idx],
+        lane: Var,
+        out_off: &Idx,
+    ) -> R<bool> {
+        let n = self.ext[lane as usize];
+        if !matches!(op, ReduceOp::Max | ReduceOp::Min) || n < WIDE_EXTREMUM_MIN {
+            return Ok(false);
+        }
+        let (Some(addr), Some(off)) = (
+            self.math.wide_extremum(op == ReduceOp::Max),
+            self.contiguous(arg, &[], in_idx, lane),
+        ) else {
+            return Ok(false);
+        };
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.bind(lane, zero);
+        self.clear_memo();
+        let src = self.chunk_addr(arg, &off)?;
+        let count = self.b.ins().iconst(types::I64, n as i64);
+        let total = self.math.call_extremum(&mut self.b, addr, src, count);
+        self.store(root, out_off, total, Mode::Scalar)?;
+        Ok(true)
     }
 
     #[allow(clippy::too_many_arguments)]

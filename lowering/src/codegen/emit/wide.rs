@@ -227,11 +227,21 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         store: Option<&Idx>,
         body: &mut dyn FnMut(&mut Self, Mode) -> R<()>,
     ) -> R<()> {
+        let outer = self.hoist(roots, idx, inner, vectorize)?;
         let levels = self.wide_plan(inner, vectorize, roots);
-        if levels.is_empty() {
-            return self.inner_loop(inner, vectorize, body);
-        }
-        self.chunked(inner, levels, roots, idx, store, false, body)
+        let done = if levels.is_empty() {
+            let long = self.ext[inner as usize] >= (LANES * UNROLL) as usize;
+            let unroll = if vectorize && long && self.small_body(roots) {
+                UNROLL
+            } else {
+                1
+            };
+            self.unrolled_inner_loop(inner, vectorize, unroll, body)
+        } else {
+            self.chunked(inner, levels, roots, idx, store, false, body)
+        };
+        self.end_hoist(outer);
+        done
     }
 
     /// The innermost loop of an inner reduction over `inner` of `arg` at `idx`, in chunks with
@@ -544,7 +554,13 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
 
     /// The element offset of `v` at `idx` when a call may read it from its buffer: an f32
     /// buffer, not a root of the loop (not stored yet), contiguous along `inner`.
-    fn contiguous(&self, v: ValueId, roots: &[ValueId], idx: &[Idx], inner: Var) -> Option<Idx> {
+    pub(super) fn contiguous(
+        &self,
+        v: ValueId,
+        roots: &[ValueId],
+        idx: &[Idx],
+        inner: Var,
+    ) -> Option<Idx> {
         if roots.contains(&v) || !self.plan.is_buffer(v) {
             return None;
         }
@@ -558,7 +574,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
     }
 
     /// The address of element `off` of `v`'s buffer, at the current bindings.
-    fn chunk_addr(&mut self, v: ValueId, off: &Idx) -> R<Value> {
+    pub(super) fn chunk_addr(&mut self, v: ValueId, off: &Idx) -> R<Value> {
         let base = self.bases.get(&mut self.b, v)?;
         let (addr, imm) = self.elem_addr(base, off, 4);
         Ok(if imm == 0 {

@@ -79,8 +79,9 @@ use poly::K;
 
 pub use poly::SINCOS_INLINE_MAX;
 pub use wide::{
-    capped_level, parse_wide_cap, wide_affine_fn, wide_affine_fn_at, wide_fn, wide_fn_at,
-    wide_level, WideCap, WideFn, WideLevel, WIDE_MATH_ENV,
+    capped_level, parse_wide_cap, wide_affine_fn, wide_affine_fn_at, wide_extremum_fn,
+    wide_extremum_fn_at, wide_fn, wide_fn_at, wide_level, ExtremumFn, WideCap, WideFn, WideLevel,
+    WIDE_MATH_ENV,
 };
 
 /// The functions [`MathEmitter::unary`] emits. The code generator maps the transcendental
@@ -232,6 +233,36 @@ impl<'m, M: Module> MathEmitter<'m, M> {
         let callee = b.ins().iconst(ptr_ty, addr as i64);
         b.ins()
             .call_indirect(sig, callee, &[src, dst, n, scale, shift]);
+    }
+
+    /// The host's function for the maximum (`max`) or minimum of a contiguous f32 row, as an
+    /// address of an [`wide::ExtremumFn`] (what a four-lane reduction computes, bit for bit);
+    /// `None` when wide functions are disabled or the host has no AVX2.
+    pub fn wide_extremum(&self, max: bool) -> Option<usize> {
+        if !self.wide {
+            return None;
+        }
+        wide::wide_extremum_fn(max).map(|f| f as usize)
+    }
+
+    /// Calls the extremum function at `addr` (from [`MathEmitter::wide_extremum`]) on the `n`
+    /// f32 at `src`, which the caller guarantees are memory of the function; returns the f32.
+    pub fn call_extremum(
+        &mut self,
+        b: &mut FunctionBuilder,
+        addr: usize,
+        src: Value,
+        n: Value,
+    ) -> Value {
+        let ptr_ty = self.module.target_config().pointer_type();
+        let mut sig = self.module.make_signature();
+        sig.params.push(AbiParam::new(ptr_ty));
+        sig.params.push(AbiParam::new(types::I64));
+        sig.returns.push(AbiParam::new(types::F32));
+        let sig = b.import_signature(sig);
+        let callee = b.ins().iconst(ptr_ty, addr as i64);
+        let call = b.ins().call_indirect(sig, callee, &[src, n]);
+        b.inst_results(call)[0]
     }
 
     /// How many `F32`/`F32X4` [`MathEmitter::unary`] sites were emitted (inline or not).

@@ -65,12 +65,7 @@ fn exp<L: Lanes>(l: L, x: L::F, full: bool) -> L::F {
         l.float(t)
     };
     if full {
-        let h = l.sar1(kb);
-        let rest = l.isub(kb, h);
-        let s1 = pow2(h);
-        let s2 = pow2(rest);
-        let t = l.mul(p, s1);
-        l.mul(t, s2)
+        l.scale_pow2(p, kf, kb)
     } else {
         let s = pow2(kb);
         l.mul(p, s)

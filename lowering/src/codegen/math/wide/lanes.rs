@@ -104,6 +104,25 @@ pub(super) trait Lanes: Copy {
         self.min_first(self.c(hi), x)
     }
 
+    /// `p · 2^k` rounded once, as `poly::exp` computes it: two exact multiplies by powers of
+    /// two built from the bits of `kb` (whose low 9 bits hold `k`), so that only the second
+    /// can round. `kf` is `k` as a float. For `k` in `[-159, 145]` and `p` in `[0.5, 2)`
+    /// (what `exp`'s clamped input gives), `p · 2^⌊k/2⌋` is a normal number, exactly.
+    #[inline(always)]
+    fn scale_pow2(self, p: Self::F, kf: Self::F, kb: Self::I) -> Self::F {
+        let _ = kf;
+        let one_bits = self.bits(self.c(1.0));
+        let pow2 = |e: Self::I| {
+            let t = self.shl23(e);
+            let t = self.iadd(t, one_bits);
+            self.float(t)
+        };
+        let h = self.sar1(kb);
+        let rest = self.isub(kb, h);
+        let t = self.mul(p, pow2(h));
+        self.mul(t, pow2(rest))
+    }
+
     /// The sign bit of `x` as a float (`K::sign_of`).
     #[inline(always)]
     fn sign_of(self, x: Self::F) -> Self::F {

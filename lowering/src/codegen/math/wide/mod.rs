@@ -11,12 +11,17 @@
 //! `lowering/tests/math_accuracy/wide.rs`), so a kernel may mix the two freely.
 //!
 //! `exp`, `log`, `tanh`, `sigmoid` and `erf` only; `sin`/`cos` have no wide version.
+//! Besides these, [`wide_extremum_fn`] gives the maximum or minimum of a contiguous row, as a
+//! reduction kernel computes it (module `extremum`).
 //!
 //! The level is detected at run time. `LAZYJIT_WIDE_MATH` = `avx512` | `avx2` | `off` caps it
 //! for [`wide_fn`] (read once per process; see [`parse_wide_cap`]).
 
 mod algo;
+mod extremum;
 mod lanes;
+
+pub use extremum::ExtremumFn;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -173,4 +178,33 @@ fn process_level(fma: bool) -> Option<WideLevel> {
             .unwrap_or(Some(WideLevel::Avx512));
         capped_level(fma, cap)
     })
+}
+
+/// The maximum (`max`) or minimum of a contiguous row of f32 at `level`, as a four-lane
+/// `reduce_max` / `reduce_min` kernel computes it: canonical NaN if any element is NaN, else
+/// the IEEE maximum (minimum) with `+0 > -0`, the identity for an empty row. `None` if the
+/// host lacks the level's features.
+pub fn wide_extremum_fn_at(max: bool, level: WideLevel) -> Option<ExtremumFn> {
+    if !host_has(level, false) {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        Some(match (level, max) {
+            (WideLevel::Avx512, true) => extremum::avx512::<true>,
+            (WideLevel::Avx512, false) => extremum::avx512::<false>,
+            (WideLevel::Avx2, true) => extremum::avx2::<true>,
+            (WideLevel::Avx2, false) => extremum::avx2::<false>,
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = max;
+        None
+    }
+}
+
+/// [`wide_extremum_fn_at`] at the level [`wide_fn`] uses (which needs no FMA here).
+pub fn wide_extremum_fn(max: bool) -> Option<ExtremumFn> {
+    wide_extremum_fn_at(max, process_level(false)?)
 }
