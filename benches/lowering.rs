@@ -136,16 +136,24 @@ fn sigmoid_mul(c: &mut Criterion) {
     g.finish();
 }
 
+/// Softmax over the last dim of [4096, 1024] as `LazyTensor::softmax` traces it (each
+/// `exp(x - max)` times the reciprocal of its row's sum, as PyTorch's CPU kernel computes
+/// it), against streaming the input and the output once. `lazyjit_exact_div` is the same
+/// with one exact division per element.
 fn softmax(c: &mut Criterion) {
     let (r, n) = (4096usize, 1024usize);
-    let src = format!(
+    let head = format!(
         "param %x: f32[{r}, {n}]\n%1: f32[{r}, 1] = reduce_max %x, axes=[1], keepdim=true\n\
          %2: f32[{r}, {n}] = sub %x, %1\n%3: f32[{r}, {n}] = exp %2\n\
-         %4: f32[{r}, 1] = reduce_sum %3, axes=[1], keepdim=true\n\
-         %5: f32[{r}, {n}] = div %3, %4\nreturn %5\n"
+         %4: f32[{r}, 1] = reduce_sum %3, axes=[1], keepdim=true\n"
     );
+    let src = format!(
+        "{head}%5: f32[{r}, 1] = reciprocal %4\n%6: f32[{r}, {n}] = mul %3, %5\nreturn %6\n"
+    );
+    let exact = format!("{head}%5: f32[{r}, {n}] = div %3, %4\nreturn %5\n");
     let k = jit(&src);
     let four = jit_wide(&src, false);
+    let k_div = jit(&exact);
     let x = tensor(&[r, n], 1);
     let mut outs = k.run(&[&x]).unwrap();
     let nx = Array2::from_shape_vec((r, n), seq(r * n, 1)).unwrap();
@@ -156,6 +164,9 @@ fn softmax(c: &mut Criterion) {
     });
     g.bench_function("lazyjit_four_lanes", |bch| {
         bch.iter(|| four.run_into(&[&x], &mut outs).unwrap())
+    });
+    g.bench_function("lazyjit_exact_div", |bch| {
+        bch.iter(|| k_div.run_into(&[&x], &mut outs).unwrap())
     });
     g.bench_function("ndarray", |bch| {
         bch.iter(|| {

@@ -88,7 +88,7 @@ fn kernels(c: &mut Criterion) {
         "param %x: f32[{r}, {w}]\n%1: f32[{r}, 1] = reduce_max %x, axes=[1], keepdim=true\n\
          %2: f32[{r}, {w}] = sub %x, %1\n%3: f32[{r}, {w}] = exp %2\n\
          %4: f32[{r}, 1] = reduce_sum %3, axes=[1], keepdim=true\n\
-         %5: f32[{r}, {w}] = div %3, %4\nreturn %5\n"
+         %5: f32[{r}, 1] = reciprocal %4\n%6: f32[{r}, {w}] = mul %3, %5\nreturn %6\n"
     ));
     let x = tensor(&[r, w], 1);
     one_vs_two(c, "softmax", &sm, &[&x], 8 * r * w);

@@ -79,7 +79,16 @@ fn wide_math(c: &mut Criterion) {
                 bch.iter(|| {
                     // SAFETY: xs and buf hold N floats each and do not overlap; the host
                     // supports `k`.
-                    unsafe { k(black_box(xs.as_ptr()), buf.as_mut_ptr(), N, 1.0, -0.0) };
+                    unsafe {
+                        k(
+                            black_box(xs.as_ptr()),
+                            buf.as_mut_ptr(),
+                            N,
+                            1.0,
+                            -0.0,
+                            std::ptr::null(),
+                        )
+                    };
                     black_box(&buf);
                 });
             });

@@ -362,6 +362,58 @@ fn affine_arguments_need_no_phase() {
     }
 }
 
+/// A root that is the top site times a buffer read contiguously (`sigmoid(a) · b`, either
+/// operand order, `b` broadcast along rows) is written by the call itself, which multiplies
+/// after the function: no phase (no four-lane load), the four-lane bytes, also with the output
+/// written into a donated input's buffer (the first parameter's: in the first case `b`, the
+/// multiplier, which the call reads in each group of lanes before writing it). A transposed
+/// `b` is not contiguous and takes the last phase.
+#[test]
+fn product_with_a_buffer_needs_no_phase() {
+    if !host_wide() {
+        return;
+    }
+    let direct = [
+        "param %b: f32[1001]\nparam %a: f32[1001]\n%2: f32[1001] = sigmoid %a\n\
+         %3: f32[1001] = mul %2, %b\nreturn %3\n",
+        "param %a: f32[5, 300]\nparam %b: f32[5, 300]\n%c: f32[] = constant 0.5\n\
+         %1: f32[5, 300] = mul %a, %c\n%2: f32[5, 300] = tanh %1\n\
+         %3: f32[5, 300] = mul %b, %2\nreturn %3\n",
+        "param %a: f32[4, 257]\nparam %b: f32[1, 257]\n%2: f32[4, 257] = exp %a\n\
+         %3: f32[4, 257] = mul %2, %b\nreturn %3\n",
+    ];
+    for (i, src) in direct.iter().enumerate() {
+        let p = text::parse(src).unwrap();
+        let c = with(&p, true);
+        assert!(!c.clif().contains("load.f32x4"), "{src}\n{}", c.clif());
+        let inputs = random_inputs(&p, MIXED, &mut Rng::new(40 + i as u64));
+        assert!(same_bytes(&p, &inputs).unwrap(), "{src}");
+        let four = with(&p, false)
+            .run(&inputs.iter().collect::<Vec<_>>())
+            .unwrap();
+        assert_eq!(c.aliasable(), &[Some(0)], "{src}");
+        // A copy of its own: a tensor sharing its buffer cannot be written.
+        let own = Tensor::from_slice(
+            inputs[0].as_slice::<f32>().unwrap(),
+            inputs[0].shape().clone(),
+        )
+        .unwrap();
+        let addr = own.buffer().as_ptr();
+        let mut given = vec![Input::Donated(own)];
+        given.extend(inputs[1..].iter().map(Input::Borrowed));
+        let got = c.run_donating(given).unwrap();
+        assert_eq!(got[0].buffer().as_ptr(), addr, "not in place: {src}");
+        assert_eq!(bytes(&got[0]), bytes(&four[0]), "in place: {src}");
+    }
+    let transposed = "param %a: f32[64, 64]\nparam %b: f32[64, 64]\n\
+                      %1: f32[64, 64] = permute %b, perm=[1, 0]\n%2: f32[64, 64] = sigmoid %a\n\
+                      %3: f32[64, 64] = mul %2, %1\nreturn %3\n";
+    let p = text::parse(transposed).unwrap();
+    assert!(with(&p, true).clif().contains("load.f32x4"), "{transposed}");
+    let inputs = random_inputs(&p, MIXED, &mut Rng::new(9));
+    assert!(same_bytes(&p, &inputs).unwrap(), "{transposed}");
+}
+
 /// Split over threads, every chunk of every part gives the serial bytes.
 #[test]
 fn split_over_threads() {

@@ -7,7 +7,7 @@ fn check_accepts_a_valid_program_and_lists_every_violation() {
     let out = ok(&["check", "examples/programs/softmax.lj"]);
     assert!(
         out.stdout
-            .contains("softmax.lj: ok (1 parameter, 5 instructions, 1 output)"),
+            .contains("softmax.lj: ok (1 parameter, 6 instructions, 1 output)"),
         "{}",
         out.stdout
     );

@@ -33,8 +33,22 @@ fn run_wide(f: WideFn, xs: &[f32]) -> Vec<f32> {
     // SAFETY: v and out hold xs.len() floats each, v is read in place, out does not overlap
     // xs; f comes from wide_fn_at, so the host can run it.
     unsafe {
-        f(v.as_ptr(), v.as_mut_ptr(), v.len(), 1.0, -0.0);
-        f(xs.as_ptr(), out.as_mut_ptr(), xs.len(), 1.0, -0.0);
+        f(
+            v.as_ptr(),
+            v.as_mut_ptr(),
+            v.len(),
+            1.0,
+            -0.0,
+            std::ptr::null(),
+        );
+        f(
+            xs.as_ptr(),
+            out.as_mut_ptr(),
+            xs.len(),
+            1.0,
+            -0.0,
+            std::ptr::null(),
+        );
     }
     assert!(v.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()));
     v
@@ -106,6 +120,7 @@ fn wide_lengths_offsets_and_guards() {
                                 n,
                                 1.0,
                                 -0.0,
+                                std::ptr::null(),
                             );
                             f(
                                 copy.as_ptr().add(off),
@@ -113,6 +128,7 @@ fn wide_lengths_offsets_and_guards() {
                                 n,
                                 1.0,
                                 -0.0,
+                                std::ptr::null(),
                             );
                         }
                         assert!(
@@ -142,7 +158,7 @@ fn wide_lengths_offsets_and_guards() {
                 // SAFETY: n == 0: nothing is read or written.
                 unsafe {
                     let p = std::ptr::NonNull::<f32>::dangling().as_ptr();
-                    f(p, p, 0, 1.0, -0.0)
+                    f(p, p, 0, 1.0, -0.0, std::ptr::null())
                 };
             }
         }
@@ -189,8 +205,22 @@ fn wide_affine_is_the_function_of_one_operation() {
                         // SAFETY: each vector holds xs.len() floats, none overlaps another;
                         // the host runs both functions.
                         unsafe {
-                            plain(pre.as_ptr(), want.as_mut_ptr(), xs.len(), 1.0, -0.0);
-                            affine(xs.as_ptr(), got.as_mut_ptr(), xs.len(), a, b);
+                            plain(
+                                pre.as_ptr(),
+                                want.as_mut_ptr(),
+                                xs.len(),
+                                1.0,
+                                -0.0,
+                                std::ptr::null(),
+                            );
+                            affine(
+                                xs.as_ptr(),
+                                got.as_mut_ptr(),
+                                xs.len(),
+                                a,
+                                b,
+                                std::ptr::null(),
+                            );
                         }
                         for (i, (w, g)) in want.iter().zip(&got).enumerate() {
                             assert!(
@@ -200,6 +230,47 @@ fn wide_affine_is_the_function_of_one_operation() {
                                 xs[i]
                             );
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// With a multiplier `m`, each result is the plain function's times `m[i]` (one IEEE
+/// multiply), at every length and in place over `m`.
+#[test]
+fn wide_times_a_buffer() {
+    let xs: Vec<f32> = uniform(-10.0, 10.0, 300);
+    let ms: Vec<f32> = uniform(-3.0, 3.0, 300);
+    for fma in fma_modes() {
+        for op in WIDE {
+            for level in levels(fma) {
+                let f = wide_fn_at(op, fma, level).unwrap();
+                for n in (0..40).chain([255, 256, 257, 300]) {
+                    let (x, m) = (&xs[..n], &ms[..n]);
+                    let mut plain = vec![0.0f32; n];
+                    let mut got = vec![0.0f32; n];
+                    let mut inplace = m.to_vec();
+                    // SAFETY: every vector holds n floats; `inplace` is both `m` and `dst`.
+                    unsafe {
+                        f(
+                            x.as_ptr(),
+                            plain.as_mut_ptr(),
+                            n,
+                            1.0,
+                            -0.0,
+                            std::ptr::null(),
+                        );
+                        f(x.as_ptr(), got.as_mut_ptr(), n, 1.0, -0.0, m.as_ptr());
+                        let p = inplace.as_mut_ptr();
+                        f(x.as_ptr(), p, n, 1.0, -0.0, p);
+                    }
+                    for i in 0..n {
+                        let want = (plain[i] * m[i]).to_bits();
+                        let what = format!("{op:?} fma={fma} {level:?} n={n} i={i}");
+                        assert_eq!(got[i].to_bits(), want, "{what}");
+                        assert_eq!(inplace[i].to_bits(), want, "{what} in place");
                     }
                 }
             }
@@ -280,7 +351,16 @@ fn wide_exhaustive() {
                             for &(level, f) in fs {
                                 // SAFETY: xs and got hold chunk floats each and do not
                                 // overlap; the host runs f.
-                                unsafe { f(xs.as_ptr(), got.as_mut_ptr(), got.len(), 1.0, -0.0) };
+                                unsafe {
+                                    f(
+                                        xs.as_ptr(),
+                                        got.as_mut_ptr(),
+                                        got.len(),
+                                        1.0,
+                                        -0.0,
+                                        std::ptr::null(),
+                                    )
+                                };
                                 let what = format!("{op:?} fma={fma} {level:?}");
                                 assert_same(&what, &xs, &want, &got);
                             }

@@ -343,11 +343,16 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                     .collect()
             })
             .collect();
+        // The call writes the root itself when the root is the one top site, or that site
+        // times a buffer it can read contiguously (`sigmoid(a) · b`).
         let out = match (store, levels.last().map(Vec::as_slice), roots) {
-            (Some(off), Some([top]), [root])
-                if top.v == *root && off.affine_coef(inner) == Some(1) =>
-            {
-                Some(off.clone())
+            (Some(off), Some([top]), [root]) if off.affine_coef(inner) == Some(1) => {
+                if top.v == *root {
+                    Some((off.clone(), None))
+                } else {
+                    self.product_with(*root, top.v, roots, idx, inner)
+                        .map(|m| (off.clone(), Some(m)))
+                }
             }
             _ => None,
         };
@@ -439,11 +444,19 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                         (addr, from, a, b)
                     }
                 };
-                let to = match (&out, last) {
-                    (Some(off), true) => self.chunk_addr(s.v, off)?,
-                    _ => buf,
+                let (to, m) = match (&out, last) {
+                    (Some((off, m)), true) => {
+                        let root = roots[0];
+                        let m = match m {
+                            Some((mv, moff)) => Some(self.chunk_addr(*mv, moff)?),
+                            None => None,
+                        };
+                        (self.chunk_addr(root, off)?, m)
+                    }
+                    _ => (buf, None),
                 };
-                self.math.call_wide(&mut self.b, addr, from, to, len, a, b);
+                self.math
+                    .call_wide(&mut self.b, addr, from, to, len, a, b, m);
                 self.wide.ready.insert(s.v, (slot, idx.to_vec()));
             }
             self.clear_memo();
@@ -550,6 +563,30 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             BinaryOp::Sub => pick(x, y, Form::Sub).or_else(|| pick(y, x, Form::SubFrom)),
             _ => None,
         }
+    }
+
+    /// The buffer `m` and its element offset when `root` is `site · m` or `m · site` (f32)
+    /// for a buffer `m` a call may read contiguously along `inner`: one IEEE multiply, which
+    /// the wide function does after `f`.
+    fn product_with(
+        &self,
+        root: ValueId,
+        site: ValueId,
+        roots: &[ValueId],
+        idx: &[Idx],
+        inner: Var,
+    ) -> Option<(ValueId, Idx)> {
+        let inst = self.p.inst(root)?;
+        if inst.op != Op::Binary(BinaryOp::Mul) || inst.ty.dtype != DType::F32 {
+            return None;
+        }
+        let m = match inst.args[..] {
+            [x, y] if x == site && y != site => y,
+            [x, y] if y == site && x != site => x,
+            _ => return None,
+        };
+        let off = self.contiguous(m, roots, idx, inner)?;
+        Some((m, off))
     }
 
     /// The element offset of `v` at `idx` when a call may read it from its buffer: an f32

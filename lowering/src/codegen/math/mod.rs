@@ -209,8 +209,9 @@ impl<'m, M: Module> MathEmitter<'m, M> {
     }
 
     /// Calls the wide function at `addr` (from [`MathEmitter::wide`]) on the `n` f32 at `src`
-    /// and `dst`, with `a` and `b` (f32 values) for an affine one. The caller guarantees both
-    /// ranges are memory of the function, and that they are the same range or do not overlap.
+    /// and `dst`, with `a` and `b` (f32 values) for an affine one, multiplying by the `n` f32
+    /// at `m` when that is given. The caller guarantees the ranges are memory of the function,
+    /// and that each read range is `dst`'s or does not overlap it.
     #[allow(clippy::too_many_arguments)]
     pub fn call_wide(
         &mut self,
@@ -221,6 +222,7 @@ impl<'m, M: Module> MathEmitter<'m, M> {
         n: Value,
         scale: Value,
         shift: Value,
+        m: Option<Value>,
     ) {
         let ptr_ty = self.module.target_config().pointer_type();
         let mut sig = self.module.make_signature();
@@ -229,10 +231,12 @@ impl<'m, M: Module> MathEmitter<'m, M> {
         sig.params.push(AbiParam::new(types::I64));
         sig.params.push(AbiParam::new(types::F32));
         sig.params.push(AbiParam::new(types::F32));
+        sig.params.push(AbiParam::new(ptr_ty));
         let sig = b.import_signature(sig);
         let callee = b.ins().iconst(ptr_ty, addr as i64);
+        let m = m.unwrap_or_else(|| b.ins().iconst(ptr_ty, 0));
         b.ins()
-            .call_indirect(sig, callee, &[src, dst, n, scale, shift]);
+            .call_indirect(sig, callee, &[src, dst, n, scale, shift, m]);
     }
 
     /// The host's function for the maximum (`max`) or minimum of a contiguous f32 row, as an

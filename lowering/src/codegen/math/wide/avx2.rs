@@ -150,20 +150,22 @@ impl<const FMA: bool> Lanes for Avx2<FMA> {
 }
 
 /// The loop of [`run_fma`] / [`run_nofma`]: `dst[i] = OP(src[i])` (with `AFFINE`,
-/// `OP(a·src[i] + b)`), 8 lanes at a time, the last `n % 8` with masked loads and stores
-/// (lanes past `n` are neither read nor written). Each group of lanes is read before it is
-/// written, so `dst == src` works in place.
+/// `OP(a·src[i] + b)`; with `MUL`, that times `m[i]`), 8 lanes at a time, the last `n % 8`
+/// with masked loads and stores (lanes past `n` are neither read nor written). Each group of
+/// lanes is read before it is written, so `dst` may be `src` or `m` (in place).
 ///
 /// # Safety
-/// The host supports AVX2 (and FMA if `FMA`); `src` is valid for reads and `dst` for writes
-/// of `n` f32, and the two ranges are the same or do not overlap.
+/// The host supports AVX2 (and FMA if `FMA`); `src` (and `m` if `MUL`) is valid for reads
+/// and `dst` for writes of `n` f32, and each read range is `dst`'s range or does not overlap
+/// it.
 #[inline(always)]
-unsafe fn run<const OP: u8, const FMA: bool, const AFFINE: bool>(
+unsafe fn body<const OP: u8, const FMA: bool, const AFFINE: bool, const MUL: bool>(
     src: *const f32,
     dst: *mut f32,
     n: usize,
     a: f32,
     b: f32,
+    m: *const f32,
 ) {
     // SAFETY: the caller guarantees AVX2, and FMA if FMA.
     let l = unsafe { Avx2::<FMA>::new() };
@@ -171,24 +173,55 @@ unsafe fn run<const OP: u8, const FMA: bool, const AFFINE: bool>(
     let pre = |v| if AFFINE { l.mul_add(v, va, vb) } else { v };
     let mut i = 0;
     while n - i >= 8 {
-        // SAFETY: AVX (implied by AVX2); i + 8 <= n, so the 8 floats at src + i and dst + i
-        // are inside the caller's ranges.
+        // SAFETY: AVX (implied by AVX2); i + 8 <= n, so the 8 floats at src + i, m + i (when
+        // MUL) and dst + i are inside the caller's ranges.
         unsafe {
             let v = _mm256_loadu_ps(src.add(i));
-            _mm256_storeu_ps(dst.add(i), apply::<_, OP>(l, pre(v)));
+            let mut r = apply::<_, OP>(l, pre(v));
+            if MUL {
+                r = _mm256_mul_ps(r, _mm256_loadu_ps(m.add(i)));
+            }
+            _mm256_storeu_ps(dst.add(i), r);
         }
         i += 8;
     }
     let rest = n - i;
     if rest > 0 {
-        // SAFETY: AVX2; i < n, so src + i and dst + i are inside the ranges; `vmaskmovps`
-        // accesses only the `rest` lanes whose mask is set (i .. n): masked-off lanes never
-        // fault and are not written.
+        // SAFETY: AVX2; i < n, so src + i, m + i and dst + i are inside the ranges;
+        // `vmaskmovps` accesses only the `rest` lanes whose mask is set (i .. n): masked-off
+        // lanes never fault and are not written.
         unsafe {
             let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-            let m = _mm256_cmpgt_epi32(_mm256_set1_epi32(rest as i32), lane);
-            let v = _mm256_maskload_ps(src.add(i), m);
-            _mm256_maskstore_ps(dst.add(i), m, apply::<_, OP>(l, pre(v)));
+            let k = _mm256_cmpgt_epi32(_mm256_set1_epi32(rest as i32), lane);
+            let v = _mm256_maskload_ps(src.add(i), k);
+            let mut r = apply::<_, OP>(l, pre(v));
+            if MUL {
+                r = _mm256_mul_ps(r, _mm256_maskload_ps(m.add(i), k));
+            }
+            _mm256_maskstore_ps(dst.add(i), k, r);
+        }
+    }
+}
+
+/// [`body`] for a null or non-null `m`.
+///
+/// # Safety
+/// As [`body`], with `MUL` = `m` is not null.
+#[inline(always)]
+unsafe fn run<const OP: u8, const FMA: bool, const AFFINE: bool>(
+    src: *const f32,
+    dst: *mut f32,
+    n: usize,
+    a: f32,
+    b: f32,
+    m: *const f32,
+) {
+    // SAFETY: the caller's guarantees, with MUL exactly when m is not null.
+    unsafe {
+        if m.is_null() {
+            body::<OP, FMA, AFFINE, false>(src, dst, n, a, b, m)
+        } else {
+            body::<OP, FMA, AFFINE, true>(src, dst, n, a, b, m)
         }
     }
 }
@@ -204,9 +237,10 @@ pub(super) unsafe extern "C" fn run_fma<const OP: u8, const AFFINE: bool>(
     n: usize,
     a: f32,
     b: f32,
+    m: *const f32,
 ) {
     // SAFETY: the caller's guarantees are `run`'s.
-    unsafe { run::<OP, true, AFFINE>(src, dst, n, a, b) }
+    unsafe { run::<OP, true, AFFINE>(src, dst, n, a, b, m) }
 }
 
 /// [`run`], multiply then add.
@@ -220,7 +254,8 @@ pub(super) unsafe extern "C" fn run_nofma<const OP: u8, const AFFINE: bool>(
     n: usize,
     a: f32,
     b: f32,
+    m: *const f32,
 ) {
     // SAFETY: the caller's guarantees are `run`'s.
-    unsafe { run::<OP, false, AFFINE>(src, dst, n, a, b) }
+    unsafe { run::<OP, false, AFFINE>(src, dst, n, a, b, m) }
 }

@@ -152,13 +152,15 @@ impl<const FMA: bool> Lanes for Avx512<FMA> {
     }
 }
 
-/// `dst[i] = OP(src[i])` (with `AFFINE`, `OP(a·src[i] + b)`) for `i < n`: 16 lanes at a
-/// time, the last `n % 16` with masked loads and stores (lanes past `n` are neither read nor
-/// written). Each group of lanes is read before it is written, so `dst == src` works in place.
+/// `dst[i] = OP(src[i])` (with `AFFINE`, `OP(a·src[i] + b)`; with a non-null `m`, that
+/// times `m[i]`) for `i < n`: 16 lanes at a time, the last `n % 16` with masked loads and
+/// stores (lanes past `n` are neither read nor written). Each group of lanes is read before it
+/// is written, so `dst` may be `src` or `m` (in place).
 ///
 /// # Safety
-/// The host supports AVX-512F; `src` is valid for reads and `dst` for writes of `n` f32
-/// (any pointers if `n == 0`), and the two ranges are the same or do not overlap.
+/// The host supports AVX-512F; `src` (and `m` unless null) is valid for reads and `dst` for
+/// writes of `n` f32 (any pointers if `n == 0`), and each read range is `dst`'s range or does
+/// not overlap it.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe extern "C" fn run<const OP: u8, const FMA: bool, const AFFINE: bool>(
     src: *const f32,
@@ -166,6 +168,31 @@ pub(super) unsafe extern "C" fn run<const OP: u8, const FMA: bool, const AFFINE:
     n: usize,
     a: f32,
     b: f32,
+    m: *const f32,
+) {
+    // SAFETY: the caller's guarantees, with `m` non-null only when MUL.
+    unsafe {
+        if m.is_null() {
+            body::<OP, FMA, AFFINE, false>(src, dst, n, a, b, m)
+        } else {
+            body::<OP, FMA, AFFINE, true>(src, dst, n, a, b, m)
+        }
+    }
+}
+
+/// [`run`] with `m` non-null exactly when `MUL`.
+///
+/// # Safety
+/// As [`run`].
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn body<const OP: u8, const FMA: bool, const AFFINE: bool, const MUL: bool>(
+    src: *const f32,
+    dst: *mut f32,
+    n: usize,
+    a: f32,
+    b: f32,
+    m: *const f32,
 ) {
     // SAFETY: the caller guarantees AVX-512F.
     let l = unsafe { Avx512::<FMA>::new() };
@@ -173,22 +200,31 @@ pub(super) unsafe extern "C" fn run<const OP: u8, const FMA: bool, const AFFINE:
     let pre = |v| if AFFINE { l.mul_add(v, va, vb) } else { v };
     let mut i = 0;
     while n - i >= 16 {
-        // SAFETY: i + 16 <= n, so the 16 floats at src + i and dst + i are inside the
-        // caller's ranges.
+        // SAFETY: i + 16 <= n, so the 16 floats at src + i, m + i (when MUL) and dst + i are
+        // inside the caller's ranges.
         unsafe {
             let v = _mm512_loadu_ps(src.add(i));
-            _mm512_storeu_ps(dst.add(i), apply::<_, OP>(l, pre(v)));
+            let mut r = apply::<_, OP>(l, pre(v));
+            if MUL {
+                r = _mm512_mul_ps(r, _mm512_loadu_ps(m.add(i)));
+            }
+            _mm512_storeu_ps(dst.add(i), r);
         }
         i += 16;
     }
     let rest = n - i;
     if rest > 0 {
         let k = ((1u32 << rest) - 1) as __mmask16;
-        // SAFETY: i < n, so src + i and dst + i are inside the ranges; only the `rest` lanes
-        // under the mask (i .. n) are accessed, masked-off lanes are not (no fault, no write).
+        // SAFETY: i < n, so src + i, m + i and dst + i are inside the ranges; only the `rest`
+        // lanes under the mask (i .. n) are accessed, masked-off lanes are not (no fault, no
+        // write).
         unsafe {
             let v = _mm512_maskz_loadu_ps(k, src.add(i));
-            _mm512_mask_storeu_ps(dst.add(i), k, apply::<_, OP>(l, pre(v)));
+            let mut r = apply::<_, OP>(l, pre(v));
+            if MUL {
+                r = _mm512_mul_ps(r, _mm512_maskz_loadu_ps(k, m.add(i)));
+            }
+            _mm512_mask_storeu_ps(dst.add(i), k, r);
         }
     }
 }

@@ -32,16 +32,19 @@ use std::sync::OnceLock;
 
 use super::MathFn;
 
-/// `dst[i] = f(src[i])` for every `i < n`; `dst == src` works in place. The functions of
-/// [`wide_affine_fn`] compute `f(a·src[i] + b)` instead (one `fma`, or a multiply and an add
-/// without `fma`); the others ignore `a` and `b`.
+/// `dst[i] = f(src[i])` for every `i < n`, times `m[i]` when `m` is not null; `dst` may be
+/// `src` or `m` (in place). The functions of [`wide_affine_fn`] compute `f(a·src[i] + b)`
+/// instead (one `fma`, or a multiply and an add without `fma`); the others ignore `a` and
+/// `b`. The product with `m[i]` is one IEEE multiply, as the four-lane code's `f(x) · y`.
 ///
 /// # Safety (for callers)
-/// `src` must be valid for reads and `dst` for writes of `n` f32 (aligned to 4 bytes; no other
-/// alignment needed), and the two ranges must be the same or not overlap. Any `n` works,
-/// including 0 (then nothing is accessed); the fastest is a multiple of 16. Obtained from
-/// [`wide_fn`] / [`wide_fn_at`], which only return functions the host can run.
-pub type WideFn = unsafe extern "C" fn(src: *const f32, dst: *mut f32, n: usize, a: f32, b: f32);
+/// `src` (and `m`, unless null) must be valid for reads and `dst` for writes of `n` f32
+/// (aligned to 4 bytes; no other alignment needed), and each read range must be `dst`'s range
+/// or not overlap it. Any `n` works, including 0 (then nothing is accessed); the fastest is a
+/// multiple of 16. Obtained from [`wide_fn`] / [`wide_fn_at`], which only return functions the
+/// host can run.
+pub type WideFn =
+    unsafe extern "C" fn(src: *const f32, dst: *mut f32, n: usize, a: f32, b: f32, m: *const f32);
 
 /// Vector width levels, narrowest first (so `Avx2 < Avx512`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
