@@ -87,6 +87,7 @@ fn wide_math(c: &mut Criterion) {
                             1.0,
                             -0.0,
                             std::ptr::null(),
+                            std::ptr::null(),
                         )
                     };
                     black_box(&buf);

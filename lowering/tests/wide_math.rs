@@ -414,6 +414,65 @@ fn product_with_a_buffer_needs_no_phase() {
     assert!(same_bytes(&p, &inputs).unwrap(), "{transposed}");
 }
 
+/// The argument of the wide call `v` in `clif` that defines its prefetch hint (the last
+/// argument of each `call_indirect` with seven), as the defining instruction's text.
+fn prefetch_hints(clif: &str) -> Vec<String> {
+    let defs: std::collections::HashMap<&str, &str> = clif
+        .lines()
+        .filter_map(|l| {
+            let (lhs, rhs) = l.trim().split_once(" = ")?;
+            Some((lhs.trim(), rhs))
+        })
+        .collect();
+    clif.lines()
+        .filter_map(|l| {
+            let args = l
+                .split_once("call_indirect")?
+                .1
+                .split_once('(')?
+                .1
+                .split_once(')')?
+                .0;
+            let args: Vec<&str> = args.split(", ").collect();
+            (args.len() == 7).then(|| defs.get(args[6]).unwrap_or(&"?").to_string())
+        })
+        .collect()
+}
+
+/// A wide call that reads rows of a parameter inside a row loop prefetches the next row's
+/// columns (a `select` between that address and null for the last row); one over a flat
+/// tensor, or over a row scratch, passes null. The values do not change (the hint is never
+/// read): every case also runs against the four-lane bytes.
+#[test]
+fn next_rows_prefetched_by_row_loops() {
+    if !host_wide() {
+        return;
+    }
+    let softmax = "param %x: f32[6, 700]\n%1: f32[6, 1] = reduce_max %x, axes=[1], keepdim=true\n\
+                   %2: f32[6, 700] = sub %x, %1\n%3: f32[6, 700] = exp %2\n\
+                   %4: f32[6, 1] = reduce_sum %3, axes=[1], keepdim=true\n\
+                   %5: f32[6, 1] = reciprocal %4\n%6: f32[6, 700] = mul %3, %5\nreturn %6\n";
+    let flat = "param %x: f32[5000]\n%1: f32[5000] = tanh %x\nreturn %1\n";
+    for (src, hinted) in [(softmax, true), (flat, false)] {
+        let p = text::parse(src).unwrap();
+        let c = with(&p, true);
+        let hints = prefetch_hints(&c.clif());
+        assert!(!hints.is_empty(), "{src}\n{}", c.clif());
+        let selects = hints.iter().filter(|h| h.starts_with("select")).count();
+        let nulls = hints
+            .iter()
+            .filter(|h| h.starts_with("iconst.i64 0"))
+            .count();
+        if hinted {
+            assert!(selects > 0, "{hints:?}\n{}", c.clif());
+        } else {
+            assert_eq!(nulls, hints.len(), "{hints:?}\n{}", c.clif());
+        }
+        let inputs = random_inputs(&p, MIXED, &mut Rng::new(5));
+        assert!(same_bytes(&p, &inputs).unwrap(), "{src}");
+    }
+}
+
 /// Split over threads, every chunk of every part gives the serial bytes.
 #[test]
 fn split_over_threads() {

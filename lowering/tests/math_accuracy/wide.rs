@@ -40,6 +40,7 @@ fn run_wide(f: WideFn, xs: &[f32]) -> Vec<f32> {
             1.0,
             -0.0,
             std::ptr::null(),
+            std::ptr::null(),
         );
         f(
             xs.as_ptr(),
@@ -47,6 +48,7 @@ fn run_wide(f: WideFn, xs: &[f32]) -> Vec<f32> {
             xs.len(),
             1.0,
             -0.0,
+            std::ptr::null(),
             std::ptr::null(),
         );
     }
@@ -121,6 +123,7 @@ fn wide_lengths_offsets_and_guards() {
                                 1.0,
                                 -0.0,
                                 std::ptr::null(),
+                                std::ptr::null(),
                             );
                             f(
                                 copy.as_ptr().add(off),
@@ -128,6 +131,7 @@ fn wide_lengths_offsets_and_guards() {
                                 n,
                                 1.0,
                                 -0.0,
+                                std::ptr::null(),
                                 std::ptr::null(),
                             );
                         }
@@ -158,7 +162,7 @@ fn wide_lengths_offsets_and_guards() {
                 // SAFETY: n == 0: nothing is read or written.
                 unsafe {
                     let p = std::ptr::NonNull::<f32>::dangling().as_ptr();
-                    f(p, p, 0, 1.0, -0.0, std::ptr::null())
+                    f(p, p, 0, 1.0, -0.0, std::ptr::null(), std::ptr::null())
                 };
             }
         }
@@ -212,6 +216,7 @@ fn wide_affine_is_the_function_of_one_operation() {
                                 1.0,
                                 -0.0,
                                 std::ptr::null(),
+                                std::ptr::null(),
                             );
                             affine(
                                 xs.as_ptr(),
@@ -219,6 +224,7 @@ fn wide_affine_is_the_function_of_one_operation() {
                                 xs.len(),
                                 a,
                                 b,
+                                std::ptr::null(),
                                 std::ptr::null(),
                             );
                         }
@@ -261,10 +267,19 @@ fn wide_times_a_buffer() {
                             1.0,
                             -0.0,
                             std::ptr::null(),
+                            std::ptr::null(),
                         );
-                        f(x.as_ptr(), got.as_mut_ptr(), n, 1.0, -0.0, m.as_ptr());
+                        f(
+                            x.as_ptr(),
+                            got.as_mut_ptr(),
+                            n,
+                            1.0,
+                            -0.0,
+                            m.as_ptr(),
+                            std::ptr::null(),
+                        );
                         let p = inplace.as_mut_ptr();
-                        f(x.as_ptr(), p, n, 1.0, -0.0, p);
+                        f(x.as_ptr(), p, n, 1.0, -0.0, p, std::ptr::null());
                     }
                     for i in 0..n {
                         let want = (plain[i] * m[i]).to_bits();
@@ -272,6 +287,54 @@ fn wide_times_a_buffer() {
                         assert_eq!(got[i].to_bits(), want, "{what}");
                         assert_eq!(inplace[i].to_bits(), want, "{what} in place");
                     }
+                }
+            }
+        }
+    }
+}
+
+/// The prefetch hint is never dereferenced: unmapped addresses (near 0, near the top of the
+/// address space) change nothing, and the results are those without a hint.
+#[test]
+fn wide_prefetch_hint_is_only_a_hint() {
+    let xs: Vec<f32> = uniform(-10.0, 10.0, 1000);
+    let hints = [64usize, usize::MAX - 4095, 0x7fff_ffff_f000];
+    for fma in fma_modes() {
+        for op in WIDE {
+            for level in levels(fma) {
+                let f = wide_fn_at(op, fma, level).unwrap();
+                let mut want = vec![0.0f32; xs.len()];
+                // SAFETY: both vectors hold xs.len() floats.
+                unsafe {
+                    f(
+                        xs.as_ptr(),
+                        want.as_mut_ptr(),
+                        xs.len(),
+                        1.0,
+                        -0.0,
+                        std::ptr::null(),
+                        std::ptr::null(),
+                    )
+                };
+                for h in hints {
+                    let mut got = vec![0.0f32; xs.len()];
+                    // SAFETY: as above; the hint is an address only, never read.
+                    unsafe {
+                        f(
+                            xs.as_ptr(),
+                            got.as_mut_ptr(),
+                            xs.len(),
+                            1.0,
+                            -0.0,
+                            std::ptr::null(),
+                            h as *const f32,
+                        )
+                    };
+                    let same = want
+                        .iter()
+                        .zip(&got)
+                        .all(|(w, g)| w.to_bits() == g.to_bits());
+                    assert!(same, "{op:?} fma={fma} {level:?} hint {h:#x}");
                 }
             }
         }
@@ -358,6 +421,7 @@ fn wide_exhaustive() {
                                         got.len(),
                                         1.0,
                                         -0.0,
+                                        std::ptr::null(),
                                         std::ptr::null(),
                                     )
                                 };

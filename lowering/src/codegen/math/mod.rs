@@ -210,8 +210,9 @@ impl<'m, M: Module> MathEmitter<'m, M> {
 
     /// Calls the wide function at `addr` (from [`MathEmitter::wide`]) on the `n` f32 at `src`
     /// and `dst`, with `a` and `b` (f32 values) for an affine one, multiplying by the `n` f32
-    /// at `m` when that is given. The caller guarantees the ranges are memory of the function,
-    /// and that each read range is `dst`'s or does not overlap it.
+    /// at `m` when that is given, prefetching the lines at `pf` as it goes when that is given
+    /// (a hint, never dereferenced). The caller guarantees the ranges are memory of the
+    /// function, and that each read range is `dst`'s or does not overlap it.
     #[allow(clippy::too_many_arguments)]
     pub fn call_wide(
         &mut self,
@@ -223,6 +224,7 @@ impl<'m, M: Module> MathEmitter<'m, M> {
         scale: Value,
         shift: Value,
         m: Option<Value>,
+        pf: Option<Value>,
     ) {
         let ptr_ty = self.module.target_config().pointer_type();
         let mut sig = self.module.make_signature();
@@ -232,11 +234,14 @@ impl<'m, M: Module> MathEmitter<'m, M> {
         sig.params.push(AbiParam::new(types::F32));
         sig.params.push(AbiParam::new(types::F32));
         sig.params.push(AbiParam::new(ptr_ty));
+        sig.params.push(AbiParam::new(ptr_ty));
         let sig = b.import_signature(sig);
         let callee = b.ins().iconst(ptr_ty, addr as i64);
-        let m = m.unwrap_or_else(|| b.ins().iconst(ptr_ty, 0));
+        let mut null = || b.ins().iconst(ptr_ty, 0);
+        let m = m.unwrap_or_else(&mut null);
+        let pf = pf.unwrap_or_else(null);
         b.ins()
-            .call_indirect(sig, callee, &[src, dst, n, scale, shift, m]);
+            .call_indirect(sig, callee, &[src, dst, n, scale, shift, m, pf]);
     }
 
     /// The host's function for the maximum (`max`) or minimum of a contiguous f32 row, as an

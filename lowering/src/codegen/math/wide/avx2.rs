@@ -152,20 +152,28 @@ impl<const FMA: bool> Lanes for Avx2<FMA> {
 /// The loop of [`run_fma`] / [`run_nofma`]: `dst[i] = OP(src[i])` (with `AFFINE`,
 /// `OP(a·src[i] + b)`; with `MUL`, that times `m[i]`), 8 lanes at a time, the last `n % 8`
 /// with masked loads and stores (lanes past `n` are neither read nor written). Each group of
-/// lanes is read before it is written, so `dst` may be `src` or `m` (in place).
+/// lanes is read before it is written, so `dst` may be `src` or `m` (in place). With `PF`,
+/// the line at `pf + i` is prefetched with every other group (a hint: never dereferenced).
 ///
 /// # Safety
 /// The host supports AVX2 (and FMA if `FMA`); `src` (and `m` if `MUL`) is valid for reads
 /// and `dst` for writes of `n` f32, and each read range is `dst`'s range or does not overlap
 /// it.
 #[inline(always)]
-unsafe fn body<const OP: u8, const FMA: bool, const AFFINE: bool, const MUL: bool>(
+unsafe fn body<
+    const OP: u8,
+    const FMA: bool,
+    const AFFINE: bool,
+    const MUL: bool,
+    const PF: bool,
+>(
     src: *const f32,
     dst: *mut f32,
     n: usize,
     a: f32,
     b: f32,
     m: *const f32,
+    pf: *const f32,
 ) {
     // SAFETY: the caller guarantees AVX2, and FMA if FMA.
     let l = unsafe { Avx2::<FMA>::new() };
@@ -177,6 +185,10 @@ unsafe fn body<const OP: u8, const FMA: bool, const AFFINE: bool, const MUL: boo
         // MUL) and dst + i are inside the caller's ranges.
         unsafe {
             let v = _mm256_loadu_ps(src.add(i));
+            if PF && i % 16 == 0 {
+                // A hint: never faults, whatever the address.
+                _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(i).cast());
+            }
             let mut r = apply::<_, OP>(l, pre(v));
             if MUL {
                 r = _mm256_mul_ps(r, _mm256_loadu_ps(m.add(i)));
@@ -203,7 +215,7 @@ unsafe fn body<const OP: u8, const FMA: bool, const AFFINE: bool, const MUL: boo
     }
 }
 
-/// [`body`] for a null or non-null `m`.
+/// [`body`] for a null or non-null `m` and `pf`.
 ///
 /// # Safety
 /// As [`body`], with `MUL` = `m` is not null.
@@ -215,13 +227,15 @@ unsafe fn run<const OP: u8, const FMA: bool, const AFFINE: bool>(
     a: f32,
     b: f32,
     m: *const f32,
+    pf: *const f32,
 ) {
     // SAFETY: the caller's guarantees, with MUL exactly when m is not null.
     unsafe {
-        if m.is_null() {
-            body::<OP, FMA, AFFINE, false>(src, dst, n, a, b, m)
-        } else {
-            body::<OP, FMA, AFFINE, true>(src, dst, n, a, b, m)
+        match (m.is_null(), pf.is_null()) {
+            (true, true) => body::<OP, FMA, AFFINE, false, false>(src, dst, n, a, b, m, pf),
+            (false, true) => body::<OP, FMA, AFFINE, true, false>(src, dst, n, a, b, m, pf),
+            (true, false) => body::<OP, FMA, AFFINE, false, true>(src, dst, n, a, b, m, pf),
+            (false, false) => body::<OP, FMA, AFFINE, true, true>(src, dst, n, a, b, m, pf),
         }
     }
 }
@@ -238,9 +252,10 @@ pub(super) unsafe extern "C" fn run_fma<const OP: u8, const AFFINE: bool>(
     a: f32,
     b: f32,
     m: *const f32,
+    pf: *const f32,
 ) {
     // SAFETY: the caller's guarantees are `run`'s.
-    unsafe { run::<OP, true, AFFINE>(src, dst, n, a, b, m) }
+    unsafe { run::<OP, true, AFFINE>(src, dst, n, a, b, m, pf) }
 }
 
 /// [`run`], multiply then add.
@@ -255,7 +270,8 @@ pub(super) unsafe extern "C" fn run_nofma<const OP: u8, const AFFINE: bool>(
     a: f32,
     b: f32,
     m: *const f32,
+    pf: *const f32,
 ) {
     // SAFETY: the caller's guarantees are `run`'s.
-    unsafe { run::<OP, false, AFFINE>(src, dst, n, a, b, m) }
+    unsafe { run::<OP, false, AFFINE>(src, dst, n, a, b, m, pf) }
 }

@@ -155,7 +155,8 @@ impl<const FMA: bool> Lanes for Avx512<FMA> {
 /// `dst[i] = OP(src[i])` (with `AFFINE`, `OP(a·src[i] + b)`; with a non-null `m`, that
 /// times `m[i]`) for `i < n`: 16 lanes at a time, the last `n % 16` with masked loads and
 /// stores (lanes past `n` are neither read nor written). Each group of lanes is read before it
-/// is written, so `dst` may be `src` or `m` (in place).
+/// is written, so `dst` may be `src` or `m` (in place). With a non-null `pf`, the line at
+/// `pf + i` is prefetched with each group (a hint: `pf` is never dereferenced).
 ///
 /// # Safety
 /// The host supports AVX-512F; `src` (and `m` unless null) is valid for reads and `dst` for
@@ -169,30 +170,39 @@ pub(super) unsafe extern "C" fn run<const OP: u8, const FMA: bool, const AFFINE:
     a: f32,
     b: f32,
     m: *const f32,
+    pf: *const f32,
 ) {
     // SAFETY: the caller's guarantees, with `m` non-null only when MUL.
     unsafe {
-        if m.is_null() {
-            body::<OP, FMA, AFFINE, false>(src, dst, n, a, b, m)
-        } else {
-            body::<OP, FMA, AFFINE, true>(src, dst, n, a, b, m)
+        match (m.is_null(), pf.is_null()) {
+            (true, true) => body::<OP, FMA, AFFINE, false, false>(src, dst, n, a, b, m, pf),
+            (false, true) => body::<OP, FMA, AFFINE, true, false>(src, dst, n, a, b, m, pf),
+            (true, false) => body::<OP, FMA, AFFINE, false, true>(src, dst, n, a, b, m, pf),
+            (false, false) => body::<OP, FMA, AFFINE, true, true>(src, dst, n, a, b, m, pf),
         }
     }
 }
 
-/// [`run`] with `m` non-null exactly when `MUL`.
+/// [`run`] with `m` non-null exactly when `MUL`, `pf` exactly when `PF`.
 ///
 /// # Safety
 /// As [`run`].
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn body<const OP: u8, const FMA: bool, const AFFINE: bool, const MUL: bool>(
+unsafe fn body<
+    const OP: u8,
+    const FMA: bool,
+    const AFFINE: bool,
+    const MUL: bool,
+    const PF: bool,
+>(
     src: *const f32,
     dst: *mut f32,
     n: usize,
     a: f32,
     b: f32,
     m: *const f32,
+    pf: *const f32,
 ) {
     // SAFETY: the caller guarantees AVX-512F.
     let l = unsafe { Avx512::<FMA>::new() };
@@ -204,6 +214,10 @@ unsafe fn body<const OP: u8, const FMA: bool, const AFFINE: bool, const MUL: boo
         // inside the caller's ranges.
         unsafe {
             let v = _mm512_loadu_ps(src.add(i));
+            if PF {
+                // A hint: never faults, whatever the address.
+                _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(i).cast());
+            }
             let mut r = apply::<_, OP>(l, pre(v));
             if MUL {
                 r = _mm512_mul_ps(r, _mm512_loadu_ps(m.add(i)));

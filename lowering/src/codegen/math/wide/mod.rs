@@ -36,6 +36,9 @@ use super::MathFn;
 /// `src` or `m` (in place). The functions of [`wide_affine_fn`] compute `f(a·src[i] + b)`
 /// instead (one `fma`, or a multiply and an add without `fma`); the others ignore `a` and
 /// `b`. The product with `m[i]` is one IEEE multiply, as the four-lane code's `f(x) · y`.
+/// A non-null `pf` is a prefetch hint: the cache lines of `pf[0..n]` are prefetched as the
+/// call goes (the same columns of the next row, which a kernel's next iteration will read);
+/// it is never dereferenced, so any address is safe.
 ///
 /// # Safety (for callers)
 /// `src` (and `m`, unless null) must be valid for reads and `dst` for writes of `n` f32
@@ -43,8 +46,15 @@ use super::MathFn;
 /// or not overlap it. Any `n` works, including 0 (then nothing is accessed); the fastest is a
 /// multiple of 16. Obtained from [`wide_fn`] / [`wide_fn_at`], which only return functions the
 /// host can run.
-pub type WideFn =
-    unsafe extern "C" fn(src: *const f32, dst: *mut f32, n: usize, a: f32, b: f32, m: *const f32);
+pub type WideFn = unsafe extern "C" fn(
+    src: *const f32,
+    dst: *mut f32,
+    n: usize,
+    a: f32,
+    b: f32,
+    m: *const f32,
+    pf: *const f32,
+);
 
 /// Vector width levels, narrowest first (so `Avx2 < Avx512`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
