@@ -88,6 +88,7 @@ fn wide_math(c: &mut Criterion) {
                             -0.0,
                             std::ptr::null(),
                             std::ptr::null(),
+                            std::ptr::null_mut(),
                         )
                     };
                     black_box(&buf);

@@ -414,8 +414,8 @@ fn product_with_a_buffer_needs_no_phase() {
     assert!(same_bytes(&p, &inputs).unwrap(), "{transposed}");
 }
 
-/// The argument of the wide call `v` in `clif` that defines its prefetch hint (the last
-/// argument of each `call_indirect` with seven), as the defining instruction's text.
+/// The instruction in `clif` that defines the prefetch hint of each wide call (the seventh
+/// argument of each `call_indirect` with eight), as text.
 fn prefetch_hints(clif: &str) -> Vec<String> {
     let defs: std::collections::HashMap<&str, &str> = clif
         .lines()
@@ -434,7 +434,7 @@ fn prefetch_hints(clif: &str) -> Vec<String> {
                 .split_once(')')?
                 .0;
             let args: Vec<&str> = args.split(", ").collect();
-            (args.len() == 7).then(|| defs.get(args[6]).unwrap_or(&"?").to_string())
+            (args.len() == 8).then(|| defs.get(args[6]).unwrap_or(&"?").to_string())
         })
         .collect()
 }
@@ -470,6 +470,56 @@ fn next_rows_prefetched_by_row_loops() {
         }
         let inputs = random_inputs(&p, MIXED, &mut Rng::new(5));
         assert!(same_bytes(&p, &inputs).unwrap(), "{src}");
+    }
+}
+
+/// A row group whose loop kernel's wide calls write a row (`exp(x - max)` into its scratch)
+/// and whose next kernel sums that row over its last dim (softmax, a mean of `exp`): the
+/// calls sum as they write (into a 68-byte state slot), and the sum kernel only combines
+/// their state. Every row length
+/// around the chunk, 16 and 4 seams gives the four-lane bytes, serial and split over rows.
+#[test]
+fn sums_of_a_written_row_come_from_the_calls() {
+    if !host_wide() {
+        return;
+    }
+    let mut cases = Vec::new();
+    for n in [
+        16, 17, 19, 20, 31, 32, 33, 255, 256, 257, 260, 271, 512, 700, 1024, 1031,
+    ] {
+        cases.push(format!(
+            "param %x: f32[5, {n}]\n%1: f32[5, 1] = reduce_max %x, axes=[1], keepdim=true\n\
+             %2: f32[5, {n}] = sub %x, %1\n%3: f32[5, {n}] = exp %2\n\
+             %4: f32[5, 1] = reduce_sum %3, axes=[1], keepdim=true\n\
+             %5: f32[5, 1] = reciprocal %4\n%6: f32[5, {n}] = mul %3, %5\nreturn %6, %4\n"
+        ));
+        cases.push(format!(
+            "param %x: f32[3, {n}]\n%1: f32[3, {n}] = sigmoid %x\n\
+             %2: f32[3, 1] = reduce_mean %1, axes=[1], keepdim=true\n\
+             %3: f32[3, {n}] = sub %1, %2\nreturn %3, %2\n"
+        ));
+    }
+    for (i, src) in cases.iter().enumerate() {
+        let p = text::parse(src).unwrap();
+        let c = with(&p, true);
+        assert!(
+            c.clif().contains("explicit_slot 68"),
+            "the sum does not read the calls' state:\n{src}\n{}",
+            c.clif()
+        );
+        for threads in [1, 2] {
+            set_threads(threads);
+            set_kernel_parallel_work(if threads == 1 {
+                KERNEL_PARALLEL_WORK
+            } else {
+                0
+            });
+            let inputs = random_inputs(&p, MIXED, &mut Rng::new(60 + i as u64));
+            let r = same_bytes(&p, &inputs);
+            set_threads(1);
+            set_kernel_parallel_work(KERNEL_PARALLEL_WORK);
+            assert!(r.unwrap(), "{src}");
+        }
     }
 }
 

@@ -4,8 +4,8 @@
 
 use super::*;
 use lazyjit_lowering::codegen::math::{
-    capped_level, parse_wide_cap, wide_affine_fn_at, wide_fn, wide_fn_at, wide_level, WideFn,
-    WideLevel,
+    accumulate, capped_level, parse_wide_cap, wide_affine_fn_at, wide_fn, wide_fn_at, wide_level,
+    WideFn, WideLevel,
 };
 
 /// The functions that have a wide version.
@@ -41,6 +41,7 @@ fn run_wide(f: WideFn, xs: &[f32]) -> Vec<f32> {
             -0.0,
             std::ptr::null(),
             std::ptr::null(),
+            std::ptr::null_mut(),
         );
         f(
             xs.as_ptr(),
@@ -50,6 +51,7 @@ fn run_wide(f: WideFn, xs: &[f32]) -> Vec<f32> {
             -0.0,
             std::ptr::null(),
             std::ptr::null(),
+            std::ptr::null_mut(),
         );
     }
     assert!(v.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()));
@@ -124,6 +126,7 @@ fn wide_lengths_offsets_and_guards() {
                                 -0.0,
                                 std::ptr::null(),
                                 std::ptr::null(),
+                                std::ptr::null_mut(),
                             );
                             f(
                                 copy.as_ptr().add(off),
@@ -133,6 +136,7 @@ fn wide_lengths_offsets_and_guards() {
                                 -0.0,
                                 std::ptr::null(),
                                 std::ptr::null(),
+                                std::ptr::null_mut(),
                             );
                         }
                         assert!(
@@ -162,7 +166,16 @@ fn wide_lengths_offsets_and_guards() {
                 // SAFETY: n == 0: nothing is read or written.
                 unsafe {
                     let p = std::ptr::NonNull::<f32>::dangling().as_ptr();
-                    f(p, p, 0, 1.0, -0.0, std::ptr::null(), std::ptr::null())
+                    f(
+                        p,
+                        p,
+                        0,
+                        1.0,
+                        -0.0,
+                        std::ptr::null(),
+                        std::ptr::null(),
+                        std::ptr::null_mut(),
+                    )
                 };
             }
         }
@@ -217,6 +230,7 @@ fn wide_affine_is_the_function_of_one_operation() {
                                 -0.0,
                                 std::ptr::null(),
                                 std::ptr::null(),
+                                std::ptr::null_mut(),
                             );
                             affine(
                                 xs.as_ptr(),
@@ -226,6 +240,7 @@ fn wide_affine_is_the_function_of_one_operation() {
                                 b,
                                 std::ptr::null(),
                                 std::ptr::null(),
+                                std::ptr::null_mut(),
                             );
                         }
                         for (i, (w, g)) in want.iter().zip(&got).enumerate() {
@@ -268,6 +283,7 @@ fn wide_times_a_buffer() {
                             -0.0,
                             std::ptr::null(),
                             std::ptr::null(),
+                            std::ptr::null_mut(),
                         );
                         f(
                             x.as_ptr(),
@@ -277,9 +293,19 @@ fn wide_times_a_buffer() {
                             -0.0,
                             m.as_ptr(),
                             std::ptr::null(),
+                            std::ptr::null_mut(),
                         );
                         let p = inplace.as_mut_ptr();
-                        f(x.as_ptr(), p, n, 1.0, -0.0, p, std::ptr::null());
+                        f(
+                            x.as_ptr(),
+                            p,
+                            n,
+                            1.0,
+                            -0.0,
+                            p,
+                            std::ptr::null(),
+                            std::ptr::null_mut(),
+                        );
                     }
                     for i in 0..n {
                         let want = (plain[i] * m[i]).to_bits();
@@ -314,6 +340,7 @@ fn wide_prefetch_hint_is_only_a_hint() {
                         -0.0,
                         std::ptr::null(),
                         std::ptr::null(),
+                        std::ptr::null_mut(),
                     )
                 };
                 for h in hints {
@@ -328,6 +355,7 @@ fn wide_prefetch_hint_is_only_a_hint() {
                             -0.0,
                             std::ptr::null(),
                             h as *const f32,
+                            std::ptr::null_mut(),
                         )
                     };
                     let same = want
@@ -339,6 +367,94 @@ fn wide_prefetch_hint_is_only_a_hint() {
             }
         }
     }
+}
+
+/// With an accumulator state, a call also sums its results as `math::accumulate` does (whole
+/// groups of 16 lane by lane, then groups of 4 into the first four lanes, then one by one into
+/// the last), on top of the state it is given, at every length and over two calls.
+#[test]
+fn wide_sums_into_the_state() {
+    let xs: Vec<f32> = uniform(-10.0, 3.0, 700);
+    for fma in fma_modes() {
+        for op in WIDE {
+            for level in levels(fma) {
+                let f = wide_fn_at(op, fma, level).unwrap();
+                for n in (0..50).chain([255, 256, 257, 300, 511, 512, 700]) {
+                    let x = &xs[..n];
+                    let mut out = vec![0.0f32; n];
+                    let mut got = [-0.0f32; 17];
+                    got[3] = 1.5;
+                    got[16] = -2.0;
+                    let mut want = got;
+                    // The first call covers a multiple of 16, as a chunk before the last does.
+                    let first = (n / 2) & !15;
+                    // SAFETY: x and out hold n floats; the state 17.
+                    unsafe {
+                        let (xp, op_) = (x.as_ptr(), out.as_mut_ptr());
+                        let none = std::ptr::null();
+                        f(xp, op_, first, 1.0, -0.0, none, none, got.as_mut_ptr());
+                        f(
+                            xp.add(first),
+                            op_.add(first),
+                            n - first,
+                            1.0,
+                            -0.0,
+                            none,
+                            none,
+                            got.as_mut_ptr(),
+                        );
+                    }
+                    let mut plain = vec![0.0f32; n];
+                    // SAFETY: as above.
+                    unsafe {
+                        let none = std::ptr::null();
+                        f(
+                            x.as_ptr(),
+                            plain.as_mut_ptr(),
+                            n,
+                            1.0,
+                            -0.0,
+                            none,
+                            none,
+                            std::ptr::null_mut(),
+                        )
+                    };
+                    let what = format!("{op:?} fma={fma} {level:?} n={n}");
+                    assert_eq!(
+                        out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                        plain.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                        "{what}: results"
+                    );
+                    accumulate(&mut want, &plain[..first]);
+                    accumulate(&mut want, &plain[first..]);
+                    let bits = |a: &[f32; 17]| a.map(f32::to_bits);
+                    assert_eq!(bits(&got), bits(&want), "{what}: state");
+                }
+            }
+        }
+    }
+}
+
+/// `accumulate` itself: the order of a four-lane inner sum (16-element steps into four
+/// accumulators, then 4-element steps into the first, then a scalar tail), written out.
+#[test]
+fn accumulate_is_the_four_lane_order() {
+    let r: Vec<f32> = uniform(-1e3, 1e3, 39);
+    let mut acc = [-0.0f32; 17];
+    accumulate(&mut acc, &r);
+    let mut want = [-0.0f32; 17];
+    for g in 0..2 {
+        for l in 0..16 {
+            want[l] += r[16 * g + l];
+        }
+    }
+    for l in 0..4 {
+        want[l] += r[32 + l];
+    }
+    for x in &r[36..] {
+        want[16] += x;
+    }
+    assert_eq!(acc.map(f32::to_bits), want.map(f32::to_bits));
 }
 
 #[test]
@@ -423,6 +539,7 @@ fn wide_exhaustive() {
                                         -0.0,
                                         std::ptr::null(),
                                         std::ptr::null(),
+                                        std::ptr::null_mut(),
                                     )
                                 };
                                 let what = format!("{op:?} fma={fma} {level:?}");

@@ -243,10 +243,20 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         }
         if outer.iter().product::<usize>() > 0 {
             e.nest(&outer_vars, &mut |e| {
-                for kernel in kernels {
+                for (i, kernel) in kernels.iter().enumerate() {
                     match kernel.kind {
-                        KernelKind::Loop => e.loop_kernel(kernel.root, &outer_idx)?,
-                        KernelKind::Reduce => e.reduce_kernel(kernel.root, &outer_idx)?,
+                        KernelKind::Loop => {
+                            e.wide.sum_into = kernels
+                                .get(i + 1)
+                                .filter(|next| e.sums_last_dim(next.root, kernel.root))
+                                .map(|_| kernel.root);
+                            e.loop_kernel(kernel.root, &outer_idx)?;
+                            e.wide.sum_into = None;
+                        }
+                        KernelKind::Reduce => {
+                            e.reduce_kernel(kernel.root, &outer_idx)?;
+                            e.wide.summed = None;
+                        }
                         KernelKind::Check => e.check_kernel(kernel.root)?,
                         KernelKind::Scatter => e.scatter_kernel(kernel.root)?,
                         KernelKind::MatMul => {

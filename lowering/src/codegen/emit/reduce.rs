@@ -443,9 +443,33 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let snan = self.nan_var(op, dt, Mode::Scalar);
         let n16 = n - n % (LANES * UNROLL);
         let n4 = n - n % LANES;
+        // The previous kernel's wide calls already summed `arg` (softmax's `exp` pass): the
+        // accumulators are in their state, in this loop's order (`math::accumulate`).
+        let summed = match self.wide.summed {
+            Some((v, slot))
+                if v == arg
+                    && outer_red.is_empty()
+                    && dt == DType::F32
+                    && matches!(op, ReduceOp::Sum | ReduceOp::Mean) =>
+            {
+                self.wide.summed = None;
+                for (u, &a) in accs.iter().enumerate() {
+                    let x = self
+                        .b
+                        .ins()
+                        .stack_load(self.ptr_ty, types::F32X4, slot, 16 * u as i32);
+                    self.b.def_var(a, x);
+                }
+                let x = self.b.ins().stack_load(self.ptr_ty, types::F32, slot, 64);
+                self.b.def_var(sacc, x);
+                true
+            }
+            _ => false,
+        };
         // With wide math the same elements go into the same accumulators in the same order
         // (chunks start on multiples of 16), so the sum is bit-identical.
-        let wide = outer_red.is_empty()
+        let wide = !summed
+            && outer_red.is_empty()
             && self.math_reduce(lane, arg, in_idx, &mut |e, mode| {
                 let x = e.compute_or_load(arg, in_idx, mode)?;
                 match mode {
@@ -487,7 +511,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 Ok(())
             })
         };
-        if !wide {
+        if !wide && !summed {
             self.nest(outer_red, &mut |e| plain(e))?;
         }
         let mut v = self.b.use_var(accs[0]);

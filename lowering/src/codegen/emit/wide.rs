@@ -23,7 +23,7 @@ use super::{row_major_offset, KernelEmitter, Mode, LANES, R};
 use crate::codegen::index::{Idx, Var};
 use crate::codegen::math::MathFn;
 use crate::codegen::plan::Storage;
-use crate::op::{BinaryOp, Op, UnaryOp};
+use crate::op::{BinaryOp, Op, ReduceOp, UnaryOp};
 use crate::program::ValueId;
 use crate::types::{DType, Shape};
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -111,6 +111,13 @@ pub(super) struct WideState {
     saved: Option<(StackSlot, Vec<(Var, Value)>)>,
     /// [`KernelEmitter::wide_sub`].
     sub: usize,
+    /// The root of the loop kernel being emitted when the next kernel of its row group sums
+    /// it over its last dim (softmax's `exp` and `sum`): if its call writes the root itself,
+    /// it also sums it ([`Self::summed`]).
+    pub(super) sum_into: Option<ValueId>,
+    /// The value a loop kernel's calls summed, and the 17 f32 of the sum's state
+    /// (`math::accumulate`): the sum kernel combines these instead of reading the row again.
+    pub(super) summed: Option<(ValueId, StackSlot)>,
 }
 
 impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
@@ -369,6 +376,21 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                     .collect()
             })
             .collect();
+        // The calls writing the root also sum it for the next kernel (see `sum_into`): the
+        // state starts at the sum's identity, -0.0, in all 17 lanes.
+        let acc = match (&out, roots) {
+            (Some(_), [root]) if !split && self.wide.sum_into == Some(*root) => {
+                let data = StackSlotData::new(StackSlotKind::ExplicitSlot, 17 * 4, 6);
+                let slot = self.b.create_sized_stack_slot(data);
+                let z = self.b.ins().f32const(-0.0);
+                for k in 0..17 {
+                    self.b.ins().stack_store(self.ptr_ty, z, slot, 4 * k);
+                }
+                self.wide.summed = Some((*root, slot));
+                Some(slot)
+            }
+            _ => None,
+        };
         self.save_env(inner, idx);
         // for (i0 = lo; i0 < hi; i0 += CHUNK) { len = min(CHUNK, hi - i0); ... }
         let head = self.b.create_block();
@@ -459,8 +481,12 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                     }
                     _ => (buf, None),
                 };
+                let sum = match (acc, last) {
+                    (Some(slot), true) => Some(self.b.ins().stack_addr(self.ptr_ty, slot, 0)),
+                    _ => None,
+                };
                 self.math
-                    .call_wide(&mut self.b, addr, from, to, len, a, b, m, pf);
+                    .call_wide(&mut self.b, addr, from, to, len, a, b, m, pf, sum);
                 self.wide.ready.insert(s.v, (slot, idx.to_vec()));
             }
             self.clear_memo();
@@ -591,6 +617,19 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         };
         let off = self.contiguous(m, roots, idx, inner)?;
         Some((m, off))
+    }
+
+    /// Whether `reduce` is an f32 sum (or mean) of `of` over its last dim only: then a wide
+    /// call writing `of` may sum it on the way ([`WideState::sum_into`]).
+    pub(super) fn sums_last_dim(&self, reduce: ValueId, of: ValueId) -> bool {
+        let Some(inst) = self.p.inst(reduce) else {
+            return false;
+        };
+        let rank = self.p.value_type(of).shape.rank();
+        matches!(&inst.op, Op::Reduce { op: ReduceOp::Sum | ReduceOp::Mean, axes, .. }
+            if axes.as_slice() == [rank - 1])
+            && inst.args[0] == of
+            && self.p.value_type(of).dtype == DType::F32
     }
 
     /// Where the call reading `v`'s buffer at element offset `off` should prefetch: the same

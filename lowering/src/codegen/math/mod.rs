@@ -79,7 +79,7 @@ use poly::K;
 
 pub use poly::SINCOS_INLINE_MAX;
 pub use wide::{
-    capped_level, parse_wide_cap, wide_affine_fn, wide_affine_fn_at, wide_extremum_fn,
+    accumulate, capped_level, parse_wide_cap, wide_affine_fn, wide_affine_fn_at, wide_extremum_fn,
     wide_extremum_fn_at, wide_fn, wide_fn_at, wide_level, ExtremumFn, WideCap, WideFn, WideLevel,
     WIDE_MATH_ENV,
 };
@@ -211,7 +211,8 @@ impl<'m, M: Module> MathEmitter<'m, M> {
     /// Calls the wide function at `addr` (from [`MathEmitter::wide`]) on the `n` f32 at `src`
     /// and `dst`, with `a` and `b` (f32 values) for an affine one, multiplying by the `n` f32
     /// at `m` when that is given, prefetching the lines at `pf` as it goes when that is given
-    /// (a hint, never dereferenced). The caller guarantees the ranges are memory of the
+    /// (a hint, never dereferenced), summing the results into the 17 f32 at `acc` when that is
+    /// given ([`accumulate`]). The caller guarantees the ranges are memory of the
     /// function, and that each read range is `dst`'s or does not overlap it.
     #[allow(clippy::too_many_arguments)]
     pub fn call_wide(
@@ -225,6 +226,7 @@ impl<'m, M: Module> MathEmitter<'m, M> {
         shift: Value,
         m: Option<Value>,
         pf: Option<Value>,
+        acc: Option<Value>,
     ) {
         let ptr_ty = self.module.target_config().pointer_type();
         let mut sig = self.module.make_signature();
@@ -235,13 +237,15 @@ impl<'m, M: Module> MathEmitter<'m, M> {
         sig.params.push(AbiParam::new(types::F32));
         sig.params.push(AbiParam::new(ptr_ty));
         sig.params.push(AbiParam::new(ptr_ty));
+        sig.params.push(AbiParam::new(ptr_ty));
         let sig = b.import_signature(sig);
         let callee = b.ins().iconst(ptr_ty, addr as i64);
         let mut null = || b.ins().iconst(ptr_ty, 0);
         let m = m.unwrap_or_else(&mut null);
-        let pf = pf.unwrap_or_else(null);
+        let pf = pf.unwrap_or_else(&mut null);
+        let acc = acc.unwrap_or_else(null);
         b.ins()
-            .call_indirect(sig, callee, &[src, dst, n, scale, shift, m, pf]);
+            .call_indirect(sig, callee, &[src, dst, n, scale, shift, m, pf, acc]);
     }
 
     /// The host's function for the maximum (`max`) or minimum of a contiguous f32 row, as an

@@ -152,20 +152,23 @@ impl<const FMA: bool> Lanes for Avx2<FMA> {
 /// The loop of [`run_fma`] / [`run_nofma`]: `dst[i] = OP(src[i])` (with `AFFINE`,
 /// `OP(a·src[i] + b)`; with `MUL`, that times `m[i]`), 8 lanes at a time, the last `n % 8`
 /// with masked loads and stores (lanes past `n` are neither read nor written). Each group of
-/// lanes is read before it is written, so `dst` may be `src` or `m` (in place). With `PF`,
-/// the line at `pf + i` is prefetched with every other group (a hint: never dereferenced).
+/// lanes is read before it is written, so `dst` may be `src` or `m` (in place). With a
+/// non-null `pf`, the line at `pf + i` is prefetched with every other group (a hint: never
+/// dereferenced). With `ACC`, the results are also summed into `acc`
+/// ([`super::accumulate`]): each whole group of 16 as two halves of the 16 lanes.
 ///
 /// # Safety
 /// The host supports AVX2 (and FMA if `FMA`); `src` (and `m` if `MUL`) is valid for reads
-/// and `dst` for writes of `n` f32, and each read range is `dst`'s range or does not overlap
-/// it.
+/// and `dst` for reads and writes of `n` f32, each read range is `dst`'s range or does not
+/// overlap it, and with `ACC`, `acc` is valid for reads and writes of 17 f32 outside them.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn body<
     const OP: u8,
     const FMA: bool,
     const AFFINE: bool,
     const MUL: bool,
-    const PF: bool,
+    const ACC: bool,
 >(
     src: *const f32,
     dst: *mut f32,
@@ -174,24 +177,36 @@ unsafe fn body<
     b: f32,
     m: *const f32,
     pf: *const f32,
+    acc: *mut f32,
 ) {
     // SAFETY: the caller guarantees AVX2, and FMA if FMA.
     let l = unsafe { Avx2::<FMA>::new() };
     let (va, vb) = (l.c(a), l.c(b));
     let pre = |v| if AFFINE { l.mul_add(v, va, vb) } else { v };
+    let whole = n - n % 16;
+    // SAFETY: AVX; with ACC, acc holds 17 f32 (the caller's guarantee).
+    let mut sums = if ACC {
+        unsafe { [_mm256_loadu_ps(acc), _mm256_loadu_ps(acc.add(8))] }
+    } else {
+        unsafe { [_mm256_setzero_ps(); 2] }
+    };
     let mut i = 0;
     while n - i >= 8 {
         // SAFETY: AVX (implied by AVX2); i + 8 <= n, so the 8 floats at src + i, m + i (when
         // MUL) and dst + i are inside the caller's ranges.
         unsafe {
             let v = _mm256_loadu_ps(src.add(i));
-            if PF && i % 16 == 0 {
+            if !pf.is_null() && i % 16 == 0 {
                 // A hint: never faults, whatever the address.
                 _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(i).cast());
             }
             let mut r = apply::<_, OP>(l, pre(v));
             if MUL {
                 r = _mm256_mul_ps(r, _mm256_loadu_ps(m.add(i)));
+            }
+            if ACC && i < whole {
+                let h = (i / 8) % 2;
+                sums[h] = _mm256_add_ps(sums[h], r);
             }
             _mm256_storeu_ps(dst.add(i), r);
         }
@@ -213,13 +228,22 @@ unsafe fn body<
             _mm256_maskstore_ps(dst.add(i), k, r);
         }
     }
+    if ACC {
+        // SAFETY: acc holds 17 f32; dst[whole..n] was written above and is the caller's.
+        unsafe {
+            _mm256_storeu_ps(acc, sums[0]);
+            _mm256_storeu_ps(acc.add(8), sums[1]);
+            super::accumulate_tail(acc, dst.add(whole), n - whole);
+        }
+    }
 }
 
-/// [`body`] for a null or non-null `m` and `pf`.
+/// [`body`] for null or non-null `m` and `acc`.
 ///
 /// # Safety
-/// As [`body`], with `MUL` = `m` is not null.
+/// As [`body`], with `MUL` = `m` is not null, `ACC` = `acc` is not null.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn run<const OP: u8, const FMA: bool, const AFFINE: bool>(
     src: *const f32,
     dst: *mut f32,
@@ -228,14 +252,15 @@ unsafe fn run<const OP: u8, const FMA: bool, const AFFINE: bool>(
     b: f32,
     m: *const f32,
     pf: *const f32,
+    acc: *mut f32,
 ) {
-    // SAFETY: the caller's guarantees, with MUL exactly when m is not null.
+    // SAFETY: the caller's guarantees, with MUL / ACC exactly when m / acc is not null.
     unsafe {
-        match (m.is_null(), pf.is_null()) {
-            (true, true) => body::<OP, FMA, AFFINE, false, false>(src, dst, n, a, b, m, pf),
-            (false, true) => body::<OP, FMA, AFFINE, true, false>(src, dst, n, a, b, m, pf),
-            (true, false) => body::<OP, FMA, AFFINE, false, true>(src, dst, n, a, b, m, pf),
-            (false, false) => body::<OP, FMA, AFFINE, true, true>(src, dst, n, a, b, m, pf),
+        match (m.is_null(), acc.is_null()) {
+            (true, true) => body::<OP, FMA, AFFINE, false, false>(src, dst, n, a, b, m, pf, acc),
+            (false, true) => body::<OP, FMA, AFFINE, true, false>(src, dst, n, a, b, m, pf, acc),
+            (true, false) => body::<OP, FMA, AFFINE, false, true>(src, dst, n, a, b, m, pf, acc),
+            (false, false) => body::<OP, FMA, AFFINE, true, true>(src, dst, n, a, b, m, pf, acc),
         }
     }
 }
@@ -245,6 +270,7 @@ unsafe fn run<const OP: u8, const FMA: bool, const AFFINE: bool>(
 /// # Safety
 /// The host supports AVX2 and FMA; the ranges are as for `run`.
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
 pub(super) unsafe extern "C" fn run_fma<const OP: u8, const AFFINE: bool>(
     src: *const f32,
     dst: *mut f32,
@@ -253,9 +279,10 @@ pub(super) unsafe extern "C" fn run_fma<const OP: u8, const AFFINE: bool>(
     b: f32,
     m: *const f32,
     pf: *const f32,
+    acc: *mut f32,
 ) {
     // SAFETY: the caller's guarantees are `run`'s.
-    unsafe { run::<OP, true, AFFINE>(src, dst, n, a, b, m, pf) }
+    unsafe { run::<OP, true, AFFINE>(src, dst, n, a, b, m, pf, acc) }
 }
 
 /// [`run`], multiply then add.
@@ -263,6 +290,7 @@ pub(super) unsafe extern "C" fn run_fma<const OP: u8, const AFFINE: bool>(
 /// # Safety
 /// The host supports AVX2; the ranges are as for `run`.
 #[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
 pub(super) unsafe extern "C" fn run_nofma<const OP: u8, const AFFINE: bool>(
     src: *const f32,
     dst: *mut f32,
@@ -271,7 +299,8 @@ pub(super) unsafe extern "C" fn run_nofma<const OP: u8, const AFFINE: bool>(
     b: f32,
     m: *const f32,
     pf: *const f32,
+    acc: *mut f32,
 ) {
     // SAFETY: the caller's guarantees are `run`'s.
-    unsafe { run::<OP, false, AFFINE>(src, dst, n, a, b, m, pf) }
+    unsafe { run::<OP, false, AFFINE>(src, dst, n, a, b, m, pf, acc) }
 }

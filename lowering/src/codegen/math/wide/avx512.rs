@@ -156,13 +156,16 @@ impl<const FMA: bool> Lanes for Avx512<FMA> {
 /// times `m[i]`) for `i < n`: 16 lanes at a time, the last `n % 16` with masked loads and
 /// stores (lanes past `n` are neither read nor written). Each group of lanes is read before it
 /// is written, so `dst` may be `src` or `m` (in place). With a non-null `pf`, the line at
-/// `pf + i` is prefetched with each group (a hint: `pf` is never dereferenced).
+/// `pf + i` is prefetched with each group (a hint: `pf` is never dereferenced). With a
+/// non-null `acc`, the results are also summed into it ([`super::accumulate`]).
 ///
 /// # Safety
 /// The host supports AVX-512F; `src` (and `m` unless null) is valid for reads and `dst` for
-/// writes of `n` f32 (any pointers if `n == 0`), and each read range is `dst`'s range or does
-/// not overlap it.
+/// reads and writes of `n` f32 (any pointers if `n == 0`), each read range is `dst`'s range
+/// or does not overlap it, and `acc`, unless null, is valid for reads and writes of 17 f32
+/// outside those ranges.
 #[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
 pub(super) unsafe extern "C" fn run<const OP: u8, const FMA: bool, const AFFINE: bool>(
     src: *const f32,
     dst: *mut f32,
@@ -171,30 +174,32 @@ pub(super) unsafe extern "C" fn run<const OP: u8, const FMA: bool, const AFFINE:
     b: f32,
     m: *const f32,
     pf: *const f32,
+    acc: *mut f32,
 ) {
-    // SAFETY: the caller's guarantees, with `m` non-null only when MUL.
+    // SAFETY: the caller's guarantees, with `m` non-null only when MUL, `acc` only when ACC.
     unsafe {
-        match (m.is_null(), pf.is_null()) {
-            (true, true) => body::<OP, FMA, AFFINE, false, false>(src, dst, n, a, b, m, pf),
-            (false, true) => body::<OP, FMA, AFFINE, true, false>(src, dst, n, a, b, m, pf),
-            (true, false) => body::<OP, FMA, AFFINE, false, true>(src, dst, n, a, b, m, pf),
-            (false, false) => body::<OP, FMA, AFFINE, true, true>(src, dst, n, a, b, m, pf),
+        match (m.is_null(), acc.is_null()) {
+            (true, true) => body::<OP, FMA, AFFINE, false, false>(src, dst, n, a, b, m, pf, acc),
+            (false, true) => body::<OP, FMA, AFFINE, true, false>(src, dst, n, a, b, m, pf, acc),
+            (true, false) => body::<OP, FMA, AFFINE, false, true>(src, dst, n, a, b, m, pf, acc),
+            (false, false) => body::<OP, FMA, AFFINE, true, true>(src, dst, n, a, b, m, pf, acc),
         }
     }
 }
 
-/// [`run`] with `m` non-null exactly when `MUL`, `pf` exactly when `PF`.
+/// [`run`] with `m` non-null exactly when `MUL`, `acc` exactly when `ACC`.
 ///
 /// # Safety
 /// As [`run`].
 #[target_feature(enable = "avx512f")]
 #[inline]
+#[allow(clippy::too_many_arguments)]
 unsafe fn body<
     const OP: u8,
     const FMA: bool,
     const AFFINE: bool,
     const MUL: bool,
-    const PF: bool,
+    const ACC: bool,
 >(
     src: *const f32,
     dst: *mut f32,
@@ -203,24 +208,34 @@ unsafe fn body<
     b: f32,
     m: *const f32,
     pf: *const f32,
+    acc: *mut f32,
 ) {
     // SAFETY: the caller guarantees AVX-512F.
     let l = unsafe { Avx512::<FMA>::new() };
     let (va, vb) = (l.c(a), l.c(b));
     let pre = |v| if AFFINE { l.mul_add(v, va, vb) } else { v };
+    // SAFETY: with ACC, acc holds 17 f32 (the caller's guarantee).
+    let mut sum = if ACC {
+        unsafe { _mm512_loadu_ps(acc) }
+    } else {
+        _mm512_setzero_ps()
+    };
     let mut i = 0;
     while n - i >= 16 {
         // SAFETY: i + 16 <= n, so the 16 floats at src + i, m + i (when MUL) and dst + i are
         // inside the caller's ranges.
         unsafe {
             let v = _mm512_loadu_ps(src.add(i));
-            if PF {
+            if !pf.is_null() {
                 // A hint: never faults, whatever the address.
                 _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(i).cast());
             }
             let mut r = apply::<_, OP>(l, pre(v));
             if MUL {
                 r = _mm512_mul_ps(r, _mm512_loadu_ps(m.add(i)));
+            }
+            if ACC {
+                sum = _mm512_add_ps(sum, r);
             }
             _mm512_storeu_ps(dst.add(i), r);
         }
@@ -239,6 +254,13 @@ unsafe fn body<
                 r = _mm512_mul_ps(r, _mm512_maskz_loadu_ps(k, m.add(i)));
             }
             _mm512_mask_storeu_ps(dst.add(i), k, r);
+        }
+    }
+    if ACC {
+        // SAFETY: acc holds 17 f32; dst[i..n] was written above and is the caller's.
+        unsafe {
+            _mm512_storeu_ps(acc, sum);
+            super::accumulate_tail(acc, dst.add(i), rest);
         }
     }
 }

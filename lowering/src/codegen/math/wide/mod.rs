@@ -38,14 +38,16 @@ use super::MathFn;
 /// `b`. The product with `m[i]` is one IEEE multiply, as the four-lane code's `f(x) · y`.
 /// A non-null `pf` is a prefetch hint: the cache lines of `pf[0..n]` are prefetched as the
 /// call goes (the same columns of the next row, which a kernel's next iteration will read);
-/// it is never dereferenced, so any address is safe.
+/// it is never dereferenced, so any address is safe. A non-null `acc` also sums the results
+/// into the 17 f32 there, in the order of a four-lane sum reduction ([`accumulate`]).
 ///
 /// # Safety (for callers)
 /// `src` (and `m`, unless null) must be valid for reads and `dst` for writes of `n` f32
 /// (aligned to 4 bytes; no other alignment needed), and each read range must be `dst`'s range
-/// or not overlap it. Any `n` works, including 0 (then nothing is accessed); the fastest is a
-/// multiple of 16. Obtained from [`wide_fn`] / [`wide_fn_at`], which only return functions the
-/// host can run.
+/// or not overlap it; `acc`, unless null, must be valid for reads and writes of 17 f32 outside
+/// those ranges, and then `dst` for reads too. Any `n` works, including 0 (then nothing is
+/// accessed); the fastest is a multiple of 16. Obtained from [`wide_fn`] / [`wide_fn_at`],
+/// which only return functions the host can run.
 pub type WideFn = unsafe extern "C" fn(
     src: *const f32,
     dst: *mut f32,
@@ -54,7 +56,52 @@ pub type WideFn = unsafe extern "C" fn(
     b: f32,
     m: *const f32,
     pf: *const f32,
+    acc: *mut f32,
 );
+
+/// How a call with a non-null `acc` sums its `n` results `r` into `acc[0..17]`: the state of
+/// a four-lane inner sum reduction over a row whose elements from the call's first one on are
+/// these (the call starts the row, or a multiple of 16 elements into it), the four `f32x4`
+/// accumulators side by side in `acc[0..16]` and the scalar tail's in `acc[16]`. Each whole
+/// group of 16 results is added lane by lane into `acc[0..16]` (as the loop's 16-element
+/// step adds its four vectors into the four accumulators); of the rest, each whole group of 4
+/// into `acc[0..4]`, then each single result into `acc[16]`, in order. So a reduction that
+/// starts from the identity in all 17 and combines them as the four-lane loop does gives its
+/// bits exactly (`docs/codegen.md`, "Wide math").
+pub fn accumulate(acc: &mut [f32; 17], r: &[f32]) {
+    let whole = r.len() - r.len() % 16;
+    for g in r[..whole].chunks_exact(16) {
+        for (a, x) in acc.iter_mut().zip(g) {
+            *a += x;
+        }
+    }
+    let tail = &r[whole..];
+    // SAFETY: `acc` is 17 f32 and `tail` holds `tail.len()` readable f32.
+    unsafe { accumulate_tail(acc.as_mut_ptr(), tail.as_ptr(), tail.len()) }
+}
+
+/// The part of [`accumulate`] after the whole groups of 16: `rest` (< 16) results at `r`.
+///
+/// # Safety
+/// `acc` is valid for reads and writes of 17 f32 and `r` for reads of `rest` f32.
+unsafe fn accumulate_tail(acc: *mut f32, r: *const f32, rest: usize) {
+    // SAFETY: the caller's guarantees; the ranges are separate allocations or disjoint.
+    let (acc, r) = unsafe {
+        (
+            std::slice::from_raw_parts_mut(acc, 17),
+            std::slice::from_raw_parts(r, rest),
+        )
+    };
+    let fours = rest - rest % 4;
+    for g in r[..fours].chunks_exact(4) {
+        for (a, x) in acc[..4].iter_mut().zip(g) {
+            *a += x;
+        }
+    }
+    for x in &r[fours..] {
+        acc[16] += x;
+    }
+}
 
 /// Vector width levels, narrowest first (so `Avx2 < Avx512`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
