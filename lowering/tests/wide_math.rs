@@ -474,7 +474,8 @@ fn next_rows_prefetched_by_row_loops() {
 }
 
 /// A row group whose loop kernel's wide calls write a row (`exp(x - max)` into its scratch)
-/// and whose next kernel sums that row over its last dim (softmax, a mean of `exp`): the
+/// and whose next kernel sums that row over its last dim (softmax, a mean of `sigmoid`), or
+/// an inner sum whose argument is one wide site (log-softmax's `sum(exp(x - max))`): the
 /// calls sum as they write (into a 68-byte state slot), and the sum kernel only combines
 /// their state. Every row length
 /// around the chunk, 16 and 4 seams gives the four-lane bytes, serial and split over rows.
@@ -497,6 +498,16 @@ fn sums_of_a_written_row_come_from_the_calls() {
             "param %x: f32[3, {n}]\n%1: f32[3, {n}] = sigmoid %x\n\
              %2: f32[3, 1] = reduce_mean %1, axes=[1], keepdim=true\n\
              %3: f32[3, {n}] = sub %1, %2\nreturn %3, %2\n"
+        ));
+        // The site inside the sum's own loop (log-softmax's row sum): no phase accumulates.
+        cases.push(format!(
+            "param %x: f32[4, {n}]\n%1: f32[4, 1] = reduce_max %x, axes=[1], keepdim=true\n\
+             %2: f32[4, {n}] = sub %x, %1\n%3: f32[4, {n}] = exp %2\n\
+             %4: f32[4] = reduce_sum %3, axes=[1], keepdim=false\nreturn %4\n"
+        ));
+        cases.push(format!(
+            "param %x: f32[2, {n}]\n%1: f32[2, {n}] = tanh %x\n\
+             %2: f32[2] = reduce_mean %1, axes=[1], keepdim=false\nreturn %2\n"
         ));
     }
     for (i, src) in cases.iter().enumerate() {

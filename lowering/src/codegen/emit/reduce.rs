@@ -9,7 +9,7 @@ use crate::op::{Op, ReduceOp};
 use crate::program::ValueId;
 use crate::types::{DType, Scalar, Shape};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, StackSlot, Type, Value};
 use cranelift_frontend::Variable;
 use cranelift_module::Module;
 
@@ -453,21 +453,18 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                     && matches!(op, ReduceOp::Sum | ReduceOp::Mean) =>
             {
                 self.wide.summed = None;
-                for (u, &a) in accs.iter().enumerate() {
-                    let x = self
-                        .b
-                        .ins()
-                        .stack_load(self.ptr_ty, types::F32X4, slot, 16 * u as i32);
-                    self.b.def_var(a, x);
-                }
-                let x = self.b.ins().stack_load(self.ptr_ty, types::F32, slot, 64);
-                self.b.def_var(sacc, x);
+                self.load_sum_state(slot, &accs, sacc);
                 true
             }
             _ => false,
         };
         // With wide math the same elements go into the same accumulators in the same order
-        // (chunks start on multiples of 16), so the sum is bit-identical.
+        // (chunks start on multiples of 16), so the sum is bit-identical. A sum whose argument
+        // is one wide site is summed by the calls themselves, into a state read below.
+        let sum_state = !summed && dt == DType::F32 && matches!(op, ReduceOp::Sum | ReduceOp::Mean);
+        if sum_state {
+            self.wide.sum_into = Some(arg);
+        }
         let wide = !summed
             && outer_red.is_empty()
             && self.math_reduce(lane, arg, in_idx, &mut |e, mode| {
@@ -511,6 +508,12 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 Ok(())
             })
         };
+        if sum_state {
+            self.wide.sum_into = None;
+            if let Some((_, slot)) = self.wide.summed.take_if(|(v, _)| *v == arg) {
+                self.load_sum_state(slot, &accs, sacc);
+            }
+        }
         if !wide && !summed {
             self.nest(outer_red, &mut |e| plain(e))?;
         }
@@ -533,6 +536,20 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         let sm = snan.map(|t| self.b.use_var(t.nan));
         let total = self.restore_nan(dt, total, vm, sm);
         self.store(root, out_off, total, Mode::Scalar)
+    }
+
+    /// Sets the four vector accumulators and the scalar one of an inner sum from the state
+    /// wide calls summed into (`math::accumulate`: `[acc0 | acc1 | acc2 | acc3 | tail]`).
+    fn load_sum_state(&mut self, slot: StackSlot, accs: &[Variable], sacc: Variable) {
+        for (u, &a) in accs.iter().enumerate() {
+            let x = self
+                .b
+                .ins()
+                .stack_load(self.ptr_ty, types::F32X4, slot, 16 * u as i32);
+            self.b.def_var(a, x);
+        }
+        let x = self.b.ins().stack_load(self.ptr_ty, types::F32, slot, 64);
+        self.b.def_var(sacc, x);
     }
 
     /// The max / min of a row the reduction reads contiguously, by one call to the host's

@@ -378,8 +378,14 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             .collect();
         // The calls writing the root also sum it for the next kernel (see `sum_into`): the
         // state starts at the sum's identity, -0.0, in all 17 lanes.
+        // An inner sum whose argument is the one top site (`sum(exp(x - max))` of
+        // log-softmax) needs no last phase either: the calls sum into the state.
+        let sums_site = reduce
+            && matches!((levels.as_slice(), roots), ([l], [root]) if matches!(l.as_slice(), [top] if top.v == *root));
         let acc = match (&out, roots) {
-            (Some(_), [root]) if !split && self.wide.sum_into == Some(*root) => {
+            (_, [root])
+                if !split && self.wide.sum_into == Some(*root) && (out.is_some() || sums_site) =>
+            {
                 let data = StackSlotData::new(StackSlotKind::ExplicitSlot, 17 * 4, 6);
                 let slot = self.b.create_sized_stack_slot(data);
                 let z = self.b.ins().f32const(-0.0);
@@ -491,7 +497,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             }
             self.clear_memo();
         }
-        if out.is_none() {
+        if out.is_none() && acc.is_none() {
             let last = Phases {
                 unroll: if reduce { UNROLL } else { shape.unroll },
                 ..shape
