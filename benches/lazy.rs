@@ -358,7 +358,7 @@ fn ew_fused_lazy(c: &mut Criterion) {
 fn softmax_lazy(c: &mut Criterion) {
     let (r, n) = (4096usize, 1024usize);
     // LazyTensor::softmax records the program of benches/lowering.rs: reduce_max, sub, exp,
-    // reduce_sum, div.
+    // reduce_sum, reciprocal, mul.
     lazy_vs_direct(c, "softmax_lazy", 8 * r * n, &[lazy(&[r, n], 1)], |x| {
         Ok(vec![x[0].softmax(-1)?])
     });
