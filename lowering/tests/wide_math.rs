@@ -509,6 +509,13 @@ fn sums_of_a_written_row_come_from_the_calls() {
             "param %x: f32[2, {n}]\n%1: f32[2, {n}] = tanh %x\n\
              %2: f32[2] = reduce_mean %1, axes=[1], keepdim=false\nreturn %2\n"
         ));
+        // Rows of rank 3: the group runs over [2, 3] (one chunked loop per row).
+        cases.push(format!(
+            "param %x: f32[2, 3, {n}]\n%1: f32[2, 3, 1] = reduce_max %x, axes=[2], keepdim=true\n\
+             %2: f32[2, 3, {n}] = sub %x, %1\n%3: f32[2, 3, {n}] = exp %2\n\
+             %4: f32[2, 3, 1] = reduce_sum %3, axes=[2], keepdim=true\n\
+             %5: f32[2, 3, 1] = reciprocal %4\n%6: f32[2, 3, {n}] = mul %3, %5\nreturn %6, %4\n"
+        ));
     }
     for (i, src) in cases.iter().enumerate() {
         let p = text::parse(src).unwrap();

@@ -248,7 +248,7 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                         KernelKind::Loop => {
                             e.wide.sum_into = kernels
                                 .get(i + 1)
-                                .filter(|next| e.sums_last_dim(next.root, kernel.root))
+                                .filter(|next| e.sums_last_dim(next.root, kernel.root, outer.len()))
                                 .map(|_| kernel.root);
                             e.loop_kernel(kernel.root, &outer_idx)?;
                             e.wide.sum_into = None;

@@ -625,17 +625,23 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
         Some((m, off))
     }
 
-    /// Whether `reduce` is an f32 sum (or mean) of `of` over its last dim only: then a wide
-    /// call writing `of` may sum it on the way ([`WideState::sum_into`]).
-    pub(super) fn sums_last_dim(&self, reduce: ValueId, of: ValueId) -> bool {
+    /// Whether `reduce` is an f32 sum (or mean) of `of` over its last dim only, and that dim
+    /// is the only one longer than 1 after the group's `outer` row dims: then the loop writing
+    /// `of` is one chunked loop per row, and its wide calls may sum it on the way
+    /// ([`WideState::sum_into`]; with another loop around them, the state would hold only
+    /// that loop's last iteration).
+    pub(super) fn sums_last_dim(&self, reduce: ValueId, of: ValueId, outer: usize) -> bool {
         let Some(inst) = self.p.inst(reduce) else {
             return false;
         };
-        let rank = self.p.value_type(of).shape.rank();
+        let dims = self.p.value_type(of).shape.dims();
+        let rank = dims.len();
         matches!(&inst.op, Op::Reduce { op: ReduceOp::Sum | ReduceOp::Mean, axes, .. }
             if axes.as_slice() == [rank - 1])
             && inst.args[0] == of
             && self.p.value_type(of).dtype == DType::F32
+            && outer < rank
+            && dims[outer..rank - 1].iter().all(|&d| d == 1)
     }
 
     /// Where the call reading `v`'s buffer at element offset `off` should prefetch: the same
