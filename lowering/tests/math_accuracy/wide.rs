@@ -25,6 +25,16 @@ fn levels(fma: bool) -> Vec<WideLevel> {
         .collect()
 }
 
+/// `f` on the `n` floats at `src` into `dst`: no affine step, multiplier, hint or sum.
+///
+/// # Safety
+/// As [`WideFn`], with null `m`, `pf` and `acc`.
+unsafe fn call_plain(f: WideFn, src: *const f32, dst: *mut f32, n: usize) {
+    let none = std::ptr::null();
+    // SAFETY: the caller's guarantees.
+    unsafe { f(src, dst, n, 1.0, -0.0, none, none, std::ptr::null_mut()) }
+}
+
 /// `f` applied in place to a copy of `xs`; the same out of place into another buffer must
 /// agree.
 fn run_wide(f: WideFn, xs: &[f32]) -> Vec<f32> {
@@ -33,26 +43,8 @@ fn run_wide(f: WideFn, xs: &[f32]) -> Vec<f32> {
     // SAFETY: v and out hold xs.len() floats each, v is read in place, out does not overlap
     // xs; f comes from wide_fn_at, so the host can run it.
     unsafe {
-        f(
-            v.as_ptr(),
-            v.as_mut_ptr(),
-            v.len(),
-            1.0,
-            -0.0,
-            std::ptr::null(),
-            std::ptr::null(),
-            std::ptr::null_mut(),
-        );
-        f(
-            xs.as_ptr(),
-            out.as_mut_ptr(),
-            xs.len(),
-            1.0,
-            -0.0,
-            std::ptr::null(),
-            std::ptr::null(),
-            std::ptr::null_mut(),
-        );
+        call_plain(f, v.as_ptr(), v.as_mut_ptr(), v.len());
+        call_plain(f, xs.as_ptr(), out.as_mut_ptr(), xs.len());
     }
     assert!(v.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()));
     v
@@ -118,26 +110,8 @@ fn wide_lengths_offsets_and_guards() {
                         // SAFETY: buf[off..off + n] and copy[off..off + n] are inside their
                         // vectors; the pool range does not overlap buf.
                         unsafe {
-                            f(
-                                pool[src..].as_ptr(),
-                                buf.as_mut_ptr().add(off),
-                                n,
-                                1.0,
-                                -0.0,
-                                std::ptr::null(),
-                                std::ptr::null(),
-                                std::ptr::null_mut(),
-                            );
-                            f(
-                                copy.as_ptr().add(off),
-                                copy.as_mut_ptr().add(off),
-                                n,
-                                1.0,
-                                -0.0,
-                                std::ptr::null(),
-                                std::ptr::null(),
-                                std::ptr::null_mut(),
-                            );
+                            call_plain(f, pool[src..].as_ptr(), buf.as_mut_ptr().add(off), n);
+                            call_plain(f, copy.as_ptr().add(off), copy.as_mut_ptr().add(off), n);
                         }
                         assert!(
                             buf[off..off + n]
@@ -166,16 +140,7 @@ fn wide_lengths_offsets_and_guards() {
                 // SAFETY: n == 0: nothing is read or written.
                 unsafe {
                     let p = std::ptr::NonNull::<f32>::dangling().as_ptr();
-                    f(
-                        p,
-                        p,
-                        0,
-                        1.0,
-                        -0.0,
-                        std::ptr::null(),
-                        std::ptr::null(),
-                        std::ptr::null_mut(),
-                    )
+                    call_plain(f, p, p, 0)
                 };
             }
         }
@@ -222,16 +187,7 @@ fn wide_affine_is_the_function_of_one_operation() {
                         // SAFETY: each vector holds xs.len() floats, none overlaps another;
                         // the host runs both functions.
                         unsafe {
-                            plain(
-                                pre.as_ptr(),
-                                want.as_mut_ptr(),
-                                xs.len(),
-                                1.0,
-                                -0.0,
-                                std::ptr::null(),
-                                std::ptr::null(),
-                                std::ptr::null_mut(),
-                            );
+                            call_plain(plain, pre.as_ptr(), want.as_mut_ptr(), xs.len());
                             affine(
                                 xs.as_ptr(),
                                 got.as_mut_ptr(),
@@ -275,16 +231,7 @@ fn wide_times_a_buffer() {
                     let mut inplace = m.to_vec();
                     // SAFETY: every vector holds n floats; `inplace` is both `m` and `dst`.
                     unsafe {
-                        f(
-                            x.as_ptr(),
-                            plain.as_mut_ptr(),
-                            n,
-                            1.0,
-                            -0.0,
-                            std::ptr::null(),
-                            std::ptr::null(),
-                            std::ptr::null_mut(),
-                        );
+                        call_plain(f, x.as_ptr(), plain.as_mut_ptr(), n);
                         f(
                             x.as_ptr(),
                             got.as_mut_ptr(),
@@ -331,18 +278,7 @@ fn wide_prefetch_hint_is_only_a_hint() {
                 let f = wide_fn_at(op, fma, level).unwrap();
                 let mut want = vec![0.0f32; xs.len()];
                 // SAFETY: both vectors hold xs.len() floats.
-                unsafe {
-                    f(
-                        xs.as_ptr(),
-                        want.as_mut_ptr(),
-                        xs.len(),
-                        1.0,
-                        -0.0,
-                        std::ptr::null(),
-                        std::ptr::null(),
-                        std::ptr::null_mut(),
-                    )
-                };
+                unsafe { call_plain(f, xs.as_ptr(), want.as_mut_ptr(), xs.len()) };
                 for h in hints {
                     let mut got = vec![0.0f32; xs.len()];
                     // SAFETY: as above; the hint is an address only, never read.
@@ -530,18 +466,7 @@ fn wide_exhaustive() {
                             for &(level, f) in fs {
                                 // SAFETY: xs and got hold chunk floats each and do not
                                 // overlap; the host runs f.
-                                unsafe {
-                                    f(
-                                        xs.as_ptr(),
-                                        got.as_mut_ptr(),
-                                        got.len(),
-                                        1.0,
-                                        -0.0,
-                                        std::ptr::null(),
-                                        std::ptr::null(),
-                                        std::ptr::null_mut(),
-                                    )
-                                };
+                                unsafe { call_plain(f, xs.as_ptr(), got.as_mut_ptr(), got.len()) };
                                 let what = format!("{op:?} fma={fma} {level:?}");
                                 assert_same(&what, &xs, &want, &got);
                             }
