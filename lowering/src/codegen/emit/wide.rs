@@ -450,8 +450,9 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                 let (addr, from, a, b) = match src {
                     None => (s.addr, buf, one, neg_zero),
                     Some(Source::Buffer(off)) => {
-                        pf = self.next_row(s.arg, off, inner)?;
-                        (s.addr, self.chunk_addr(s.arg, off)?, one, neg_zero)
+                        let from = self.chunk_addr(s.arg, off)?;
+                        pf = self.next_row(s.arg, off, inner, from);
+                        (s.addr, from, one, neg_zero)
                     }
                     Some(Source::Affine {
                         buf: x,
@@ -464,8 +465,8 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
                             .math
                             .wide(s.f, true)
                             .ok_or_else(|| super::cg("no affine wide function"))?;
-                        pf = self.next_row(*x, off, inner)?;
                         let from = self.chunk_addr(*x, off)?;
+                        pf = self.next_row(*x, off, inner, from);
                         let kv = self.compute_or_load(*k, at, Mode::Scalar)?;
                         let (a, b) = match form {
                             Form::Add => (one, kv),
@@ -644,36 +645,32 @@ impl<'a, 'f, 'm, M: Module> KernelEmitter<'a, 'f, 'm, M> {
             && dims[outer..rank - 1].iter().all(|&d| d == 1)
     }
 
-    /// Where the call reading `v`'s buffer at element offset `off` should prefetch: the same
+    /// Where the call reading `v`'s buffer at element offset `off` (address `here`) should
+    /// prefetch: the same
     /// elements one iteration of the innermost enclosing loop later (the next row of a row
     /// group), while that iteration exists; `None` for a row scratch (it stays in L1) or an
     /// offset that does not move with an enclosing loop. The rows a row group reads come from
     /// memory in its first pass (the max of softmax), where nothing else overlaps the wait;
     /// prefetched during the wide pass of the row before, they are in cache by then (softmax
     /// [4096, 1024]: 2.3 → 1.8 ms). A hint only: the function never dereferences it.
-    fn next_row(&mut self, v: ValueId, off: &Idx, inner: Var) -> R<Option<Value>> {
+    fn next_row(&mut self, v: ValueId, off: &Idx, inner: Var, here: Value) -> Option<Value> {
         if matches!(
             self.plan.storage[v.index()],
             Storage::Scratch { .. } | Storage::Inline
         ) {
-            return Ok(None);
+            return None;
         }
-        let row = (0..self.env.len() as Var)
-            .rev()
-            .find(|&r| r != inner && off.mentions(r) && self.env[r as usize].is_some());
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let Some(stride) = off.affine_coef(row).filter(|&k| k > 0) else {
-            return Ok(None);
-        };
+        // The innermost enclosing loop the offset moves with, and its bound value.
+        let (row, r) = (0..self.env.len() as Var).rev().find_map(|r| {
+            let x = self.env[r as usize]?;
+            (r != inner && off.mentions(r)).then_some((r, x))
+        })?;
+        let stride = off.affine_coef(row).filter(|&k| k > 0)?;
         let last = self.ext[row as usize] as i64 - 1;
-        let r = self.env[row as usize].ok_or_else(|| super::cg("unbound row variable"))?;
         let more = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, r, last);
-        let here = self.chunk_addr(v, off)?;
         let next = self.b.ins().iadd_imm_s(here, 4 * stride);
         let null = self.b.ins().iconst(self.ptr_ty, 0);
-        Ok(Some(self.b.ins().select(more, next, null)))
+        Some(self.b.ins().select(more, next, null))
     }
 
     /// The element offset of `v` at `idx` when a call may read it from its buffer: an f32

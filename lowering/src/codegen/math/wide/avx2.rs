@@ -255,14 +255,7 @@ unsafe fn run<const OP: u8, const FMA: bool, const AFFINE: bool>(
     acc: *mut f32,
 ) {
     // SAFETY: the caller's guarantees, with MUL / ACC exactly when m / acc is not null.
-    unsafe {
-        match (m.is_null(), acc.is_null()) {
-            (true, true) => body::<OP, FMA, AFFINE, false, false>(src, dst, n, a, b, m, pf, acc),
-            (false, true) => body::<OP, FMA, AFFINE, true, false>(src, dst, n, a, b, m, pf, acc),
-            (true, false) => body::<OP, FMA, AFFINE, false, true>(src, dst, n, a, b, m, pf, acc),
-            (false, false) => body::<OP, FMA, AFFINE, true, true>(src, dst, n, a, b, m, pf, acc),
-        }
-    }
+    unsafe { by_pointers!(body::<OP, FMA, AFFINE>(src, dst, n, a, b, m, pf, acc)) }
 }
 
 /// [`run`] with fused multiply-adds.

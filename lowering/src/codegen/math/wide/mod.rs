@@ -17,6 +17,27 @@
 //! The level is detected at run time. `LAZYJIT_WIDE_MATH` = `avx512` | `avx2` | `off` caps it
 //! for [`wide_fn`] (read once per process; see [`parse_wide_cap`]).
 
+/// Calls `$body::<OP, FMA, AFFINE, MUL, ACC>` with `MUL` / `ACC` chosen by whether `m` /
+/// `acc` are non-null: each ISA's entry point, so the hot loop has no per-element test.
+macro_rules! by_pointers {
+    ($body:ident::<$op:ident, $fma:expr, $affine:ident>($src:ident, $dst:ident, $n:ident, $a:ident, $b:ident, $m:ident, $pf:ident, $acc:ident)) => {
+        match ($m.is_null(), $acc.is_null()) {
+            (true, true) => {
+                $body::<$op, $fma, $affine, false, false>($src, $dst, $n, $a, $b, $m, $pf, $acc)
+            }
+            (false, true) => {
+                $body::<$op, $fma, $affine, true, false>($src, $dst, $n, $a, $b, $m, $pf, $acc)
+            }
+            (true, false) => {
+                $body::<$op, $fma, $affine, false, true>($src, $dst, $n, $a, $b, $m, $pf, $acc)
+            }
+            (false, false) => {
+                $body::<$op, $fma, $affine, true, true>($src, $dst, $n, $a, $b, $m, $pf, $acc)
+            }
+        }
+    };
+}
+
 mod algo;
 mod extremum;
 mod lanes;
